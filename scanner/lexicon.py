@@ -1,0 +1,363 @@
+"""Load, validate and fingerprint blocked-keyword lexicons.
+
+Three on-disk forms (documented in ``lexicons/README.md``):
+
+- a CSV/TSV table with a header holding at least ``term`` and ``category`` (optional ``language``,
+  ``severity``, ``note``); a category cell may list several codes separated by ``;`` or ``|``;
+- a directory of such tables (every ``*.csv`` and ``*.tsv`` in it);
+- a ``lexicon.toml`` manifest naming plain one-term-per-line ``.txt`` lists (and/or tables), with
+  each file's categories, language and licence, and the lexicon's name and version.
+
+Terms are de-duplicated by their *match key*: a term with an ASCII letter or digit at either end
+matches ASCII-case-insensitively, so ``Fuck`` and ``fuck`` are one term (its written form is the
+smallest spelling, which keeps loading order-independent) and their categories are united. All
+other terms are exact, so their key is the text itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.errors import LexiconError
+from scanner.taxonomy import RISK_CODES, RISKS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+_ASCII_UPPER_TO_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_CATEGORY_SEPARATORS = re.compile(r"[;|,\s]+")
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only (what Arrow's ``ascii_lower`` does); other characters are kept."""
+    return text.translate(_ASCII_UPPER_TO_LOWER)
+
+
+def is_ascii_alnum(char: str) -> bool:
+    """True for ``[0-9A-Za-z]``: the characters that make a term end case-insensitive and bounded."""
+    return char.isascii() and char.isalnum()
+
+
+@dataclass(frozen=True)
+class Term:
+    """One lexicon term and how it matches.
+
+    ``bounded_start``/``bounded_end`` say that end is an ASCII letter or digit, so the term
+    matches there only on a word boundary; ``folded`` (either end bounded) means the whole term
+    matches ASCII-case-insensitively.
+    """
+
+    text: str
+    categories: frozenset[str]
+    languages: frozenset[str] = frozenset()
+
+    @property
+    def bounded_start(self) -> bool:
+        return is_ascii_alnum(self.text[0])
+
+    @property
+    def bounded_end(self) -> bool:
+        return is_ascii_alnum(self.text[-1])
+
+    @property
+    def folded(self) -> bool:
+        return self.bounded_start or self.bounded_end
+
+    @property
+    def match_key(self) -> str:
+        """Terms with equal keys match exactly the same occurrences."""
+        return ascii_lower(self.text) if self.folded else self.text
+
+
+@dataclass(frozen=True)
+class LexiconFile:
+    """Provenance of one loaded file: where it came from and under which licence."""
+
+    path: str
+    terms: int
+    licence: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A validated, de-duplicated set of terms, sorted by written text (term id = position)."""
+
+    name: str
+    version: str
+    terms: tuple[Term, ...]
+    files: tuple[LexiconFile, ...] = field(default=())
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over the sorted (match key, categories) lines: independent of file order and layout."""
+        lines = sorted(f"{t.match_key}\t{','.join(sorted(t.categories))}\n" for t in self.terms)
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    def terms_by_category(self) -> dict[str, int]:
+        """Number of terms in each of the 31 risk codes (zero included, so gaps show)."""
+        counts = dict.fromkeys(RISK_CODES, 0)
+        for term in self.terms:
+            for code in term.categories:
+                counts[code] += 1
+        return counts
+
+    def describe(self) -> dict:
+        """The block every output carries so a figure can be traced to the exact lexicon."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "terms": len(self.terms),
+            "terms_by_category": self.terms_by_category(),
+            "files": [vars(f) for f in self.files],
+        }
+
+
+@dataclass
+class _Entry:
+    """A term as read from one line of one file, before de-duplication."""
+
+    text: str
+    categories: set[str]
+    language: str
+    where: str
+
+
+def _parse_categories(cell: str, where: str) -> set[str]:
+    codes = {c for c in _CATEGORY_SEPARATORS.split(cell.strip()) if c}
+    if not codes:
+        msg = f"{where}: empty category (expected one or more of {RISK_CODES[0]} ... {RISK_CODES[-1]})"
+        raise LexiconError(msg)
+    unknown = sorted(codes - set(RISKS))
+    if unknown:
+        msg = f"{where}: unknown category {unknown[0]!r} (known codes: {', '.join(RISK_CODES)})"
+        raise LexiconError(msg)
+    return codes
+
+
+def _clean_term(raw: str, where: str) -> str:
+    """Strip surrounding whitespace; refuse empty terms and terms with control characters."""
+    term = raw.strip()
+    if not term:
+        msg = f"{where}: empty term"
+        raise LexiconError(msg)
+    for char in term:
+        if unicodedata.category(char) == "Cc":
+            msg = f"{where}: term {term!r} contains control character U+{ord(char):04X}"
+            raise LexiconError(msg)
+    return term
+
+
+def _read_text(path: Path) -> str:
+    """Read a UTF-8 file (BOM allowed); decoding errors name the line."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        msg = f"{path}: cannot read lexicon file: {e.strerror or e}"
+        raise LexiconError(msg) from e
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        msg = f"{path}:{line}: not valid UTF-8 ({e.reason})"
+        raise LexiconError(msg) from e
+
+
+def _read_table(path: Path, default_categories: set[str] | None = None, default_language: str = "") -> list[_Entry]:
+    """Entries of a CSV/TSV table; ``default_categories`` applies where the table has no category column."""
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=TABLE_SUFFIXES[path.suffix.lower()])
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        msg = f"{path}:1: empty file (expected a header with 'term' and 'category')"
+        raise LexiconError(msg) from None
+    required = ["term"] if default_categories else ["term", "category"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        msg = f"{path}:1: header lacks column {missing[0]!r} (found: {', '.join(header)})"
+        raise LexiconError(msg)
+    column = {name: i for i, name in enumerate(header)}
+    entries = []
+    for row in reader:
+        where = f"{path}:{reader.line_num}"
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = dict(zip(header, row))
+        if len(row) < len(header):
+            cells.update(dict.fromkeys(header[len(row) :], ""))
+        term = _clean_term(cells["term"], where)
+        if "category" in column:
+            categories = _parse_categories(cells["category"], where)
+        else:
+            categories = set(default_categories or ())
+        language = cells.get("language", "").strip() or default_language
+        entries.append(_Entry(term, categories, language, where))
+    return entries
+
+
+def _read_list(path: Path, categories: set[str], language: str) -> list[_Entry]:
+    """Entries of a one-term-per-line list; blank lines are skipped."""
+    entries = []
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        entries.append(_Entry(_clean_term(line, where), set(categories), language, where))
+    return entries
+
+
+def _read_manifest(path: Path) -> tuple[str, str, list[_Entry], list[LexiconFile]]:
+    try:
+        manifest = tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as e:
+        msg = f"{path}: invalid TOML: {e}"
+        raise LexiconError(msg) from e
+    name = str(manifest.get("name") or path.parent.name)
+    version = str(manifest.get("version") or "")
+    if not version:
+        msg = f"{path}: manifest has no 'version' (every lexicon must name its version)"
+        raise LexiconError(msg)
+    files = manifest.get("files")
+    if not isinstance(files, list) or not files:
+        msg = f"{path}: manifest has no [[files]] entries"
+        raise LexiconError(msg)
+    entries: list[_Entry] = []
+    provenance = []
+    for i, spec in enumerate(files, start=1):
+        where = f"{path}: [[files]] #{i}"
+        if not isinstance(spec, dict) or "path" not in spec:
+            msg = f"{where}: needs a 'path'"
+            raise LexiconError(msg)
+        file_path = (path.parent / str(spec["path"])).resolve()
+        raw_categories = spec.get("categories", spec.get("category", []))
+        if isinstance(raw_categories, str):
+            raw_categories = [raw_categories]
+        categories = _parse_categories(" ".join(map(str, raw_categories)), where) if raw_categories else None
+        language = str(spec.get("language", ""))
+        if file_path.suffix.lower() in TABLE_SUFFIXES:
+            file_entries = _read_table(file_path, categories, language)
+        elif categories is None:
+            msg = f"{where}: list {spec['path']!r} needs 'categories'"
+            raise LexiconError(msg)
+        else:
+            file_entries = _read_list(file_path, categories, language)
+        entries.extend(file_entries)
+        provenance.append(
+            LexiconFile(
+                path=str(spec["path"]),
+                terms=len(file_entries),
+                licence=str(spec.get("licence", spec.get("license", ""))),
+                source=str(spec.get("source", "")),
+            )
+        )
+    return name, version, entries, provenance
+
+
+def _merge_entries(entries: Iterable[_Entry]) -> tuple[Term, ...]:
+    """De-duplicate by match key, uniting categories and languages; sort by written text."""
+    by_key: dict[str, tuple[str, set[str], set[str]]] = {}
+    for entry in entries:
+        key = ascii_lower(entry.text) if Term(entry.text, frozenset()).folded else entry.text
+        if key in by_key:
+            written, categories, languages = by_key[key]
+            by_key[key] = (min(written, entry.text), categories | entry.categories, languages)
+        else:
+            by_key[key] = (entry.text, set(entry.categories), set())
+        if entry.language:
+            by_key[key][2].add(entry.language)
+    terms = (Term(text, frozenset(cats), frozenset(langs)) for text, cats, langs in by_key.values())
+    return tuple(sorted(terms, key=lambda t: t.text))
+
+
+def _content_version(entries: list[_Entry]) -> str:
+    """Version for lexicons without a manifest: derived from content, so it changes when terms do."""
+    return "sha-" + Lexicon("", "", _merge_entries(entries)).fingerprint[:12]
+
+
+def _iter_tables(directory: Path) -> Iterator[Path]:
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
+            yield path
+
+
+def load_lexicon(path: str | Path) -> Lexicon:
+    """Load one lexicon from a table, a directory or a ``lexicon.toml`` manifest.
+
+    Raises ``LexiconError`` (a ``ConfigError``) naming the file and line for any invalid entry.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "lexicon.toml").is_file():
+        path = path / "lexicon.toml"
+    if not path.exists():
+        msg = f"{path}: lexicon not found"
+        raise LexiconError(msg)
+    if path.is_dir():
+        tables = list(_iter_tables(path))
+        if not tables:
+            msg = f"{path}: directory holds no lexicon.toml and no .csv/.tsv tables"
+            raise LexiconError(msg)
+        per_table = [(table, _read_table(table)) for table in tables]
+        entries = [entry for _, table_entries in per_table for entry in table_entries]
+        provenance = tuple(LexiconFile(path=table.name, terms=len(rows)) for table, rows in per_table)
+        name, version = path.name, _content_version(entries)
+    elif path.suffix.lower() == ".toml":
+        name, version, entries, files = _read_manifest(path)
+        provenance = tuple(files)
+    elif path.suffix.lower() in TABLE_SUFFIXES:
+        entries = _read_table(path)
+        provenance = (LexiconFile(path=path.name, terms=len(entries)),)
+        name, version = path.stem, _content_version(entries)
+    else:
+        msg = f"{path}: unsupported lexicon file (use .csv, .tsv, or a lexicon.toml manifest for .txt lists)"
+        raise LexiconError(msg)
+    if not entries:
+        msg = f"{path}: lexicon has no terms"
+        raise LexiconError(msg)
+    return Lexicon(name=name, version=version, terms=_merge_entries(entries), files=provenance)
+
+
+def combine(lexicons: list[Lexicon]) -> Lexicon:
+    """One lexicon from several (``--lexicon`` given more than once); duplicates merge as usual."""
+    if len(lexicons) == 1:
+        return lexicons[0]
+    entries = [
+        _Entry(t.text, set(t.categories), lang, lex.name)
+        for lex in lexicons
+        for t in lex.terms
+        for lang in (sorted(t.languages) or [""])
+    ]
+    return Lexicon(
+        name="+".join(lex.name for lex in lexicons),
+        version="+".join(f"{lex.name}@{lex.version}" for lex in lexicons),
+        terms=_merge_entries(entries),
+        files=tuple(f for lex in lexicons for f in lex.files),
+    )
+
+
+def default_lexicon_path() -> Path:
+    """The bundled default lexicon, ``lexicons/default`` beside the package (editable install)."""
+    candidate = Path(__file__).resolve().parents[1] / "lexicons" / "default"
+    if (candidate / "lexicon.toml").is_file():
+        return candidate
+    msg = "the bundled default lexicon is missing (expected lexicons/default/lexicon.toml); pass --lexicon"
+    raise LexiconError(msg)
+
+
+def load_lexicons(paths: Iterable[str | Path] = ()) -> Lexicon:
+    """Load and combine the given lexicons; with none, the bundled default."""
+    paths = list(paths) or [default_lexicon_path()]
+    return combine([load_lexicon(p) for p in paths])

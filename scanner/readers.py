@@ -1,0 +1,354 @@
+"""Shard discovery and streaming readers: every format becomes ``DocumentBatch``es of bounded size.
+
+Formats: Parquet, JSONL (plain, ``.gz``, ``.zst``), Arrow IPC file/stream (``.arrow``, ``.feather``,
+``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (each of their Arrow files is a
+shard). Only the text, id, source and URL columns are read. A batch never holds more than
+``BATCH_ROWS`` rows, so memory does not grow with shard size.
+
+JSONL rows are read one line at a time: a malformed line, invalid UTF-8, a non-object value, a
+missing or non-string text field rejects that line (with a reason code) and reading goes on.
+Blank lines are not rows. The row number of a JSONL document is its 0-based line number.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import zstandard
+
+from scanner.errors import ConfigError, ShardError
+
+BATCH_ROWS = 8192
+_FORMATS = {
+    ".parquet": ("parquet", None),
+    ".pq": ("parquet", None),
+    ".jsonl": ("jsonl", None),
+    ".ndjson": ("jsonl", None),
+    ".json": ("jsonl", None),
+    ".jsonl.gz": ("jsonl", "gzip"),
+    ".ndjson.gz": ("jsonl", "gzip"),
+    ".json.gz": ("jsonl", "gzip"),
+    ".jsonl.zst": ("jsonl", "zstd"),
+    ".ndjson.zst": ("jsonl", "zstd"),
+    ".json.zst": ("jsonl", "zstd"),
+    ".arrow": ("arrow", None),
+    ".feather": ("arrow", None),
+    ".ipc": ("arrow", None),
+}
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column names to read; ``None`` means "the conventional name if the shard has it"."""
+
+    text: str = "text"
+    id: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    def resolve(self, available: list[str]) -> dict[str, str | None]:
+        """Role -> column name for this shard; explicit names must exist, defaults may be absent."""
+        roles = {}
+        for role, default in (("id", "id"), ("source", "source"), ("url", "url")):
+            name = getattr(self, role)
+            roles[role] = name if name is not None else (default if default in available else None)
+        roles["text"] = self.text
+        return roles
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One input file; ``name`` is a file-system-safe, collision-free stem for its outputs."""
+
+    path: str
+    label: str
+    format: str
+    compression: str | None
+    bytes: int
+
+    @property
+    def name(self) -> str:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)).strip("._")[:80] or "shard"
+        return f"{base}-{hashlib.sha1(self.label.encode()).hexdigest()[:10]}"
+
+    @property
+    def stem(self) -> str:
+        """The file name without its format suffix: the document source when nothing better is known."""
+        base = os.path.basename(self.label)
+        fmt_suffix = next((s for s in sorted(_FORMATS, key=len, reverse=True) if base.lower().endswith(s)), "")
+        return base[: len(base) - len(fmt_suffix)] or base
+
+
+@dataclass
+class DocumentBatch:
+    """Up to ``BATCH_ROWS`` documents of one shard, columns already typed as strings."""
+
+    text: pa.Array
+    row_number: np.ndarray
+    id: pa.Array | None = None
+    source: pa.Array | None = None
+    url: pa.Array | None = None
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+def _format_of(path: str) -> tuple[str, str | None] | None:
+    lower = path.lower()
+    for suffix in sorted(_FORMATS, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return _FORMATS[suffix]
+    return None
+
+
+def _hf_dataset_files(directory: Path) -> list[Path] | None:
+    """Arrow files of a ``save_to_disk`` folder (``state.json`` lists them), or None if it is not one."""
+    state = directory / "state.json"
+    if not (state.is_file() and (directory / "dataset_info.json").is_file()):
+        return None
+    try:
+        files = json.loads(state.read_text(encoding="utf-8"))["_data_files"]
+        return [directory / f["filename"] for f in files]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        msg = f"{state}: not a readable HF datasets state file: {e}"
+        raise ConfigError(msg) from e
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    hf_files = _hf_dataset_files(directory)
+    if hf_files is not None:
+        yield from hf_files
+        return
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry)
+        elif _format_of(entry.name):
+            yield entry
+
+
+def _shard(path: Path, label: str) -> Shard:
+    fmt = _format_of(path.name)
+    if fmt is None:
+        msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
+        raise ConfigError(msg)
+    real = os.path.realpath(path)
+    return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=os.stat(real).st_size)
+
+
+def discover_shards(inputs: list[str]) -> list[Shard]:
+    """Expand files, directories and globs into shards, each real file once, sorted by label.
+
+    A shard's label is its path as the user spelled it (normalised, ``/``-separated); it names the
+    shard in every output and in generated document ids, so outputs do not depend on the machine.
+    """
+    found: dict[str, Shard] = {}
+    for spec in inputs:
+        if _GLOB_CHARS.search(spec):
+            matches = sorted(glob.glob(spec, recursive=True))
+            if not matches:
+                msg = f"{spec}: the pattern matches no file"
+                raise ConfigError(msg)
+            paths = [Path(m) for m in matches]
+        else:
+            paths = [Path(spec)]
+        for path in paths:
+            if not path.exists():
+                msg = f"{path}: no such file or directory"
+                raise ConfigError(msg)
+            candidates = list(_walk(path)) if path.is_dir() else [path]
+            if path.is_dir() and not candidates:
+                msg = f"{path}: directory holds no shards (known suffixes: {', '.join(sorted(_FORMATS))})"
+                raise ConfigError(msg)
+            for candidate in candidates:
+                real = os.path.realpath(candidate)
+                if real not in found:
+                    found[real] = _shard(candidate, Path(os.path.normpath(candidate)).as_posix())
+    return sorted(found.values(), key=lambda shard: shard.label)
+
+
+def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, text: bool) -> pa.Array:
+    """Text must be string-like (binary is decoded as UTF-8); ids, sources and URLs are cast to string."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array, kind = array.dictionary_decode(), kind.value_type
+    if kind in (pa.string(), pa.large_string()):
+        return array
+    if text and not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind)):
+        msg = f"{where}: column {column!r} has type {kind}; expected a string column"
+        raise ShardError(msg)
+    try:
+        return pc.cast(array, pa.large_string() if text else pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        msg = f"{where}: column {column!r} of type {kind} cannot be read as UTF-8 text: {e}"
+        raise ShardError(msg) from e
+
+
+def resolve_columns(names: list[str], columns: Columns, where: str) -> dict[str, str | None]:
+    """Role -> column for a columnar shard or table; a named column that is absent is a ``ShardError``."""
+    roles = columns.resolve(names)
+    for role, name in roles.items():
+        if name is not None and name not in names:
+            msg = f"{where}: no {role} column {name!r}; columns found: {', '.join(names) or '(none)'}"
+            raise ShardError(msg)
+    return roles
+
+
+def to_document_batch(data: pa.RecordBatch | pa.Table, roles: dict[str, str | None], where: str, first_row: int) -> DocumentBatch:
+    """Arrow data -> ``DocumentBatch`` with string-typed columns; rows are numbered from ``first_row``."""
+    arrays = {role: data.column(name) for role, name in roles.items() if name is not None}
+    return DocumentBatch(
+        text=_as_strings(arrays.pop("text"), roles["text"], where, text=True),
+        row_number=np.arange(first_row, first_row + data.num_rows, dtype=np.int64),
+        **{role: _as_strings(array, roles[role], where, text=False) for role, array in arrays.items()},
+    )
+
+
+def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    """Columnar formats: check the columns once, then convert each non-empty record batch."""
+    roles = resolve_columns(names, columns, shard.path)
+    seen = 0
+    for batch in batches:
+        if batch.num_rows:
+            yield to_document_batch(batch, roles, shard.path, seen)
+            seen += batch.num_rows
+
+
+def _parquet_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    try:
+        parquet = pq.ParquetFile(shard.path)
+    except (pa.ArrowException, OSError) as e:
+        msg = f"{shard.path}: not a readable Parquet file: {e}"
+        raise ShardError(msg) from e
+    names = parquet.schema_arrow.names
+    wanted = [n for n in columns.resolve(names).values() if n is not None and n in names]
+    yield from _table_batches(parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted), names, shard, columns)
+
+
+def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    source = pa.memory_map(shard.path)
+    try:
+        reader = pa.ipc.open_file(source)
+        batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        schema = reader.schema
+    except pa.ArrowInvalid:
+        source.seek(0)
+        try:
+            stream = pa.ipc.open_stream(source)
+        except pa.ArrowInvalid as e:
+            msg = f"{shard.path}: not an Arrow IPC file or stream: {e}"
+            raise ShardError(msg) from e
+        batches, schema = iter(stream), stream.schema
+    yield from _table_batches(_sliced(batches), schema.names, shard, columns)
+
+
+def _sliced(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Cut oversized record batches to ``BATCH_ROWS`` rows (zero-copy slices)."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            yield batch.slice(start, BATCH_ROWS)
+
+
+def _open_lines(shard: Shard) -> io.BufferedIOBase:
+    raw = open(shard.path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
+    if shard.compression == "gzip":
+        return gzip.GzipFile(fileobj=raw)
+    if shard.compression == "zstd":
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+    return raw
+
+
+class _JsonlBatchBuilder:
+    """Collects parsed lines into column lists; rejects lines that cannot become documents."""
+
+    def __init__(self, roles: dict[str, str | None]) -> None:
+        self.roles = roles
+        self.keys_seen: set[str] = set()
+        self.text_seen = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.values: dict[str, list] = {role: [] for role, name in self.roles.items() if name is not None}
+        self.rows: list[int] = []
+        self.rejected: dict[str, int] = {}
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def add(self, line_number: int, line: bytes) -> None:
+        try:
+            record = json.loads(line)
+        except UnicodeDecodeError:
+            self.reject("invalid_utf8")
+            return
+        except ValueError:
+            self.reject("malformed_json")
+            return
+        if not isinstance(record, dict):
+            self.reject("not_an_object")
+            return
+        self.keys_seen.update(record)
+        text_key = self.roles["text"]
+        if text_key not in record:
+            self.reject("missing_text")
+            return
+        self.text_seen = True
+        text = record[text_key]
+        if text is not None and not isinstance(text, str):
+            self.reject("text_not_string")
+            return
+        self.rows.append(line_number)
+        for role, values in self.values.items():
+            value = text if role == "text" else record.get(self.roles[role])
+            values.append(value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+    def build(self) -> DocumentBatch:
+        arrays = {role: pa.array(v, type=pa.large_string() if role == "text" else pa.string()) for role, v in self.values.items()}
+        batch = DocumentBatch(row_number=np.array(self.rows, dtype=np.int64), rejected=dict(self.rejected), **arrays)
+        self.reset()
+        return batch
+
+
+def _jsonl_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    # Optional roles default to conventional names; absent keys simply read as null per line.
+    roles = {"text": columns.text, "id": columns.id or "id", "source": columns.source or "source", "url": columns.url or "url"}
+    builder = _JsonlBatchBuilder(roles)
+    try:
+        with _open_lines(shard) as stream:
+            for line_number, line in enumerate(stream):
+                if not line.strip():
+                    continue
+                builder.add(line_number, line)
+                if len(builder.rows) + sum(builder.rejected.values()) >= BATCH_ROWS:
+                    if not builder.text_seen and builder.keys_seen:
+                        break
+                    yield builder.build()
+    except (OSError, EOFError, zstandard.ZstdError) as e:
+        msg = f"{shard.path}: cannot read ({shard.compression or 'uncompressed'} stream): {e}"
+        raise ShardError(msg) from e
+    if not builder.text_seen and builder.keys_seen:
+        msg = f"{shard.path}: no text field {columns.text!r}; fields found: {', '.join(sorted(builder.keys_seen))}"
+        raise ShardError(msg)
+    if builder.rows or builder.rejected:
+        yield builder.build()
+
+
+def read_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    """Stream a shard as ``DocumentBatch``es; raises ``ShardError`` if the shard is unreadable."""
+    readers = {"parquet": _parquet_batches, "arrow": _arrow_batches, "jsonl": _jsonl_batches}
+    return readers[shard.format](shard, columns)

@@ -1,0 +1,130 @@
+"""Exact, mergeable per-shard statistics.
+
+``ShardStats`` is a commutative monoid: ``a + b == b + a``, ``(a + b) + c == a + (b + c)`` and
+``ShardStats()`` is the identity, so threads, processes, Ray workers and re-runs all merge to
+the same report. Every counter is an exact integer; shares are derived at report time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TOTAL_FIELDS = ("documents", "empty_documents", "bytes", "chars", "flagged_documents", "hits")
+
+
+def _add_into(target: dict, source: dict) -> dict:
+    """Add the nested ``{key: int | dict}`` tree ``source`` into ``target`` key-wise; returns ``target``."""
+    for key, value in source.items():
+        if key not in target:
+            target[key] = _copy_nested(value)
+        elif isinstance(value, dict):
+            _add_into(target[key], value)
+        else:
+            target[key] += value
+    return target
+
+
+def _add_nested(a: dict, b: dict) -> dict:
+    """Key-wise sum of two nested trees, leaving both untouched (the merge of every breakdown)."""
+    return _add_into(_copy_nested(a), b)
+
+
+def _copy_nested(value: Any) -> Any:
+    return {k: _copy_nested(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _sorted_nested(value: Any) -> Any:
+    """Keys sorted at every level, so equal stats serialise to identical JSON."""
+    return {k: _sorted_nested(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
+
+
+@dataclass
+class ShardStats:
+    """Counters for one shard (or, after merging, for many).
+
+    - ``totals``: documents, empty_documents, bytes (UTF-8), chars (code points), flagged_documents, hits;
+    - ``by_category``: code -> {documents, hits}; a document counts once per category it hits;
+    - ``by_language``: code -> {documents, chars, flagged_documents};
+    - ``by_source``: name -> {documents, flagged_documents, chars, bytes, languages: {code: documents}};
+    - ``by_term``: term -> {documents, hits};
+    - ``rows_read`` and ``rejected`` (reason -> rows): rows read = documents + sum(rejected);
+    - ``inputs``: [{path, bytes, rows}] of the shards merged in; ``errors``: [{shard, reason}].
+    """
+
+    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOTAL_FIELDS, 0))
+    by_category: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_language: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_source: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_term: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows_read: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def __add__(self, other: ShardStats) -> ShardStats:
+        return ShardStats(
+            totals=_add_nested(self.totals, other.totals),
+            by_category=_add_nested(self.by_category, other.by_category),
+            by_language=_add_nested(self.by_language, other.by_language),
+            by_source=_add_nested(self.by_source, other.by_source),
+            by_term=_add_nested(self.by_term, other.by_term),
+            rows_read=self.rows_read + other.rows_read,
+            rejected=_add_nested(self.rejected, other.rejected),
+            inputs=sorted(self.inputs + other.inputs, key=lambda i: (i["path"], i.get("part", ""))),
+            errors=sorted(self.errors + other.errors, key=lambda e: (e["shard"], e["reason"])),
+        )
+
+    def update(self, batch: BatchCounts) -> None:
+        """Add one batch's counts in place (the hot-loop form of ``+``)."""
+        for name in ("totals", "by_category", "by_language", "by_source", "by_term"):
+            _add_into(getattr(self, name), getattr(batch, name))
+
+    def reject(self, reason: str, rows: int = 1) -> None:
+        """Count rows that could not become documents, under a short stable reason code."""
+        self.rejected[reason] = self.rejected.get(reason, 0) + rows
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "totals": dict(self.totals),
+            "by_category": _sorted_nested(self.by_category),
+            "by_language": _sorted_nested(self.by_language),
+            "by_source": _sorted_nested(self.by_source),
+            "by_term": _sorted_nested(self.by_term),
+            "rows_read": self.rows_read,
+            "rejected": _sorted_nested(self.rejected),
+            "inputs": list(self.inputs),
+            "errors": list(self.errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShardStats:
+        return cls(
+            totals={k: int(data["totals"].get(k, 0)) for k in TOTAL_FIELDS},
+            by_category=_copy_nested(data.get("by_category", {})),
+            by_language=_copy_nested(data.get("by_language", {})),
+            by_source=_copy_nested(data.get("by_source", {})),
+            by_term=_copy_nested(data.get("by_term", {})),
+            rows_read=int(data.get("rows_read", 0)),
+            rejected=_copy_nested(data.get("rejected", {})),
+            inputs=[dict(i) for i in data.get("inputs", [])],
+            errors=[dict(e) for e in data.get("errors", [])],
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShardStats) and self.to_dict() == other.to_dict()
+
+
+@dataclass
+class BatchCounts:
+    """One batch's contribution, in the same shape as the ``ShardStats`` breakdowns."""
+
+    totals: dict[str, int]
+    by_category: dict[str, dict[str, int]]
+    by_language: dict[str, dict[str, int]]
+    by_source: dict[str, dict[str, Any]]
+    by_term: dict[str, dict[str, int]]
