@@ -73,8 +73,8 @@ def _print_summary(report: dict) -> None:
 @_fail_on_config_error
 def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, source_column, url_column, no_langid, progress) -> None:
     """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
-    lexicon = load_lexicons(lexicons)
     shards = discover_shards(list(inputs))
+    lexicon = load_lexicons(lexicons)
     options = ScanOptions(columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column), langid=not no_langid)
     config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1)
     from tqdm import tqdm

@@ -105,6 +105,15 @@ class Lexicon:
         lines = sorted(f"{t.match_key}\t{','.join(sorted(t.categories))}\n" for t in self.terms)
         return hashlib.sha256("".join(lines).encode()).hexdigest()
 
+    @classmethod
+    def from_terms(cls, name: str, version: str, terms: Iterable[tuple[str, Iterable[str]]]) -> Lexicon:
+        """Build from (term, categories) pairs with the loaders' validation and de-duplication."""
+        entries = []
+        for number, (text, categories) in enumerate(terms, start=1):
+            where = f"{name}: term #{number}"
+            entries.append(_Entry(_clean_term(text, where), _parse_categories(" ".join(categories), where), "", where))
+        return cls(name=name, version=version, terms=_merge_entries(entries))
+
     def terms_by_category(self) -> dict[str, int]:
         """Number of terms in each of the 31 risk codes (zero included, so gaps show)."""
         counts = dict.fromkeys(RISK_CODES, 0)

@@ -265,9 +265,10 @@ def _sliced(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 
 def _open_lines(shard: Shard) -> io.BufferedIOBase:
-    raw = open(shard.path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
+    """A binary line-iterable stream over the (decompressed) file; closing it closes the file."""
     if shard.compression == "gzip":
-        return gzip.GzipFile(fileobj=raw)
+        return gzip.open(shard.path, "rb")
+    raw = open(shard.path, "rb")  # noqa: SIM115 - closed through the returned stream
     if shard.compression == "zstd":
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
     return raw

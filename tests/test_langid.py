@@ -1,0 +1,43 @@
+"""Language ID: offline model, batched, codes parsed from labels, ``und`` for text without letters."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from scanner.langid import MODEL_PATH, LanguageIdentifier
+
+
+def test_languages_of_a_batch():
+    texts = pa.array(
+        [
+            "The committee published its annual report on Tuesday.",
+            "国家统计局今天发布了最新的经济数据。",
+            "",
+            None,
+            "12345 !!! ...",
+            "第一行\n第二行中文内容",
+            "Das ist ein deutscher Satz über das Wetter.",
+        ]
+    )
+    assert LanguageIdentifier().identify(texts).to_pylist() == ["en", "zh", "und", "und", "und", "zh", "de"]
+
+
+def test_three_letter_codes_are_kept_whole():
+    # Cantonese written colloquially is labelled __label__yue by lid.176.
+    code = LanguageIdentifier().identify(pa.array(["佢哋喺度做緊嘢，你哋識唔識講廣東話㗎？"])).to_pylist()[0]
+    assert code == "yue"
+
+
+def test_model_is_bundled_and_hashed():
+    identifier = LanguageIdentifier()
+    assert MODEL_PATH.is_file()
+    assert identifier.describe()["sha256"] == "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
+
+
+def test_pickles_without_the_model():
+    import pickle
+
+    identifier = LanguageIdentifier()
+    identifier.identify(pa.array(["hello world"]))
+    clone = pickle.loads(pickle.dumps(identifier))
+    assert clone.identify(pa.array(["hello world"])).to_pylist() == ["en"]

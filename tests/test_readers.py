@@ -1,0 +1,124 @@
+"""Shard discovery and readers: expansion, de-duplication, typing, bounded batches, rejected lines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from scanner import readers
+from scanner.errors import ConfigError, ShardError
+from scanner.readers import Columns, discover_shards, read_batches
+
+
+def test_directories_globs_and_spellings_name_each_file_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ("d/a.jsonl", "d/sub/b.parquet", "d/.hidden.jsonl", "d/notes.md"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    shards = discover_shards(["d", "d/sub/../a.jsonl", "d/**/*.parquet", str(tmp_path / "d" / "a.jsonl")])
+    assert [s.label for s in shards] == ["d/a.jsonl", "d/sub/b.parquet"]
+    assert [s.format for s in shards] == ["jsonl", "parquet"]
+    assert len({s.name for s in shards}) == 2 and all("/" not in s.name for s in shards)
+
+
+def test_symlinked_duplicate_is_scanned_once(tmp_path):
+    (tmp_path / "a.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "a.jsonl")
+    assert len(discover_shards([str(tmp_path)])) == 1
+
+
+def test_shard_stem_strips_compound_suffixes(tmp_path):
+    path = tmp_path / "web.part-1.jsonl.zst"
+    path.write_bytes(b"")
+    (shard,) = discover_shards([str(path)])
+    assert (shard.format, shard.compression, shard.stem) == ("jsonl", "zstd", "web.part-1")
+
+
+def test_parquet_batches_are_bounded_and_numbered(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "BATCH_ROWS", 100)
+    pq.write_table(pa.table({"text": [f"t{i}" for i in range(250)]}), tmp_path / "t.parquet", row_group_size=250)
+    batches = list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns()))
+    assert [len(b.text) for b in batches] == [100, 100, 50]
+    assert np.array_equal(np.concatenate([b.row_number for b in batches]), np.arange(250))
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (pa.array([b"abc", None], pa.binary()), ["abc", None]),
+        (pa.array(["x", "y"]).dictionary_encode(), ["x", "y"]),
+        (pa.array(["x", "y"], pa.large_string()), ["x", "y"]),
+    ],
+    ids=["binary", "dictionary", "large_string"],
+)
+def test_string_like_text_columns_are_read(tmp_path, column, expected):
+    pq.write_table(pa.table({"text": column}), tmp_path / "t.parquet")
+    (batch,) = read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns())
+    assert batch.text.to_pylist() == expected
+
+
+def test_non_string_text_column_is_a_shard_error(tmp_path):
+    pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "t.parquet")
+    with pytest.raises(ShardError, match="column 'text' has type int64; expected a string column"):
+        list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns()))
+
+
+def test_invalid_utf8_binary_text_is_a_shard_error(tmp_path):
+    pq.write_table(pa.table({"text": pa.array([b"\xff\xfe"], pa.binary())}), tmp_path / "t.parquet")
+    with pytest.raises(ShardError, match="cannot be read as UTF-8"):
+        list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns()))
+
+
+def test_jsonl_bad_lines_are_rejected_with_reasons(tmp_path):
+    lines = [
+        b'{"text": "ok", "id": 7}',
+        b'{"text": "broken"',
+        b'{"text": "bad \xff utf8"}',
+        b"[1, 2]",
+        b'{"body": "no text"}',
+        b'{"text": 5}',
+        b"",
+        b'{"text": null}',
+    ]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (batch,) = read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns())
+    assert batch.text.to_pylist() == ["ok", None]
+    assert batch.id.to_pylist() == ["7", None]
+    assert batch.row_number.tolist() == [0, 7]
+    assert batch.rejected == {"malformed_json": 1, "invalid_utf8": 1, "not_an_object": 1, "missing_text": 1, "text_not_string": 1}
+
+
+def test_jsonl_without_the_text_field_names_the_fields_found(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"content": "x", "id": 1}) + "\n", encoding="utf-8")
+    with pytest.raises(ShardError, match="no text field 'text'; fields found: content, id"):
+        list(read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns()))
+
+
+def test_truncated_gzip_is_a_shard_error(tmp_path):
+    import gzip
+
+    data = gzip.compress(b'{"text": "hello"}\n' * 1000)
+    (tmp_path / "a.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ShardError, match="cannot read"):
+        list(read_batches(discover_shards([str(tmp_path / "a.jsonl.gz")])[0], Columns()))
+
+
+def test_corrupt_parquet_is_a_shard_error(tmp_path):
+    (tmp_path / "a.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ShardError, match="not a readable Parquet file"):
+        list(read_batches(discover_shards([str(tmp_path / "a.parquet")])[0], Columns()))
+
+
+def test_explicit_missing_id_column_is_a_shard_error(tmp_path):
+    pq.write_table(pa.table({"text": ["x"]}), tmp_path / "t.parquet")
+    with pytest.raises(ShardError, match="no id column 'doc'; columns found: text"):
+        list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns(id="doc")))
+
+
+def test_missing_paths_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        discover_shards([str(tmp_path / "nope")])
