@@ -187,7 +187,10 @@ def _read_text(path: Path) -> str:
 def _read_table(path: Path, default_categories: set[str] | None = None, default_language: str = "") -> list[_Entry]:
     """Entries of a CSV/TSV table; ``default_categories`` applies where the table has no category column."""
     text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=TABLE_SUFFIXES[path.suffix.lower()])
+    delimiter = TABLE_SUFFIXES[path.suffix.lower()]
+    # TSV has no quoting convention: a term may well contain '"'.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:

@@ -31,6 +31,11 @@ def test_tsv_and_bom(tmp_path):
     assert [t.text for t in load_lexicon(path).terms] == ["傻逼"]
 
 
+def test_tsv_terms_may_contain_quotes(tmp_path):
+    path = write(tmp_path / "lex.tsv", 'term\tcategory\n"quoted phrase\tA1.8\nsay "no"\tA1.8\n')
+    assert sorted(t.text for t in load_lexicon(path).terms) == ['"quoted phrase', 'say "no"']
+
+
 def test_term_in_several_rows_unites_categories(tmp_path):
     path = write(tmp_path / "lex.csv", "term,category\nsex,A1.6\nsex,A2.5\n")
     (term,) = load_lexicon(path).terms
