@@ -147,14 +147,14 @@ def read_lexicon_files(lexicon_dir: Path) -> dict[str, list[str]]:
 def read_tsv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of a tab-separated file."""
     with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None)
         return list(reader.fieldnames or []), list(reader)
 
 
 def write_tsv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
     """Write rows as a tab-separated file with LF line ends."""
     with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, header, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
+        writer = csv.DictWriter(f, header, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -164,7 +164,9 @@ def pct(count: int, total: int) -> str:
     return f"{100 * count / total:.3f}"
 
 
-def flagged_share_rows(corpora: list[Corpus], hits: dict[str, dict[str, list[int]]], before, after) -> list[str]:
+def flagged_share_rows(
+    corpora: list[Corpus], hits: dict[str, dict[str, list[int]]], before: list[str], after: list[str]
+) -> list[str]:
     """Markdown table rows: flagged-document share per corpus (and label) before/after curation."""
     rows = []
     for corpus in corpora:
@@ -174,7 +176,8 @@ def flagged_share_rows(corpora: list[Corpus], hits: dict[str, dict[str, list[int
         groups = [("all", range(corpus.size))]
         if corpus.labels:
             for label in sorted(set(corpus.labels)):
-                groups.append((f"{LABEL_FIELDS[corpus.name]}={label}", [i for i, v in enumerate(corpus.labels) if v == label]))
+                members = [i for i, value in enumerate(corpus.labels) if value == label]
+                groups.append((f"{LABEL_FIELDS[corpus.name]}={label}", members))
         for group, members in groups:
             members = set(members)
             cells = [pct(len(flagged[stage] & members), len(members)) for stage in ("before", "after")]
@@ -195,7 +198,8 @@ def main() -> int:
     excluded_header, excluded = read_tsv(args.lexicon / EXCLUDED)
     excluded_terms = {row["term"] for row in excluded}
 
-    hits = {term: {c.name: hit_documents(term, c) for c in corpora} for term in origins | in_lexicon}
+    measured = set(origins) | set(in_lexicon) | excluded_terms
+    hits = {term: {c.name: hit_documents(term, c) for c in corpora} for term in measured}
     sizes = {c.name: c.size for c in corpora}
 
     rate_columns = [f"{c.name}_pct" for c in corpora]
@@ -219,7 +223,8 @@ def main() -> int:
 
     problems = [f"not in any origin list: {t}" for t in sorted(set(in_lexicon) - set(origins))]
     problems += [f"in the lexicon and in {EXCLUDED}: {t}" for t in sorted(set(in_lexicon) & excluded_terms)]
-    problems += [f"neither in the lexicon nor in {EXCLUDED}: {t}" for t in origins if t not in in_lexicon and t not in excluded_terms]
+    unassigned = [t for t in origins if t not in in_lexicon and t not in excluded_terms]
+    problems += [f"neither in the lexicon nor in {EXCLUDED}: {t}" for t in unassigned]
     problems += [f"{EXCLUDED} term not in any origin list: {t}" for t in sorted(excluded_terms - set(origins))]
     for term in in_lexicon:
         for name in ORDINARY_CORPORA:
