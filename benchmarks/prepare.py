@@ -291,7 +291,7 @@ def build_lexicons(data: Path, work: Path, max_term_df: float, seed: int, doc_by
         "seed": seed,
         "max_term_df": max_term_df,
         "base_documents": {"zh": len(zh_texts), "en": len(en_texts)},
-        "real_terms_read": len(candidates) + 0,
+        "real_terms_read": len(candidates),
         "real_terms_pruned": pruned,
         "real_terms_kept": len(real),
         "lexicons": {},

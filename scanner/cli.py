@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -11,24 +14,29 @@ import click
 
 from scanner import __version__
 from scanner.errors import ConfigError
+from scanner.i18n import LANGUAGES
 from scanner.lexicon import load_lexicons
 from scanner.readers import Columns, discover_shards
-from scanner.report import write_report
+from scanner.report import verify_report, write_report
 from scanner.run import RunConfig, run_scan
+from scanner.sampling import DEFAULT_SEED, SampleSpec
 from scanner.scan import ScanOptions
+from scanner.sources import load_registry
+from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
+
+EXIT_CHECK_FAILED = 3
 
 
-def _fail_on_config_error(func):
+def _config_errors_exit_2(func):
     """ConfigError -> a one-line message on stderr and exit code 2 (nothing was scanned)."""
 
+    @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ConfigError as e:
             raise click.UsageError(str(e)) from e
 
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
     return wrapper
 
 
@@ -38,19 +46,30 @@ def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""
 
 
+_profile_option = click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True, help="Thresholds of the standard.")
+_lang_option = click.option("--report-lang", type=click.Choice(LANGUAGES), default="zh", show_default=True, help="Language of report.md and report.html.")
+_fail_option = click.option("--fail-on-check", is_flag=True, help=f"Exit with code {EXIT_CHECK_FAILED} when any check fails.")
+
+
 def _print_summary(report: dict) -> None:
     t = report["totals"]
     click.echo(
         f"{t['documents']} documents ({t['empty_documents']} empty), {t['flagged_documents']} flagged"
         f" ({100 * t['flagged_share']:.2f} %), {t['hits']} hits, {t['rejected_documents']} rows rejected"
     )
-    click.echo(f"lexicon {report['lexicon']['name']} {report['lexicon']['version']} ({report['lexicon']['terms']} terms, fingerprint {report['lexicon']['fingerprint'][:16]})")
+    lex = report["lexicon"]
+    click.echo(f"lexicon {lex['name']} {lex['version']} ({lex['terms']} terms, fingerprint {lex['fingerprint'][:16]})")
     limit = report["checks"][0]["threshold"]
     width = max([len("source"), *(len(name) for name in report["by_source"])])
     click.echo(f"\n{'source':<{width}}  {'documents':>10}  {'flagged':>8}  {'share':>8}  verdict (<= {100 * limit:g} %)")
     for name, s in report["by_source"].items():
         verdict = click.style("pass", fg="green") if s["verdict"] == "pass" else click.style("FAIL", fg="red", bold=True)
         click.echo(f"{name:<{width}}  {s['documents']:>10}  {s['flagged_documents']:>8}  {100 * s['flagged_share']:>7.2f}%  {verdict}")
+    click.echo("\nchecks:")
+    colours = {"pass": "green", "fail": "red", "not-assessed": "yellow"}
+    for check in report["checks"]:
+        offending = f"  ({', '.join(check['offending'][:5])})" if check["offending"] else ""
+        click.echo(f"  {check['id']:<22} {click.style(check['status'], fg=colours[check['status']])}{offending}")
     for error in report["errors"]:
         click.echo(click.style(f"error: {error['shard']}: {error['reason']}", fg="red"), err=True)
     if t["rejected_documents"]:
@@ -58,10 +77,20 @@ def _print_summary(report: dict) -> None:
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)
 
 
+def _finish(report: dict, out: Path, fail_on_check: bool) -> None:
+    _print_summary(report)
+    click.echo(f"\nwrote {out / 'report.json'}, report.md and report.html")
+    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    if fail_on_check and failed:
+        click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, path_type=Path), help="Lexicon table, folder or lexicon.toml; repeatable. Default: the bundled lexicon.")
+@click.option("--sources", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Source registry (sources.toml or .csv).")
 @click.option("--annotate", is_flag=True, help="Also write per-document annotations to OUT/annotations/*.parquet.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--text-column", default="text", show_default=True)
@@ -69,14 +98,28 @@ def _print_summary(report: dict) -> None:
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
+@click.option("--sample-size", type=click.IntRange(min=0), default=4000, show_default=True, help="Size of the human spot-check sample.")
+@click.option("--sample-per-source", type=click.IntRange(min=0), default=0, show_default=True, help="Also keep a sample of this size per source.")
+@click.option("--sample-seed", default=DEFAULT_SEED, show_default=True, help="Key of the sampling hash (recorded in the report).")
+@click.option("--sample-text-chars", type=click.IntRange(min=1), default=2000, show_default=True, help="Characters of text kept per sampled document.")
+@_profile_option
+@_lang_option
+@_fail_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
-@_fail_on_config_error
-def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, source_column, url_column, no_langid, progress) -> None:
+@_config_errors_exit_2
+def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, id_column, source_column, url_column, no_langid,
+         sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang, fail_on_check, progress) -> None:
     """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     shards = discover_shards(list(inputs))
     lexicon = load_lexicons(lexicons)
-    options = ScanOptions(columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column), langid=not no_langid)
-    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1)
+    options = ScanOptions(
+        columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column),
+        langid=not no_langid,
+        registry=load_registry(registry_path),
+        sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
+    )
+    command = shlex.join(["scanner", *sys.argv[1:]])
+    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1, command=command)
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -92,19 +135,126 @@ def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, sourc
             bar.update(shards_done)
 
         run_scan(shards, lexicon, options, config, on_progress)
-    report = write_report(out)
-    _print_summary(report)
-    click.echo(f"\nwrote {out / 'report.json'} and {out / 'report.md'}")
+    _finish(write_report(out, profile, report_lang), out, fail_on_check)
 
 
 @cli.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_fail_on_config_error
-def report(out) -> None:
-    """Rebuild OUT/report.json and OUT/report.md from the shard statistics in OUT/shards."""
-    result = write_report(out)
-    _print_summary(result)
-    click.echo(f"\nwrote {out / 'report.json'} and {out / 'report.md'}")
+@_profile_option
+@_lang_option
+@_fail_option
+@click.option("--verify", is_flag=True, help="Recompute every figure from the shard files and fail (exit 1) on any difference.")
+@_config_errors_exit_2
+def report(out, profile, report_lang, fail_on_check, verify) -> None:
+    """Rebuild OUT/report.json, report.md and report.html from the shard statistics in OUT/shards."""
+    if verify:
+        differences = verify_report(out, profile)
+        if differences:
+            for line in differences[:50]:
+                click.echo(click.style(f"differs: {line}", fg="red"), err=True)
+            click.echo(click.style(f"report.json does not match its shard files ({len(differences)} differences)", fg="red", bold=True), err=True)
+            sys.exit(1)
+        click.echo("verified: report.json matches a recomputation from the shard files")
+    _finish(write_report(out, profile, report_lang), out, fail_on_check)
+
+
+@cli.group()
+def sample() -> None:
+    """Export the human spot-check sample for annotators and import their verdicts."""
+
+
+@sample.command("export")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: OUT/samples/human_sample.<format>.")
+@click.option("--text-chars", type=click.IntRange(min=1), default=500, show_default=True, help="Truncate each text to this many characters.")
+@click.option("--per-source", is_flag=True, help="Export the per-source samples (scan with --sample-per-source) instead.")
+@click.option("--mask-pii", is_flag=True, help="Mask mobile numbers, ID-card numbers, e-mail addresses and bank-card numbers.")
+@_config_errors_exit_2
+def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
+    """Write the sample sheet: doc_id, source, language, text, terms, categories, verdict, category."""
+    from scanner.report import build_report, merged_candidates, sample_spec
+    from scanner.sampling import per_source_samples
+    from scanner.sheets import sheet_rows, write_sheet
+
+    report, human = build_report(out)
+    spec = sample_spec(report["options"])
+    if per_source and not spec.per_source:
+        msg = "this scan kept no per-source samples; scan again with --sample-per-source K"
+        raise ConfigError(msg)
+    chosen = per_source_samples(merged_candidates(out, spec), spec) if per_source else human
+    name = "per_source_sample" if per_source else "human_sample"
+    path = output or out / "samples" / f"{name}.{fmt}"
+    write_sheet(sheet_rows(chosen, text_chars, mask_pii), path, fmt)
+    click.echo(f"wrote {chosen.num_rows} documents to {path}")
+
+
+@sample.command("import")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_profile_option
+@_lang_option
+@_config_errors_exit_2
+def sample_import(out, sheet, profile, report_lang) -> None:
+    """Read annotators' verdicts (pass/fail, 合格/不合格) from SHEET and update the report."""
+    from scanner.outputs import atomic_write_json
+    from scanner.report import build_report
+    from scanner.sheets import labels_document, read_verdicts
+
+    _, human = build_report(out, profile)
+    labels = read_verdicts(sheet, set(human["doc_id"].to_pylist()))
+    atomic_write_json(out / "samples" / "human_labels.json", labels_document(labels, sheet))
+    result = write_report(out, profile, report_lang)
+    check = next(c for c in result["checks"] if c["id"] == "human-spot-check")
+    low, high = check["interval_95"]
+    click.echo(f"imported {len(labels)} verdicts: pass rate {100 * check['value']:.2f} % (95 % interval {100 * low:.2f}-{100 * high:.2f} %), status {check['status']}")
+
+
+@cli.group()
+def lexicon() -> None:
+    """Audit and convert lexicons."""
+
+
+@lexicon.command("audit")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_config_errors_exit_2
+def lexicon_audit(path, profile, as_json) -> None:
+    """Terms per category against the keyword-library rules, duplicates, never-matching and single-character terms."""
+    from scanner.audit import audit_lexicon
+
+    audit = audit_lexicon(load_lexicons([path]), profile)
+    if as_json:
+        click.echo(json.dumps(audit, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{audit['name']} {audit['version']}: {audit['terms']} terms, fingerprint {audit['fingerprint']}")
+    click.echo(f"keyword-library verdict ({profile}): {audit['verdict']}")
+    for rule in audit["rules"]:
+        mark = click.style("pass", fg="green") if rule["status"] == "pass" else click.style("fail", fg="red")
+        click.echo(f"  {rule['rule']:<6} {rule['value']:>7} / {rule['threshold']:<6} {mark}")
+    click.echo(f"duplicates: {len(audit['duplicates'])}")
+    for dup in audit["duplicates"][:20]:
+        click.echo(f"  {dup['term']}: {', '.join(dup['places'])}")
+    click.echo(f"never match: {len(audit['never_match'])}")
+    for item in audit["never_match"][:20]:
+        click.echo(f"  {item['term']!r}: {item['reason']}")
+    for warning in audit["warnings"]:
+        click.echo(click.style(f"warning: {warning}", fg="yellow"))
+
+
+@lexicon.command("import")
+@click.argument("wordlists", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--category", "categories", multiple=True, required=True, help="Risk code(s) of every word, e.g. A1.6; repeatable.")
+@click.option("--language", default="", help="Language of the words, e.g. zh.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="TSV to write (term, category, language).")
+@_config_errors_exit_2
+def lexicon_import(wordlists, categories, language, output) -> None:
+    """Convert plain word lists (one word per line) into a lexicon TSV; existing rows in OUTPUT are kept."""
+    from scanner.lexicon import convert_wordlists
+
+    written = convert_wordlists(list(wordlists), list(categories), language, output)
+    click.echo(f"wrote {written} terms to {output}")
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

@@ -98,6 +98,8 @@ class Lexicon:
     version: str
     terms: tuple[Term, ...]
     files: tuple[LexiconFile, ...] = field(default=())
+    duplicates: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    """(match key, the ``file:line`` places it was read from) for every term listed more than once."""
 
     @property
     def fingerprint(self) -> str:
@@ -112,7 +114,7 @@ class Lexicon:
         for number, (text, categories) in enumerate(terms, start=1):
             where = f"{name}: term #{number}"
             entries.append(_Entry(_clean_term(text, where), _parse_categories(" ".join(categories), where), "", where))
-        return cls(name=name, version=version, terms=_merge_entries(entries))
+        return cls(name=name, version=version, terms=_merge_entries(entries), duplicates=_find_duplicates(entries))
 
     def terms_by_category(self) -> dict[str, int]:
         """Number of terms in each of the 31 risk codes (zero included, so gaps show)."""
@@ -124,6 +126,8 @@ class Lexicon:
 
     def describe(self) -> dict:
         """The block every output carries so a figure can be traced to the exact lexicon."""
+        from scanner.audit import lint_lexicon
+
         return {
             "name": self.name,
             "version": self.version,
@@ -131,6 +135,7 @@ class Lexicon:
             "terms": len(self.terms),
             "terms_by_category": self.terms_by_category(),
             "files": [vars(f) for f in self.files],
+            "lint": lint_lexicon(self),
         }
 
 
@@ -295,6 +300,14 @@ def _merge_entries(entries: Iterable[_Entry]) -> tuple[Term, ...]:
     return tuple(sorted(terms, key=lambda t: t.text))
 
 
+def _find_duplicates(entries: list[_Entry]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    places: dict[str, list[str]] = {}
+    for entry in entries:
+        key = ascii_lower(entry.text) if Term(entry.text, frozenset()).folded else entry.text
+        places.setdefault(key, []).append(entry.where)
+    return tuple(sorted((key, tuple(where)) for key, where in places.items() if len(where) > 1))
+
+
 def _content_version(entries: list[_Entry]) -> str:
     """Version for lexicons without a manifest: derived from content, so it changes when terms do."""
     return "sha-" + Lexicon("", "", _merge_entries(entries)).fingerprint[:12]
@@ -339,7 +352,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
     if not entries:
         msg = f"{path}: lexicon has no terms"
         raise LexiconError(msg)
-    return Lexicon(name=name, version=version, terms=_merge_entries(entries), files=provenance)
+    return Lexicon(name=name, version=version, terms=_merge_entries(entries), files=provenance, duplicates=_find_duplicates(entries))
 
 
 def combine(lexicons: list[Lexicon]) -> Lexicon:
@@ -357,7 +370,20 @@ def combine(lexicons: list[Lexicon]) -> Lexicon:
         version="+".join(f"{lex.name}@{lex.version}" for lex in lexicons),
         terms=_merge_entries(entries),
         files=tuple(f for lex in lexicons for f in lex.files),
+        duplicates=_merge_duplicates(lexicons),
     )
+
+
+def _merge_duplicates(lexicons: list[Lexicon]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Duplicates within each lexicon plus terms that several of the lexicons list."""
+    places: dict[str, list[str]] = {}
+    for lex in lexicons:
+        for key, where in lex.duplicates:
+            places.setdefault(key, []).extend(where)
+    across = _find_duplicates([_Entry(t.text, set(), "", lex.name) for lex in lexicons for t in lex.terms])
+    for key, where in across:
+        places.setdefault(key, []).extend(w for w in where if w not in places.get(key, []))
+    return tuple(sorted((key, tuple(where)) for key, where in places.items()))
 
 
 def default_lexicon_path() -> Path:
@@ -373,3 +399,21 @@ def load_lexicons(paths: Iterable[str | Path] = ()) -> Lexicon:
     """Load and combine the given lexicons; with none, the bundled default."""
     paths = list(paths) or [default_lexicon_path()]
     return combine([load_lexicon(p) for p in paths])
+
+
+def convert_wordlists(wordlists: list[Path], categories: list[str], language: str, output: Path) -> int:
+    """Plain word lists -> a lexicon TSV (term, category, language), merged with OUTPUT if it exists.
+
+    Returns the number of distinct terms written. Words are validated like any lexicon entry.
+    """
+    codes = _parse_categories(" ".join(categories), "--category")
+    entries = [e for path in wordlists for e in _read_list(Path(path), codes, language)]
+    if Path(output).is_file():
+        entries = _read_table(Path(output)) + entries
+    terms = _merge_entries(entries)
+    lines = ["term\tcategory\tlanguage\n"]
+    lines += [f"{t.text}\t{';'.join(sorted(t.categories))}\t{';'.join(sorted(t.languages))}\n" for t in terms]
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("".join(lines), encoding="utf-8")
+    return len(terms)

@@ -30,5 +30,4 @@ def atomic_write_json(path: Path, document: Any) -> None:
 
 def temporary_sibling(path: Path) -> Path:
     """A hidden temporary name beside ``path`` for writers (Parquet) that need a path, not bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     return path.with_name(f".{path.name}.tmp")

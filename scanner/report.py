@@ -1,7 +1,8 @@
-"""Merge per-shard statistics into the corpus report (``report.json`` and ``report.md``).
+"""Merge per-shard statistics into the corpus report: figures, checks against the profile, samples.
 
-The report is a pure function of the shard files, so ``scanner report OUT`` rebuilds exactly
-what ``scanner scan`` wrote. Shares are derived here from exact integer counters.
+The report is a pure function of the output folder (``OUT/shards/*.json``, the sample candidates
+and any imported labels), so ``scanner report OUT`` rebuilds exactly what ``scanner scan`` wrote
+and ``--verify`` can recompute every figure. Shares are derived here from exact integer counters.
 """
 
 from __future__ import annotations
@@ -10,12 +11,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scanner.audit import keyword_library_rules
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, atomic_write_json
+from scanner.outputs import atomic_write_bytes, atomic_write_json, temporary_sibling
+from scanner.sampling import SampleSpec, human_sample, merge_candidates, wilson_interval
+from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
-from scanner.taxonomy import DEFAULT_PROFILE, PROFILES, RISKS
+from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
 
 SHARD_FORMAT = "scanner-shard-stats/1"
+CHECK_IDS = (
+    "source-unsafe-share",
+    "blocklisted-sources",
+    "source-diversity",
+    "source-traceability",
+    "technical-spot-check",
+    "human-spot-check",
+    "keyword-library",
+)
+UNDETERMINED = "und"
 
 
 def _share(part: int, whole: int) -> float:
@@ -52,55 +69,265 @@ def _single(documents: list[dict[str, Any]], key: str, what: str) -> Any:
     return documents[0]["run"][key]
 
 
-def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile_name: str) -> dict[str, Any]:
-    """GB/T 45654-2025: a source whose unsafe share exceeds the limit must not be used."""
-    profile = PROFILES[profile_name]
+def _check(check_id: str, profile: Profile, **fields: Any) -> dict[str, Any]:
+    clause_zh, clause_en = profile.clauses[check_id]
+    return {"id": check_id, "requirement": clause_zh, "requirement_en": clause_en, **fields}
+
+
+def _status(failed: bool, assessed: bool = True) -> str:
+    return "not-assessed" if not assessed else ("fail" if failed else "pass")
+
+
+def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
     limit = profile.source_unsafe_max_share
     offending = sorted(name for name, s in by_source.items() if s["flagged_share"] > limit)
-    worst = max((s["flagged_share"] for s in by_source.values()), default=0.0)
-    return {
-        "id": "source-unsafe-share",
-        "requirement": profile.source_unsafe_clause,
-        "evidence": "Share of each source's documents with at least one blocked-keyword hit (keyword screening).",
-        "value": worst,
-        "threshold": limit,
-        "status": "not-assessed" if not by_source else ("fail" if offending else "pass"),
-        "offending": offending,
-        "recommendation": f"blocklist or re-clean: {', '.join(offending)}" if offending else "",
-    }
+    return _check(
+        "source-unsafe-share",
+        profile,
+        evidence="Per source, the share of documents with at least one blocked-keyword hit (keyword screening of every document).",
+        value=max((s["flagged_share"] for s in by_source.values()), default=0.0),
+        threshold=limit,
+        status=_status(bool(offending), bool(by_source)),
+        offending=offending,
+        recommendation=f"blocklist or re-clean these sources: {', '.join(offending)}" if offending else "",
+    )
 
 
-def build_report(documents: list[dict[str, Any]], profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
-    """The merged report of a set of shard documents (see README for every field)."""
-    stats = sum((ShardStats.from_dict(d["stats"]) for d in documents), ShardStats())
-    tool = _single(documents, "tool", "tool versions")
-    lexicon = _single(documents, "lexicon", "lexicons")
-    langid = _single(documents, "langid", "language-ID settings")
-    options = _single(documents, "options", "scan options")
-    totals = dict(stats.totals)
-    totals["flagged_share"] = _share(totals["flagged_documents"], totals["documents"])
-    totals["rejected_documents"] = stats.rejected_rows
-    totals["rows_read"] = stats.rows_read
-    by_source = {
-        name: {
+def blocklist_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    present = sorted(name for name, s in by_source.items() if s.get("blocklisted"))
+    return _check(
+        "blocklisted-sources",
+        profile,
+        evidence="Documents attributed to a registry source marked blocklisted.",
+        value=sum(by_source[name]["documents"] for name in present),
+        threshold=0,
+        status=_status(bool(present)),
+        offending=present,
+        recommendation=f"remove the documents of: {', '.join(present)}" if present else "",
+    )
+
+
+def diversity_check(by_source: dict, by_language: dict, origins: dict, profile: Profile) -> dict[str, Any]:
+    total_chars = sum(v["chars"] for v in by_language.values())
+    qualifying = [
+        code for code, v in sorted(by_language.items()) if code != UNDETERMINED and _share(v["chars"], total_chars) >= profile.diversity_min_language_share
+    ]
+    sources_per_language = {code: sorted(n for n, s in by_source.items() if s["languages"].get(code)) for code in qualifying}
+    offending = [code for code, names in sources_per_language.items() if len(names) < profile.diversity_min_sources]
+    return _check(
+        "source-diversity",
+        profile,
+        evidence=(
+            f"Every language holding at least {100 * profile.diversity_min_language_share:g} % of the characters has "
+            f"at least {profile.diversity_min_sources} sources; domestic/foreign shares of characters are reported."
+        ),
+        value=min((len(n) for n in sources_per_language.values()), default=0),
+        threshold=profile.diversity_min_sources,
+        status=_status(bool(offending), bool(qualifying)),
+        offending=offending,
+        sources_per_language={code: len(names) for code, names in sources_per_language.items()},
+        origin_shares=origins,
+    )
+
+
+def traceability_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    """Open-source: a licence; self-collected: a collection record; commercial: a contract reference."""
+    missing = []
+    for name, s in by_source.items():
+        if not s["registered"]:
+            missing.append({"source": name, "missing": "registry entry"})
+        elif s["type"] == "open-source" and not s["licence"]:
+            missing.append({"source": name, "missing": "licence"})
+        elif s["type"] == "self-collected" and not s["reference"]:
+            missing.append({"source": name, "missing": "collection record"})
+        elif s["type"] == "commercial" and not s["reference"]:
+            missing.append({"source": name, "missing": "contract reference"})
+    return _check(
+        "source-traceability",
+        profile,
+        evidence="Each source is registered with its licence (open-source), collection record (self-collected) or contract (commercial).",
+        value=len(by_source) - len(missing),
+        threshold=len(by_source),
+        status=_status(bool(missing), bool(by_source)),
+        offending=sorted(m["source"] for m in missing),
+        missing=missing,
+    )
+
+
+def technical_check(totals: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    scanned_share = _share(totals["documents"], totals["documents"] + totals["rejected_documents"])
+    pass_rate = 1 - totals["flagged_share"]
+    failed = scanned_share < profile.technical_sample_min_share or pass_rate < profile.technical_sample_min_pass_rate
+    return _check(
+        "technical-spot-check",
+        profile,
+        evidence="Keyword screening of every readable document; pass = no blocked-keyword hit. Classifier screening is not part of this tool.",
+        value=pass_rate,
+        threshold=profile.technical_sample_min_pass_rate,
+        scanned_share=scanned_share,
+        scanned_share_threshold=profile.technical_sample_min_share,
+        status=_status(failed, totals["documents"] > 0),
+        offending=[] if not failed else ["corpus"],
+    )
+
+
+def human_check(labels: dict[str, Any] | None, profile: Profile) -> dict[str, Any]:
+    if not labels:
+        return _check(
+            "human-spot-check",
+            profile,
+            evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
+            value=None,
+            threshold=profile.human_sample_min_pass_rate,
+            sample_size=0,
+            status="not-assessed",
+            offending=[],
+        )
+    verdicts = labels["labels"]
+    passed = sum(1 for v in verdicts if v["verdict"] == "pass")
+    low, high = wilson_interval(passed, len(verdicts))
+    failures: dict[str, int] = {}
+    for v in verdicts:
+        if v["verdict"] == "fail":
+            failures[v.get("category") or "unspecified"] = failures.get(v.get("category") or "unspecified", 0) + 1
+    rate = _share(passed, len(verdicts))
+    failed = len(verdicts) < profile.human_sample_min_size or rate < profile.human_sample_min_pass_rate
+    return _check(
+        "human-spot-check",
+        profile,
+        evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
+        value=rate,
+        threshold=profile.human_sample_min_pass_rate,
+        sample_size=len(verdicts),
+        sample_size_threshold=profile.human_sample_min_size,
+        interval_95=[low, high],
+        failures_by_category=dict(sorted(failures.items())),
+        status=_status(failed),
+        offending=sorted(failures),
+    )
+
+
+def keyword_library_check(lexicon: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    rules = keyword_library_rules(lexicon["terms"], lexicon["terms_by_category"], profile.name)
+    failing = [r["rule"] for r in rules if r["status"] == "fail"]
+    return _check(
+        "keyword-library",
+        profile,
+        evidence="Term counts of the lexicon used, in total and per A.1/A.2 risk.",
+        value=lexicon["terms"],
+        threshold=profile.keyword_library_min_terms,
+        status=_status(bool(failing)),
+        offending=failing,
+        rules=rules,
+    )
+
+
+def _registry_of(options: dict[str, Any]) -> Registry:
+    block = options.get("registry") or {}
+    return Registry(entries=tuple(RegistrySource(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()}) for e in block.get("entries", [])), path=block.get("path", ""))
+
+
+def _source_table(stats: ShardStats, registry: Registry) -> dict[str, dict[str, Any]]:
+    entries = registry.by_name()
+    table = {}
+    for name, s in sorted(stats.by_source.items()):
+        entry = entries.get(name)
+        table[name] = {
             "documents": s["documents"],
             "flagged_documents": s["flagged_documents"],
             "flagged_share": _share(s["flagged_documents"], s["documents"]),
             "chars": s["chars"],
             "bytes": s["bytes"],
             "languages": s["languages"],
+            "registered": entry is not None,
+            "type": entry.type if entry else "unregistered",
+            "origin": entry.origin if entry else (origin_of_host(name) if "." in name else "unknown"),
+            "licence": entry.licence if entry else "",
+            "reference": entry.reference if entry else "",
+            "blocklisted": bool(entry and entry.blocklisted),
         }
-        for name, s in sorted(stats.by_source.items())
-    }
-    check = source_unsafe_check(by_source, profile)
-    for name, s in by_source.items():
-        s["verdict"] = "fail" if name in check["offending"] else "pass"
+    return table
+
+
+def _shares_by(by_source: dict[str, dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    total = sum(s["chars"] for s in by_source.values())
+    groups: dict[str, dict[str, int]] = {}
+    for s in by_source.values():
+        group = groups.setdefault(s[key], {"documents": 0, "chars": 0, "bytes": 0})
+        for field in ("documents", "chars", "bytes"):
+            group[field] += s[field]
+    return {k: {**v, "share_of_chars": _share(v["chars"], total)} for k, v in sorted(groups.items())}
+
+
+def load_labels(out: Path) -> dict[str, Any] | None:
+    path = out / "samples" / "human_labels.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def sample_spec(options: dict[str, Any]) -> SampleSpec:
+    return SampleSpec(**options.get("sample", {}))
+
+
+def merged_candidates(out: Path, spec: SampleSpec) -> pa.Table:
+    files = sorted((out / "samples" / "candidates").glob("*.parquet"))
+    return merge_candidates((pq.read_table(f) for f in files), spec)
+
+
+def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dict[str, Any]], documents: int) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for source in sample["source"].to_pylist():
+        counts[source] = counts.get(source, 0) + 1
     return {
+        "size": sample.num_rows,
+        "requested": spec.size,
+        "seed": spec.seed,
+        "method": "bottom-k of keyed BLAKE2b-64(doc_id); empty documents excluded",
+        "per_source_k": spec.per_source,
+        "by_source": {
+            name: {"sampled": counts.get(name, 0), "share_of_sample": _share(counts.get(name, 0), sample.num_rows), "share_of_corpus": _share(s["documents"], documents)}
+            for name, s in by_source.items()
+        },
+    }
+
+
+def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[str, Any], pa.Table]:
+    """The merged report of an output folder, and the human sample it implies."""
+    profile = get_profile(profile_name)
+    documents = load_shard_files(out)
+    stats = sum((ShardStats.from_dict(d["stats"]) for d in documents), ShardStats())
+    tool = _single(documents, "tool", "tool versions")
+    lexicon = _single(documents, "lexicon", "lexicons")
+    langid = _single(documents, "langid", "language-ID settings")
+    options = _single(documents, "options", "scan options")
+    registry = _registry_of(options)
+    spec = sample_spec(options)
+    totals = dict(stats.totals)
+    totals["flagged_share"] = _share(totals["flagged_documents"], totals["documents"])
+    totals["rejected_documents"] = stats.rejected_rows
+    totals["rows_read"] = stats.rows_read
+    by_source = _source_table(stats, registry)
+    by_language = {code: stats.by_language[code] for code in sorted(stats.by_language)}
+    origins = _shares_by(by_source, "origin")
+    sample = human_sample(merged_candidates(out, spec), spec)
+    checks = [
+        source_unsafe_check(by_source, profile),
+        blocklist_check(by_source, profile),
+        diversity_check(by_source, by_language, origins, profile),
+        traceability_check(by_source, profile),
+        technical_check(totals, profile),
+        human_check(load_labels(out), profile),
+        keyword_library_check(lexicon, profile),
+    ]
+    for name, s in by_source.items():
+        s["verdict"] = "fail" if name in checks[0]["offending"] else "pass"
+    provenance = [d.get("provenance", {}) for d in documents]
+    report = {
         "tool": tool,
-        "profile": profile,
+        "profile": profile.name,
         "lexicon": {k: lexicon[k] for k in ("name", "version", "fingerprint", "terms", "terms_by_category", "files")},
         "langid": langid,
-        "options": options,
+        "options": {k: v for k, v in options.items() if k != "registry"},
+        "registry": {"path": registry.path, "fingerprint": registry.fingerprint if registry else None, "sources": len(registry.entries)},
         "inputs": stats.inputs,
         "totals": totals,
         "rejected": stats.rejected,
@@ -108,71 +335,78 @@ def build_report(documents: list[dict[str, Any]], profile: str = DEFAULT_PROFILE
             code: {**counts, "name_zh": RISKS[code].name_zh, "name_en": RISKS[code].name_en}
             for code, counts in sorted(stats.by_category.items())
         },
-        "by_language": {code: stats.by_language[code] for code in sorted(stats.by_language)},
+        "by_language": by_language,
         "by_source": by_source,
-        "top_terms": [
-            {"term": term, **counts}
-            for term, counts in sorted(stats.by_term.items(), key=lambda kv: (-kv[1]["documents"], -kv[1]["hits"], kv[0]))[:50]
-        ],
-        "checks": [check],
+        "by_origin": origins,
+        "by_source_type": _shares_by(by_source, "type"),
+        "top_terms": _top_terms(stats, totals["documents"]),
+        "checks": checks,
+        "human_sample": _sample_summary(sample, spec, by_source, totals["documents"]),
+        "lexicon_audit": {
+            "rules": checks[-1]["rules"],
+            "verdict": checks[-1]["status"],
+            **lexicon.get("lint", {}),
+        },
         "errors": stats.errors,
+        "provenance": {
+            "commands": sorted({p.get("command", "") for p in provenance} - {""}),
+            "started_at": min((p["started_at"] for p in provenance if p.get("started_at")), default=None),
+            "finished_at": max((p["finished_at"] for p in provenance if p.get("finished_at")), default=None),
+        },
     }
+    return report, sample
 
 
-def _percent(share: float) -> str:
-    return f"{100 * share:.2f} %"
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """A human-readable report: totals, checks, sources, categories, languages, top terms."""
-    t = report["totals"]
-    lex = report["lexicon"]
-    lines = [
-        "# Corpus scan report",
-        "",
-        f"Tool {report['tool']['name']} {report['tool']['version']}; lexicon `{lex['name']}` version `{lex['version']}`,"
-        f" {lex['terms']} terms, fingerprint `{lex['fingerprint'][:16]}`; profile `{report['profile']}`.",
-        "",
-        "## Totals",
-        "",
-        "| documents | empty | flagged | flagged share | hits | chars | bytes | rejected rows |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| {t['documents']} | {t['empty_documents']} | {t['flagged_documents']} | {_percent(t['flagged_share'])} | {t['hits']}"
-        f" | {t['chars']} | {t['bytes']} | {t['rejected_documents']} |",
-        "",
-        "## Checks",
-        "",
-        "| check | status | value | threshold | offending |",
-        "| --- | --- | ---: | ---: | --- |",
+def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Most frequent terms by documents hit; ``noisy`` marks terms whose document hit rate is far
+    above the rest (>= 1 % of documents and >= 10x the median rate of the terms that hit)."""
+    rates = sorted(c["documents"] for c in stats.by_term.values())
+    median = rates[len(rates) // 2] if rates else 0
+    rows = sorted(stats.by_term.items(), key=lambda kv: (-kv[1]["documents"], -kv[1]["hits"], kv[0]))[:limit]
+    return [
+        {
+            "term": term,
+            **counts,
+            "document_share": _share(counts["documents"], documents),
+            "noisy": _share(counts["documents"], documents) >= 0.01 and counts["documents"] >= 10 * max(median, 1),
+        }
+        for term, counts in rows
     ]
-    for check in report["checks"]:
-        lines.append(
-            f"| {check['id']} | **{check['status']}** | {_percent(check['value'])} | {_percent(check['threshold'])}"
-            f" | {', '.join(check['offending']) or '-'} |"
-        )
-    lines += ["", "## Sources", "", "| source | documents | flagged | flagged share | verdict (<= 5 %) | languages |", "| --- | ---: | ---: | ---: | --- | --- |"]
-    for name, s in report["by_source"].items():
-        languages = ", ".join(f"{k} {v}" for k, v in sorted(s["languages"].items(), key=lambda kv: -kv[1]))
-        lines.append(f"| {name} | {s['documents']} | {s['flagged_documents']} | {_percent(s['flagged_share'])} | {s['verdict']} | {languages} |")
-    lines += ["", "## Risk categories", "", "| code | name | documents | hits |", "| --- | --- | ---: | ---: |"]
-    for code, c in report["by_category"].items():
-        lines.append(f"| {code} | {c['name_zh']} / {c['name_en']} | {c['documents']} | {c['hits']} |")
-    lines += ["", "## Languages", "", "| language | documents | chars | flagged |", "| --- | ---: | ---: | ---: |"]
-    for code, c in report["by_language"].items():
-        lines.append(f"| {code} | {c['documents']} | {c['chars']} | {c['flagged_documents']} |")
-    lines += ["", "## Top terms", "", "| term | documents | hits |", "| --- | ---: | ---: |"]
-    for row in report["top_terms"][:20]:
-        lines.append(f"| {row['term']} | {row['documents']} | {row['hits']} |")
-    if report["rejected"] or report["errors"]:
-        lines += ["", "## Rejected rows and errors", ""]
-        lines += [f"- rejected `{reason}`: {rows} rows" for reason, rows in sorted(report["rejected"].items())]
-        lines += [f"- error in `{e['shard']}`: {e['reason']}" for e in report["errors"]]
-    return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
-    """Rebuild ``OUT/report.json`` and ``OUT/report.md`` from ``OUT/shards/*.json``."""
-    report = build_report(load_shard_files(out), profile)
+def write_report(out: Path, profile: str = DEFAULT_PROFILE, lang: str = "zh") -> dict[str, Any]:
+    """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder."""
+    from scanner.render import render_html, render_markdown
+
+    report, sample = build_report(out, profile)
+    tmp = temporary_sibling(out / "samples" / "human_sample.parquet")
+    pq.write_table(sample, tmp, compression="zstd")
+    tmp.replace(out / "samples" / "human_sample.parquet")
     atomic_write_json(out / "report.json", report)
-    atomic_write_bytes(out / "report.md", render_markdown(report).encode())
+    atomic_write_bytes(out / "report.md", render_markdown(report, lang).encode())
+    atomic_write_bytes(out / "report.html", render_html(report, lang).encode())
     return report
+
+
+def verify_report(out: Path, profile: str = DEFAULT_PROFILE) -> list[str]:
+    """Differences between ``OUT/report.json`` and a recomputation from the shard files (empty = verified)."""
+    path = out / "report.json"
+    if not path.is_file():
+        return [f"{path}: missing"]
+    written = json.loads(path.read_text(encoding="utf-8"))
+    recomputed = json.loads(json.dumps(build_report(out, profile)[0]))
+    return _differences(written, recomputed, "")
+
+
+def _differences(a: Any, b: Any, where: str) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                out.append(f"{where}/{key}: present in only one of report.json and the recomputation")
+            else:
+                out.extend(_differences(a[key], b[key], f"{where}/{key}"))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where or '/'}: report.json has {json.dumps(a, ensure_ascii=False)[:80]}, recomputed {json.dumps(b, ensure_ascii=False)[:80]}"]

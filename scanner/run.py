@@ -6,10 +6,12 @@ the scanner once (in its initializer) and reuses it for every shard it is handed
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,6 +21,7 @@ from scanner.lexicon import Lexicon
 from scanner.outputs import atomic_write_json, temporary_sibling
 from scanner.readers import Shard
 from scanner.report import SHARD_FORMAT
+from scanner.sampling import CandidateCollector
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 
@@ -33,6 +36,7 @@ class RunConfig:
     out: Path
     annotate: bool = False
     workers: int = 1
+    command: str = ""
 
 
 def shard_stats_path(out: Path, shard: Shard) -> Path:
@@ -43,29 +47,63 @@ def annotations_path(out: Path, shard: Shard) -> Path:
     return out / "annotations" / f"{shard.name}.parquet"
 
 
+def candidates_path(out: Path, shard: Shard) -> Path:
+    return out / "samples" / "candidates" / f"{shard.name}.parquet"
+
+
+def input_fingerprint(path: str, size: int, window: int = 1 << 20) -> str:
+    """SHA-256 over the size and the first and last MiB: cheap, content-based, machine-independent."""
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        digest.update(f.read(window))
+        if size > window:
+            f.seek(max(size - window, window))
+            digest.update(f.read(window))
+    return digest.hexdigest()
+
+
 def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_progress: ProgressCallback | None = None) -> ShardStats:
     """Scan one shard and write its stats file (and annotations) atomically; an unreadable shard is
     recorded in the stats' ``errors`` instead of raising, so the run goes on."""
+    started = _now()
     writer = None
     final_annotations = annotations_path(config.out, shard)
     tmp_annotations = temporary_sibling(final_annotations)
+    candidates = CandidateCollector(scanner.options.sample)
     try:
         if config.annotate:
             writer = pq.ParquetWriter(tmp_annotations, ANNOTATION_SCHEMA, compression="zstd")
-        stats = scanner.scan_shard(shard, writer, on_progress and (lambda docs, size: on_progress(docs, size, 0)))
+        stats = scanner.scan_shard(shard, writer, on_progress and (lambda docs, size: on_progress(docs, size, 0)), candidates)
         if writer is not None:
             writer.close()
             writer = None
             os.replace(tmp_annotations, final_annotations)
     except ShardError as e:
-        stats = ShardStats(inputs=[{"path": shard.label, "bytes": shard.bytes, "rows": 0}], errors=[{"shard": shard.label, "reason": str(e)}])
+        stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
+        candidates = CandidateCollector(scanner.options.sample)
     finally:
         if writer is not None:
             writer.close()
         tmp_annotations.unlink(missing_ok=True)
-    document = {"format": SHARD_FORMAT, "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes}, "run": scanner.describe(), "stats": stats.to_dict()}
+    fingerprint = input_fingerprint(shard.path, shard.bytes)
+    stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
+    sample_file = candidates_path(config.out, shard)
+    tmp_sample = temporary_sibling(sample_file)
+    pq.write_table(candidates.result(), tmp_sample, compression="zstd")
+    os.replace(tmp_sample, sample_file)
+    document = {
+        "format": SHARD_FORMAT,
+        "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes, "fingerprint": fingerprint},
+        "run": scanner.describe(),
+        "provenance": {"command": config.command, "started_at": started, "finished_at": _now()},
+        "stats": stats.to_dict(),
+    }
     atomic_write_json(shard_stats_path(config.out, shard), document)
     return stats
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 _worker_scanner: Scanner | None = None
@@ -89,6 +127,7 @@ def run_scan(
 ) -> ShardStats:
     """Scan every shard (in-process for one worker, else a process pool) and return the merged stats."""
     (config.out / "shards").mkdir(parents=True, exist_ok=True)
+    (config.out / "samples" / "candidates").mkdir(parents=True, exist_ok=True)
     if config.annotate:
         (config.out / "annotations").mkdir(parents=True, exist_ok=True)
     total = ShardStats()

@@ -21,7 +21,8 @@ from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
 from scanner.matcher import Hits, Matcher
 from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
-from scanner.sources import resolve_sources
+from scanner.sampling import CandidateCollector, SampleSpec
+from scanner.sources import Registry, resolve_sources
 from scanner.stats import BatchCounts, ShardStats
 from scanner.taxonomy import RISK_CODES, codes_from_mask
 
@@ -44,6 +45,8 @@ class ScanOptions:
 
     columns: Columns = field(default_factory=Columns)
     langid: bool = True
+    registry: Registry = field(default_factory=Registry)
+    sample: SampleSpec = field(default_factory=SampleSpec)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -68,6 +71,24 @@ class BatchResult:
     @property
     def flagged(self) -> np.ndarray:
         return self.hits_per_doc > 0
+
+    def sample_rows(self, batch: DocumentBatch, shard_label: str) -> pa.Table:
+        """The columns sample candidates keep (see ``scanner.sampling.CANDIDATE_SCHEMA``)."""
+        annotations = self.annotations()
+        return pa.table(
+            {
+                "doc_id": self.doc_id,
+                "shard": pa.array([shard_label] * len(self.doc_id), pa.string()),
+                "row": pa.array(batch.row_number, pa.int64()),
+                "source": self.source,
+                "language": self.language,
+                "flagged": annotations["flagged"],
+                "hits": annotations["hits"],
+                "terms": self.terms,
+                "categories": annotations["categories"],
+                "text": batch.text,
+            }
+        )
 
     def annotations(self) -> pa.Table:
         categories = _category_lists(self.category_mask)
@@ -139,7 +160,7 @@ class Scanner:
             category_mask=category_mask,
             terms=terms,
             language=language,
-            source=resolve_sources(rows, batch.source, batch.url, fallback_source),
+            source=resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry),
             doc_bytes=np.asarray(pc.fill_null(pc.binary_length(text), 0), dtype=np.int64),
             doc_chars=np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64),
             hits=hits,
@@ -232,13 +253,14 @@ class Scanner:
         shard: Shard,
         annotations: pq.ParquetWriter | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        candidates: CandidateCollector | None = None,
     ) -> ShardStats:
-        """Scan one shard into statistics, writing annotations if a writer is given.
-
-        ``on_progress(documents, bytes)`` is called after each batch.
-        """
+        """Scan one shard into statistics, writing annotations if a writer is given and collecting
+        sample candidates if a collector is given. ``on_progress(documents, bytes)`` runs per batch."""
         stats = ShardStats()
         for batch, result in self.iter_shard(shard):
+            if candidates is not None:
+                candidates.add(result.sample_rows(batch, shard.label))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)
@@ -247,5 +269,4 @@ class Scanner:
                 annotations.write_table(result.annotations())
             if on_progress is not None:
                 on_progress(len(result.doc_bytes), int(result.doc_bytes.sum()))
-        stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read}]
         return stats

@@ -80,18 +80,80 @@ def codes_from_mask(mask: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Profile:
-    """Thresholds of one revision of the standard; a new revision is a new profile, not a code edit."""
+    """Thresholds of one revision of the standard; a new revision is a new profile, not a code edit.
+
+    Shares are fractions (0.05 = 5 %). ``clauses`` cite the standard per check id, in Chinese and English.
+    """
 
     name: str
     source_unsafe_max_share: float
-    source_unsafe_clause: str
+    human_sample_min_size: int
+    human_sample_min_pass_rate: float
+    technical_sample_min_share: float
+    technical_sample_min_pass_rate: float
+    keyword_library_min_terms: int
+    keyword_library_min_per_a1: int
+    keyword_library_min_per_a2: int
+    diversity_min_sources: int
+    diversity_min_language_share: float
+    clauses: dict[str, tuple[str, str]]
 
+
+_GBT45654_CLAUSES = {
+    "source-unsafe-share": (
+        "GB/T 45654-2025 5.1 语料来源安全：对来源语料进行安全评估，语料内容中含违法不良信息超过 5% 的，不应采集或使用该来源语料",
+        "GB/T 45654-2025 5.1 corpus source safety: a source whose content contains more than 5 % illegal or unhealthy information must not be collected or used",
+    ),
+    "blocklisted-sources": (
+        "GB/T 45654-2025 5.1 语料来源安全：不应使用来源黑名单中的语料进行训练",
+        "GB/T 45654-2025 5.1 corpus source safety: corpora from blocklisted sources must not be used for training",
+    ),
+    "source-diversity": (
+        "GB/T 45654-2025 5.1 不同来源语料搭配：每一种语言均应有多个语料来源；使用境外来源语料的，应合理搭配境内外来源语料",
+        "GB/T 45654-2025 5.1 combining sources: every language needs several sources; foreign sources must be combined sensibly with domestic ones",
+    ),
+    "source-traceability": (
+        "GB/T 45654-2025 5.1 语料来源可追溯：开源语料应有开源许可协议或授权文件；自采语料应有采集记录；商业语料应有交易合同或合作协议",
+        "GB/T 45654-2025 5.1 traceability: open-source corpora need a licence or authorisation; self-collected corpora collection records; commercial corpora a contract",
+    ),
+    "technical-spot-check": (
+        "GB/T 45654-2025 语料安全评估：采用关键词、分类模型等技术抽检，抽样不少于训练语料的 10%，合格率不应低于 98%",
+        "GB/T 45654-2025 corpus safety assessment: a technical spot check (keywords, classifiers) of at least 10 % of the training corpus, pass rate at least 98 %",
+    ),
+    "human-spot-check": (
+        "GB/T 45654-2025 语料安全评估：从全部训练语料中随机抽取不少于 4000 条进行人工抽检，合格率不应低于 96%",
+        "GB/T 45654-2025 corpus safety assessment: a human spot check of at least 4,000 items drawn at random from all training corpus, pass rate at least 96 %",
+    ),
+    "keyword-library": (
+        "GB/T 45654-2025 关键词库：总规模不少于 10000 个，覆盖附录 A.1、A.2 的 17 种安全风险，A.1 每种不少于 200 个，A.2 每种不少于 100 个",
+        "GB/T 45654-2025 keyword library: at least 10,000 keywords covering the 17 risks of Appendix A.1 and A.2; at least 200 per A.1 risk and 100 per A.2 risk",
+    ),
+}
 
 PROFILES: dict[str, Profile] = {
     "gbt45654-2025": Profile(
         name="gbt45654-2025",
         source_unsafe_max_share=0.05,
-        source_unsafe_clause="GB/T 45654-2025 5.1 a): a source whose illegal/unhealthy content exceeds 5 % must not be used",
+        human_sample_min_size=4000,
+        human_sample_min_pass_rate=0.96,
+        technical_sample_min_share=0.10,
+        technical_sample_min_pass_rate=0.98,
+        keyword_library_min_terms=10_000,
+        keyword_library_min_per_a1=200,
+        keyword_library_min_per_a2=100,
+        diversity_min_sources=2,
+        diversity_min_language_share=0.01,
+        clauses=_GBT45654_CLAUSES,
     ),
 }
 DEFAULT_PROFILE = "gbt45654-2025"
+
+
+def get_profile(name: str) -> Profile:
+    """The named profile; an unknown name is a ``ConfigError`` listing the known ones."""
+    from scanner.errors import ConfigError
+
+    if name not in PROFILES:
+        msg = f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})"
+        raise ConfigError(msg)
+    return PROFILES[name]

@@ -89,7 +89,7 @@ def test_every_format_gives_the_golden_report(tmp_path, lexicon_path, fmt):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert comparable(report) == json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert report["inputs"][0]["rows"] == len(ROWS)
-    assert (out / "report.md").read_text(encoding="utf-8").startswith("# Corpus scan report")
+    assert (out / "report.md").read_text(encoding="utf-8").startswith("# 语料安全扫描报告")
     assert "forum" in result.output and "FAIL" in result.output
 
     annotations = pa.concat_tables(pq.read_table(p) for p in sorted((out / "annotations").glob("*.parquet")))

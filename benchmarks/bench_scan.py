@@ -1,0 +1,415 @@
+"""How far is ``scanner scan`` from the hardware? Five measurements of one corpus and lexicon, in one run.
+
+For the zh benchmark corpus (``prepare.py``; built here if missing) and a lexicon (default 10k terms):
+
+========================  =================================================================================
+``raw``                   ``BytesAhoCorasick.find_matches_as_indexes`` once per record batch over the text
+                          column's data buffer, text already in memory: the matching core's ceiling.
+``parquet read``          stream the text column out of the Parquet file, no matching (in-process).
+``minimal pipeline``      ``minimal_scan.py`` as a subprocess: read the Parquet text column batch by batch,
+                          one automaton call per batch, rows via ``searchsorted`` (start-up included).
+``scanner scan``          ``scanner scan --workers 1`` as a subprocess, with defaults (language ID on).
+``scanner --no-langid``   the same without language ID.
+``Matcher.find``          the library matcher alone over the in-memory batches (one thread).
+========================  =================================================================================
+
+Each is repeated ``--repeat`` times, round-robin (so a noisy neighbour hits all of them alike), and
+the median is reported with the median absolute deviation (MAD). Subprocesses are timed whole
+(wall clock from spawn to exit); their peak RSS and CPU time come from ``os.wait4`` (that child
+only). Throughput is text bytes (10^6 bytes = 1 MB) and documents per wall-clock second.
+
+Raw/minimal semantics are plain case-sensitive substrings of the ASCII-lowered terms; the scanner
+adds ASCII case-insensitivity and word boundaries for terms with Latin ends. Both flagged-document
+counts are reported, and a verification pass explains the difference (which terms account for it).
+
+A dated record goes to ``benchmarks/results/<date>-bench_scan.json`` (runs are appended). Citizen
+Lab terms (CC BY-NC-SA) are never written there: they appear as ``citizenlab:<word_id>``.
+
+Usage::
+
+    python benchmarks/bench_scan.py                   # 400 MB, 10k lexicon, 3 repeats
+    python benchmarks/bench_scan.py --size-mb 100 --repeat 5
+    python benchmarks/bench_scan.py --lexicon 100k --skip langid
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ahocorasick_rs
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import prepare  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MEASUREMENTS = ["raw", "parquet read", "minimal pipeline", "scanner scan", "scanner --no-langid", "Matcher.find"]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def lexicon_terms(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as stream:
+        next(stream)
+        return [line.split("\t", 1)[0].strip() for line in stream if line.strip()]
+
+
+def ascii_lower(text: str) -> str:
+    return text.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"))
+
+
+def provenance(work: Path, label: str) -> dict[str, str]:
+    """ASCII-lowered term -> origin (``ldnoobw/en``, ``citizenlab:<id>``, ``padding/zh`` ...)."""
+    path = work / f"lexicon_{label}.provenance.tsv"
+    out = {}
+    if path.is_file():
+        with open(path, encoding="utf-8") as stream:
+            next(stream)
+            for line in stream:
+                term, origin = line.rstrip("\n").split("\t")
+                out.setdefault(ascii_lower(term), origin)
+    return out
+
+
+def shown(term: str, origins: dict[str, str]) -> str:
+    """A term as it may appear in committed results: Citizen Lab terms only by their id."""
+    origin = origins.get(ascii_lower(term), "")
+    return origin if origin.startswith("citizenlab") else term
+
+
+def buffers(array: pa.Array) -> tuple[np.ndarray, memoryview, int, int]:
+    _, offsets_buffer, data = array.buffers()
+    dtype = np.int64 if array.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=dtype)[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    return offsets, memoryview(data).cast("B"), int(offsets[0]), int(offsets[-1])
+
+
+def run_process(cmd: list[str], log_stem: Path) -> dict:
+    """Run ``cmd`` with stdout/stderr to files; wall time, CPU time and peak RSS of that child alone."""
+    with open(f"{log_stem}.stdout", "w") as out, open(f"{log_stem}.stderr", "w") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"error: {' '.join(cmd)} exited {child.returncode}; see {log_stem}.stderr:\n"
+                 + Path(f"{log_stem}.stderr").read_text()[-3000:])
+    return {"seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def in_process(func) -> dict:
+    wall, cpu = time.perf_counter(), time.process_time()
+    func()
+    return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
+
+
+def scanner_executable() -> str:
+    candidate = Path(sys.executable).parent / "scanner"
+    found = str(candidate) if candidate.is_file() else shutil.which("scanner")
+    if not found:
+        sys.exit("error: the `scanner` command is not installed (pip install -e . in this environment)")
+    return found
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for dist in ("pyarrow", "ahocorasick_rs", "numpy", "fasttext", "corpus-scanner"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def git_state() -> dict:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty_paths": git("status", "--porcelain", "--", "scanner").splitlines()}
+
+
+def mad(values: list[float]) -> float:
+    median = statistics.median(values)
+    return statistics.median(abs(v - median) for v in values)
+
+
+# ----------------------------------------------------------------------------------------------- verification
+
+
+def compare_flags(arrays: list[pa.Array], automaton, patterns: list[bytes], matcher, origins: dict[str, str]) -> dict:
+    """Raw-substring vs scanner-matcher flags per document, and the terms behind the difference."""
+    raw_flagged = matcher_flagged = only_raw = only_matcher = raw_hits = matcher_hits = 0
+    only_raw_terms: collections.Counter = collections.Counter()
+    only_matcher_terms: collections.Counter = collections.Counter()
+    term_text = [t.text for t in matcher.lexicon.terms]
+    for array in arrays:
+        offsets, data, base, stop = buffers(array)
+        found = automaton.find_matches_as_indexes(data[base:stop], overlapping=True)
+        spans = np.array(found, dtype=np.int64).reshape(-1, 3)
+        row = np.searchsorted(offsets, spans[:, 1] + base, side="right") - 1
+        inside = spans[:, 2] + base <= offsets[row + 1]
+        raw_rows, pattern = row[inside], spans[inside, 0]
+        raw_hits += len(raw_rows)
+        hits = matcher.find(array)
+        matcher_hits += len(hits)
+        raw_set, matcher_set = set(np.unique(raw_rows).tolist()), set(np.unique(hits.row).tolist())
+        raw_flagged += len(raw_set)
+        matcher_flagged += len(matcher_set)
+        extra_raw, extra_matcher = raw_set - matcher_set, matcher_set - raw_set
+        only_raw += len(extra_raw)
+        only_matcher += len(extra_matcher)
+        if extra_raw:
+            mask = np.isin(raw_rows, list(extra_raw))
+            for r, p in set(zip(raw_rows[mask].tolist(), pattern[mask].tolist())):
+                only_raw_terms[patterns[p].decode()] += 1
+        if extra_matcher:
+            mask = np.isin(hits.row, list(extra_matcher))
+            for r, t in set(zip(hits.row[mask].tolist(), hits.term[mask].tolist())):
+                only_matcher_terms[term_text[t]] += 1
+    return {
+        "raw_flagged_documents": raw_flagged,
+        "matcher_flagged_documents": matcher_flagged,
+        "flagged_only_by_raw": only_raw,
+        "flagged_only_by_matcher": only_matcher,
+        "raw_hits": raw_hits,
+        "matcher_hits": matcher_hits,
+        "top_terms_only_raw": [[shown(t, origins), n] for t, n in only_raw_terms.most_common(10)],
+        "top_terms_only_matcher": [[shown(t, origins), n] for t, n in only_matcher_terms.most_common(10)],
+    }
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=prepare.DEFAULT_DATA, help="shared data folder (default: %(default)s)")
+    parser.add_argument("--work", type=Path, default=prepare.DEFAULT_WORK, help="inputs and scratch (default: %(default)s)")
+    parser.add_argument("--size-mb", type=int, default=400, help="zh corpus size in 10^6 text bytes (default: 400)")
+    parser.add_argument("--lexicon", choices=list(prepare.LEXICON_SIZES), default="10k")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-rows", type=int, default=8192, help="rows per record batch for raw/minimal/Matcher (the scanner reads 8192)")
+    parser.add_argument("--skip", action="append", default=[], choices=["langid", "no-langid", "minimal", "matcher"], help="leave a measurement out (repeatable)")
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="folder for the dated JSON record")
+    parser.add_argument("--scanner-rev", default=None,
+                        help="benchmark the scanner package of this git revision (extracted with git archive into the work"
+                             " folder) instead of the working tree; use it while scanner/ is being edited")
+    args = parser.parse_args()
+    scanner_src = checkout_scanner(args.scanner_rev, args.work) if args.scanner_rev else None
+    if scanner_src:
+        sys.path.insert(0, str(scanner_src))
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(scanner_src), os.environ.get("PYTHONPATH")]))
+
+    prepare.ensure(args.data, args.work, ["zh"], args.size_mb)
+    corpus = prepare.corpus_path(args.work, "zh", args.size_mb)
+    lexicon_file = prepare.lexicon_path(args.work, args.lexicon)
+    scratch = args.work / "bench_scan"
+    scratch.mkdir(parents=True, exist_ok=True)
+    origins = provenance(args.work, args.lexicon)
+    load_start = os.getloadavg()
+
+    # Text in memory, in the same batches the streaming pipelines see (this also warms the page cache).
+    arrays = [b.column(0) for b in pq.ParquetFile(corpus).iter_batches(batch_size=args.batch_rows, columns=["text"])]
+    rows = sum(len(a) for a in arrays)
+    text_bytes = sum(buffers(a)[3] - buffers(a)[2] for a in arrays)
+    print(f"corpus {corpus.name}: {rows} documents, {text_bytes / 1e6:.1f} MB text, {len(arrays)} batches of <= {args.batch_rows} rows")
+
+    started = time.perf_counter()
+    patterns = sorted({ascii_lower(t).encode() for t in lexicon_terms(lexicon_file)})
+    automaton = ahocorasick_rs.BytesAhoCorasick(patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+    raw_build = time.perf_counter() - started
+    import scanner
+    from scanner.matcher import Matcher
+
+    started = time.perf_counter()
+    lexicon = scanner.load_lexicons([lexicon_file])
+    lexicon_load = time.perf_counter() - started
+    started = time.perf_counter()
+    matcher = Matcher(lexicon)
+    matcher_build = time.perf_counter() - started
+    print(f"scanner package: {Path(scanner.__file__).parent}")
+    print(f"lexicon {lexicon_file.name}: {len(lexicon.terms)} terms ({len(patterns)} raw patterns); raw automaton built in"
+          f" {raw_build:.3f} s, scanner lexicon loaded in {lexicon_load:.3f} s, Matcher built in {matcher_build:.3f} s")
+
+    def raw() -> None:
+        for array in arrays:
+            _, data, base, stop = buffers(array)
+            automaton.find_matches_as_indexes(data[base:stop], overlapping=True)
+
+    def read() -> None:
+        for batch in pq.ParquetFile(corpus).iter_batches(batch_size=args.batch_rows, columns=["text"]):
+            batch.column(0)
+
+    def matcher_find() -> None:
+        for array in arrays:
+            matcher.find(array)
+
+    exe = scanner_executable()
+    plan = {
+        "raw": lambda rep: in_process(raw),
+        "parquet read": lambda rep: in_process(read),
+        "minimal pipeline": lambda rep: minimal_run(corpus, lexicon_file, args.batch_rows, scratch / f"minimal-{rep}"),
+        "scanner scan": lambda rep: scanner_run(exe, corpus, lexicon_file, scratch / "out-langid", [], scratch / f"scanner-{rep}"),
+        "scanner --no-langid": lambda rep: scanner_run(exe, corpus, lexicon_file, scratch / "out-nolangid", ["--no-langid"], scratch / f"scanner-nolangid-{rep}"),
+        "Matcher.find": lambda rep: in_process(matcher_find),
+    }
+    skipped = {"langid": "scanner scan", "no-langid": "scanner --no-langid", "minimal": "minimal pipeline", "matcher": "Matcher.find"}
+    for key in args.skip:
+        plan.pop(skipped[key])
+
+    samples: dict[str, list[dict]] = {name: [] for name in plan}
+    for rep in range(args.repeat):
+        for name, measure in plan.items():
+            samples[name].append(measure(rep))
+            print(f"  [{rep + 1}/{args.repeat}] {name:<20} {samples[name][-1]['seconds']:7.2f} s", flush=True)
+
+    results = {}
+    for name, runs in samples.items():
+        seconds = [r["seconds"] for r in runs]
+        median = statistics.median(seconds)
+        results[name] = {
+            "seconds_median": round(median, 4),
+            "seconds_mad": round(mad(seconds), 4),
+            "seconds_all": [round(s, 4) for s in seconds],
+            "mb_per_s": round(text_bytes / 1e6 / median, 1),
+            "docs_per_s": round(rows / median, 1),
+            "cpu_seconds_median": round(statistics.median(r["cpu_seconds"] for r in runs), 3),
+        }
+        if "peak_rss_mb" in runs[0]:
+            results[name]["peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in runs), 1)
+        for key in ("flagged_documents", "documents", "hits", "matches"):
+            if key in runs[-1]:
+                results[name][key] = runs[-1][key]
+
+    def ratio(a: str, b: str) -> float | None:
+        if a in results and b in results:
+            return round(results[a]["seconds_median"] / results[b]["seconds_median"], 2)
+        return None
+
+    ratios = {
+        "scanner/raw": ratio("scanner scan", "raw"),
+        "scanner/minimal": ratio("scanner scan", "minimal pipeline"),
+        "scanner --no-langid/minimal": ratio("scanner --no-langid", "minimal pipeline"),
+        "scanner --no-langid/raw": ratio("scanner --no-langid", "raw"),
+        "minimal/raw": ratio("minimal pipeline", "raw"),
+        "Matcher.find/raw": ratio("Matcher.find", "raw"),
+        "parquet read/raw": ratio("parquet read", "raw"),
+    }
+
+    print("verifying flags (untimed) ...", flush=True)
+    flags = compare_flags(arrays, automaton, patterns, matcher, origins)
+    flags["minimal_pipeline_flagged_documents"] = results.get("minimal pipeline", {}).get("flagged_documents")
+    flags["scanner_flagged_documents"] = results.get("scanner scan", results.get("scanner --no-langid", {})).get("flagged_documents")
+
+    print(f"\n{'measurement':<22}{'median s':>10}{'MAD s':>8}{'MB/s':>9}{'docs/s':>10}{'CPU s':>8}{'peak RSS MB':>13}")
+    for name, r in results.items():
+        rss = f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-"
+        print(f"{name:<22}{r['seconds_median']:>10.2f}{r['seconds_mad']:>8.2f}{r['mb_per_s']:>9.1f}{r['docs_per_s']:>10.0f}{r['cpu_seconds_median']:>8.2f}{rss:>13}")
+    print(f"(bench process peak RSS {resource_self_mb():.0f} MB: holds the text in memory for raw and Matcher.find)")
+    print("\nratios of median wall times (x slower):")
+    for name, value in ratios.items():
+        if value is not None:
+            print(f"  {name:<30}{value:>6.2f}")
+    print("\nflagged documents:")
+    print(f"  minimal pipeline (raw substrings)   {flags['minimal_pipeline_flagged_documents']}")
+    print(f"  scanner scan (report.json)          {flags['scanner_flagged_documents']}")
+    print(f"  in-process raw / Matcher.find       {flags['raw_flagged_documents']} / {flags['matcher_flagged_documents']}"
+          f" (hits {flags['raw_hits']} / {flags['matcher_hits']})")
+    print(f"  flagged only by raw {flags['flagged_only_by_raw']}, top terms: {flags['top_terms_only_raw']}")
+    print(f"  flagged only by Matcher {flags['flagged_only_by_matcher']}, top terms: {flags['top_terms_only_matcher']}")
+
+    record = {
+        "benchmark": "bench_scan",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "corpus": {"file": corpus.name, "documents": rows, "text_bytes": text_bytes, "file_bytes": corpus.stat().st_size,
+                   "row_groups": pq.ParquetFile(corpus).num_row_groups},
+        "lexicon": {"file": lexicon_file.name, "terms": len(lexicon.terms), "raw_patterns": len(patterns),
+                    "fingerprint": lexicon.fingerprint, "raw_build_s": round(raw_build, 4),
+                    "load_s": round(lexicon_load, 4), "matcher_build_s": round(matcher_build, 4)},
+        "batch_rows": args.batch_rows,
+        "repeat": args.repeat,
+        "results": results,
+        "ratios": ratios,
+        "flags": flags,
+        "environment": {**versions(), "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+                        "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
+        "git": git_state(),
+        "scanner": {"package": str(Path(scanner.__file__).parent), "revision": args.scanner_rev and scanner_src.name.split("-", 1)[1]},
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"{time.strftime('%Y-%m-%d')}-bench_scan.json"
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else []
+    runs.append(record)
+    path.write_text(json.dumps({"runs": runs}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nappended to {path}")
+
+
+def checkout_scanner(rev: str, work: Path) -> Path:
+    """``git archive`` the ``scanner`` package of ``rev`` into ``work/scanner-<sha>/`` (read-only for the repo)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=HERE.parent, capture_output=True,
+                             text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"error: --scanner-rev {rev}: not a git revision of {HERE.parent}: {e}")
+    target = work / f"scanner-{sha[:12]}"
+    if not (target / "scanner" / "__init__.py").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "scanner"], cwd=HERE.parent, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def resource_self_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def minimal_run(corpus: Path, lexicon: Path, batch_rows: int, log_stem: Path) -> dict:
+    """One ``minimal_scan.py`` process; adds its printed counts."""
+    cmd = [sys.executable, str(HERE / "minimal_scan.py"), str(corpus), str(lexicon), "--batch-rows", str(batch_rows)]
+    result = run_process(cmd, log_stem)
+    counts = json.loads(Path(f"{log_stem}.stdout").read_text(encoding="utf-8"))
+    result.update(flagged_documents=counts["flagged_documents"], documents=counts["rows"], matches=counts["matches"])
+    return result
+
+
+def scanner_run(exe: str, corpus: Path, lexicon: Path, out: Path, extra: list[str], log_stem: Path) -> dict:
+    """One ``scanner scan --workers 1`` in a fresh output folder; adds the report's totals."""
+    shutil.rmtree(out, ignore_errors=True)
+    result = run_process([exe, "scan", str(corpus), "--out", str(out), "--lexicon", str(lexicon), "--workers", "1", *extra], log_stem)
+    totals = json.loads((out / "report.json").read_text(encoding="utf-8"))["totals"]
+    result.update(flagged_documents=totals["flagged_documents"], documents=totals["documents"], hits=totals["hits"])
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Report labels in Chinese and English: the people who sign the assessment read Chinese.
+
+``label(key, lang)`` is the one lookup both report.md and report.html use; an unknown language is a
+ConfigError naming the known ones.
+"""
+
+from __future__ import annotations
+
+from scanner.errors import ConfigError
+
+LANGUAGES = ("zh", "en")
+
+_LABELS: dict[str, tuple[str, str]] = {
+    "title": ("语料安全扫描报告", "Corpus scan report"),
+    "summary": ("概况", "Summary"),
+    "checks": ("合规检查", "Checks"),
+    "check": ("检查项", "check"),
+    "status": ("结论", "status"),
+    "value": ("数值", "value"),
+    "threshold": ("阈值", "threshold"),
+    "offending": ("不符合项", "offending"),
+    "requirement": ("标准要求", "requirement"),
+    "evidence": ("证据说明", "evidence"),
+    "pass": ("通过", "pass"),
+    "fail": ("不通过", "fail"),
+    "not-assessed": ("未评估", "not assessed"),
+    "sources": ("语料来源", "Sources"),
+    "source": ("来源", "source"),
+    "documents": ("文档数", "documents"),
+    "empty": ("空文档", "empty"),
+    "flagged": ("命中文档", "flagged"),
+    "flagged_share": ("命中比例", "flagged share"),
+    "hits": ("命中次数", "hits"),
+    "chars": ("字符数", "chars"),
+    "bytes": ("字节数", "bytes"),
+    "rejected": ("拒收行", "rejected rows"),
+    "verdict": ("判定（≤5%）", "verdict (<= 5 %)"),
+    "languages": ("语言", "languages"),
+    "language": ("语言", "language"),
+    "type": ("类型", "type"),
+    "origin": ("境内/境外", "origin"),
+    "registered": ("已登记", "registered"),
+    "matrix": ("语言 × 来源（文档数）", "Language x source (documents)"),
+    "flagged_chart": ("各来源命中比例（虚线为 5% 阈值）", "Flagged share per source (dashed line: 5 % limit)"),
+    "categories": ("风险类别", "Risk categories"),
+    "code": ("编号", "code"),
+    "name": ("名称", "name"),
+    "top_terms": ("高频关键词", "Top terms"),
+    "term": ("关键词", "term"),
+    "noisy": ("噪声词", "noisy"),
+    "noisy_note": ("噪声词：文档命中率远高于其他关键词（≥1% 且 ≥ 中位数 10 倍），请检查词库。", "Noisy: document hit rate far above the rest (>= 1 % and >= 10x the median); check the lexicon."),
+    "origins": ("境内外来源占比（按字符）", "Domestic / foreign shares (by characters)"),
+    "source_types": ("来源类型占比（按字符）", "Source-type shares (by characters)"),
+    "share": ("占比", "share"),
+    "lexicon_audit": ("关键词库审核", "Lexicon audit"),
+    "rule": ("规则", "rule"),
+    "duplicates": ("重复词条", "duplicates"),
+    "never_match": ("无法命中的词条", "terms that can never match"),
+    "single_char_cjk": ("单字中文词条", "single-character CJK terms"),
+    "human_sample": ("人工抽检样本", "Human spot-check sample"),
+    "sample_size": ("样本量", "sample size"),
+    "seed": ("抽样密钥", "seed"),
+    "provenance": ("可追溯信息", "Provenance"),
+    "tool": ("工具版本", "tool version"),
+    "lexicon": ("关键词库", "lexicon"),
+    "fingerprint": ("指纹", "fingerprint"),
+    "langid_model": ("语种识别模型 SHA-256", "language-ID model SHA-256"),
+    "inputs": ("输入分片", "input shards"),
+    "command": ("命令行", "command line"),
+    "started": ("开始时间", "started"),
+    "finished": ("结束时间", "finished"),
+    "errors": ("错误与拒收", "Errors and rejected rows"),
+    "profile": ("标准配置", "profile"),
+    "interval": ("95% 置信区间", "95 % interval"),
+    "domestic": ("境内", "domestic"),
+    "foreign": ("境外", "foreign"),
+    "unknown": ("未知", "unknown"),
+    "unregistered": ("未登记", "unregistered"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+}
+
+CHECK_NAMES: dict[str, tuple[str, str]] = {
+    "source-unsafe-share": ("来源违法不良信息占比", "Per-source unsafe share"),
+    "blocklisted-sources": ("黑名单来源", "Blocklisted sources"),
+    "source-diversity": ("来源多样性", "Source diversity"),
+    "source-traceability": ("来源可追溯", "Source traceability"),
+    "technical-spot-check": ("技术抽检", "Technical spot check"),
+    "human-spot-check": ("人工抽检", "Human spot check"),
+    "keyword-library": ("关键词库规模", "Keyword library"),
+}
+
+
+def check_language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        msg = f"unknown report language {lang!r} (known: {', '.join(LANGUAGES)})"
+        raise ConfigError(msg)
+    return lang
+
+
+def label(key: str, lang: str) -> str:
+    """The label in ``lang``; keys without a translation (e.g. risk codes, terms) come back unchanged."""
+    pair = _LABELS.get(key) or CHECK_NAMES.get(key)
+    return pair[LANGUAGES.index(lang)] if pair else key
+
+
+def requirement(check: dict, lang: str) -> str:
+    return check["requirement"] if lang == "zh" else check["requirement_en"]
+
+
+def risk_name(entry: dict, lang: str) -> str:
+    return entry["name_zh"] if lang == "zh" else entry["name_en"]

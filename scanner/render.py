@@ -1,0 +1,111 @@
+"""report.md (and, via ``scanner.html_report``, report.html) from a report dict, in Chinese or English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner.i18n import check_language, label, requirement, risk_name
+
+
+def percent(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.2f} %"
+
+
+def format_value(check: dict[str, Any]) -> str:
+    """Shares print as percentages, counts as integers."""
+    value = check["value"]
+    if value is None:
+        return "-"
+    return percent(value) if isinstance(value, float) else str(value)
+
+
+def format_threshold(check: dict[str, Any]) -> str:
+    threshold = check["threshold"]
+    return percent(threshold) if isinstance(threshold, float) else str(threshold)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
+    """The human-readable report: checks first, then sources, categories, terms, audit, provenance."""
+    check_language(lang)
+    L = lambda key: label(key, lang)  # noqa: E731 - a local shorthand keeps the tables readable
+    t = report["totals"]
+    lex = report["lexicon"]
+    lines = [f"# {L('title')}", ""]
+    lines += [
+        f"{L('profile')}: `{report['profile']}`; {L('lexicon')}: `{lex['name']}` {lex['version']} ({lex['terms']}), "
+        f"{L('fingerprint')} `{lex['fingerprint'][:16]}`; {L('tool')}: {report['tool']['version']}",
+        "",
+        f"## {L('summary')}",
+        "",
+    ]
+    lines += _table(
+        [L("documents"), L("empty"), L("flagged"), L("flagged_share"), L("hits"), L("chars"), L("bytes"), L("rejected")],
+        [[t["documents"], t["empty_documents"], t["flagged_documents"], percent(t["flagged_share"]), t["hits"], t["chars"], t["bytes"], t["rejected_documents"]]],
+    )
+    lines += [f"## {L('checks')}", ""]
+    lines += _table(
+        [L("check"), L("status"), L("value"), L("threshold"), L("offending"), L("requirement")],
+        [[f"{L(c['id'])} (`{c['id']}`)", f"**{L(c['status'])}**", format_value(c), format_threshold(c), ", ".join(c["offending"]) or "-", requirement(c, lang)] for c in report["checks"]],
+    )
+    lines += [f"## {L('sources')}", ""]
+    lines += _table(
+        [L("source"), L("documents"), L("flagged"), L("flagged_share"), L("verdict"), L("type"), L("origin"), L("languages")],
+        [
+            [name, s["documents"], s["flagged_documents"], percent(s["flagged_share"]), L(s["verdict"]), L(s["type"]), L(s["origin"]),
+             ", ".join(f"{k} {v}" for k, v in sorted(s["languages"].items(), key=lambda kv: -kv[1]))]
+            for name, s in report["by_source"].items()
+        ],
+    )
+    lines += [f"## {L('origins')}", ""]
+    lines += _table([L("origin"), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], percent(v["share_of_chars"])] for k, v in report["by_origin"].items()])
+    lines += [f"## {L('source_types')}", ""]
+    lines += _table([L("type"), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], percent(v["share_of_chars"])] for k, v in report["by_source_type"].items()])
+    lines += [f"## {L('categories')}", ""]
+    lines += _table([L("code"), L("name"), L("documents"), L("hits")], [[code, risk_name(c, lang), c["documents"], c["hits"]] for code, c in report["by_category"].items()])
+    lines += [f"## {L('languages')}", ""]
+    lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], [[code, c["documents"], c["chars"], c["flagged_documents"]] for code, c in report["by_language"].items()])
+    lines += [f"## {L('top_terms')}", "", L("noisy_note"), ""]
+    lines += _table(
+        [L("term"), L("documents"), L("hits"), L("share"), L("noisy")],
+        [[r["term"], r["documents"], r["hits"], percent(r["document_share"]), L("yes") if r["noisy"] else ""] for r in report["top_terms"][:20]],
+    )
+    sample = report["human_sample"]
+    lines += [f"## {L('human_sample')}", "", f"{L('sample_size')}: {sample['size']} / {sample['requested']}; {L('seed')}: `{sample['seed']}`", ""]
+    audit = report["lexicon_audit"]
+    lines += [f"## {L('lexicon_audit')}", ""]
+    lines += _table([L("rule"), L("value"), L("threshold"), L("status")], [[r["rule"], r["value"], r["threshold"], L(r["status"])] for r in audit["rules"]])
+    lines += [
+        f"- {L('duplicates')}: {len(audit.get('duplicates', []))}",
+        f"- {L('never_match')}: {len(audit.get('never_match', []))}",
+        f"- {L('single_char_cjk')}: {len(audit.get('single_char_cjk', []))}",
+        "",
+    ]
+    prov = report["provenance"]
+    lines += [
+        f"## {L('provenance')}",
+        "",
+        f"- {L('tool')}: {report['tool']['name']} {report['tool']['version']}",
+        f"- {L('lexicon')}: {lex['name']} {lex['version']}, {L('fingerprint')} `{lex['fingerprint']}`",
+        f"- {L('langid_model')}: `{(report['langid'] or {}).get('sha256', '-')}`",
+        f"- {L('command')}: {'; '.join(f'`{c}`' for c in prov['commands']) or '-'}",
+        f"- {L('started')}: {prov['started_at']}; {L('finished')}: {prov['finished_at']}",
+        "",
+    ]
+    lines += _table([L("inputs"), L("bytes"), L("documents"), L("fingerprint")], [[i["path"], i["bytes"], i["rows"], f"`{i.get('fingerprint', '')[:16]}`"] for i in report["inputs"]])
+    if report["rejected"] or report["errors"]:
+        lines += [f"## {L('errors')}", ""]
+        lines += [f"- `{reason}`: {rows}" for reason, rows in sorted(report["rejected"].items())]
+        lines += [f"- `{e['shard']}`: {e['reason']}" for e in report["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(report: dict[str, Any], lang: str = "zh") -> str:
+    from scanner.html_report import render
+
+    return render(report, check_language(lang))

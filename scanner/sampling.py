@@ -1,0 +1,144 @@
+"""Order-free samples: bottom-k of a keyed hash of document identity.
+
+A document's rank is ``blake2b(doc_id, key=seed)`` (64 bits), so whether it is sampled depends
+only on its id and the seed, never on which worker saw it or in which order. Each shard keeps its
+own bottom-k candidates (globally and per source); the report merges candidates and keeps the
+bottom-k again, which equals the bottom-k of the whole corpus. Empty documents are not sampled.
+Ties (equal hashes, e.g. duplicate ids) break on doc_id, then shard and row.
+
+Resource usage: hashing costs ~1 us per document in Python; a shard's candidate file holds at most
+k + sources x k_per_source rows with texts truncated to ``text_chars`` characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DEFAULT_SEED = "gbt45654-2025"
+CANDIDATE_SCHEMA = pa.schema(
+    [
+        ("hash", pa.uint64()),
+        ("doc_id", pa.string()),
+        ("shard", pa.string()),
+        ("row", pa.int64()),
+        ("source", pa.string()),
+        ("language", pa.string()),
+        ("flagged", pa.bool_()),
+        ("hits", pa.int64()),
+        ("terms", pa.list_(pa.string())),
+        ("categories", pa.list_(pa.string())),
+        ("text", pa.string()),
+    ]
+)
+_SORT_KEYS = [("hash", "ascending"), ("doc_id", "ascending"), ("shard", "ascending"), ("row", "ascending")]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How samples are drawn: size of the human sample, optional per-source size, key, text limit."""
+
+    size: int = 4000
+    per_source: int = 0
+    seed: str = DEFAULT_SEED
+    text_chars: int = 2000
+
+
+def doc_hashes(doc_ids: Iterable[str], seed: str) -> np.ndarray:
+    """64-bit keyed BLAKE2b of each id, as uint64."""
+    key = hashlib.blake2b(seed.encode(), digest_size=32).digest()
+    digests = b"".join(hashlib.blake2b(d.encode(), key=key, digest_size=8).digest() for d in doc_ids)
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def bottom_k(table: pa.Table, k: int) -> pa.Table:
+    """The k rows with the smallest (hash, doc_id, shard, row)."""
+    if table.num_rows <= k:
+        return table.sort_by(_SORT_KEYS)
+    return table.sort_by(_SORT_KEYS).slice(0, k)
+
+
+def _within_source_rank_mask(sources: list[str], limit: int) -> np.ndarray:
+    """For rows already in rank order: True for the first ``limit`` rows of each source."""
+    seen: dict[str, int] = {}
+    mask = np.zeros(len(sources), dtype=bool)
+    for i, source in enumerate(sources):
+        rank = seen.get(source, 0)
+        mask[i] = rank < limit
+        seen[source] = rank + 1
+    return mask
+
+
+def keep_candidates(table: pa.Table, spec: SampleSpec) -> pa.Table:
+    """Rows that can still end up in the global bottom-k or a per-source bottom-k, in rank order."""
+    table = table.sort_by(_SORT_KEYS)
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[: spec.size] = True
+    if spec.per_source:
+        mask |= _within_source_rank_mask(table["source"].to_pylist(), spec.per_source)
+    return table.filter(pa.array(mask))
+
+
+class CandidateCollector:
+    """Accumulates a shard's sample candidates batch by batch, pruning so memory stays bounded."""
+
+    def __init__(self, spec: SampleSpec) -> None:
+        self.spec = spec
+        self._parts: list[pa.Table] = []
+        self._rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        """``table`` has the CANDIDATE_SCHEMA columns except ``hash``; empty texts are dropped here."""
+        nonempty = table.filter(pc.greater(pc.fill_null(pc.utf8_length(table["text"]), 0), 0))
+        if nonempty.num_rows == 0:
+            return
+        hashes = pa.array(doc_hashes(nonempty["doc_id"].to_pylist(), self.spec.seed), pa.uint64())
+        text = pc.utf8_slice_codeunits(nonempty["text"], 0, self.spec.text_chars).cast(pa.string())
+        nonempty = nonempty.set_column(nonempty.schema.get_field_index("text"), "text", text)
+        part = nonempty.add_column(0, "hash", hashes).select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
+        self._parts.append(keep_candidates(part, self.spec))
+        self._rows += self._parts[-1].num_rows
+        if self._rows > 4 * (self.spec.size + 1):
+            self._parts = [self.result()]
+            self._rows = self._parts[0].num_rows
+
+    def result(self) -> pa.Table:
+        if not self._parts:
+            return CANDIDATE_SCHEMA.empty_table()
+        return keep_candidates(pa.concat_tables(self._parts), self.spec)
+
+
+def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
+    """Merge per-shard candidates, pruning as it goes; the result holds every sample's rows."""
+    merged = CANDIDATE_SCHEMA.empty_table()
+    for table in tables:
+        merged = keep_candidates(pa.concat_tables([merged, table.cast(CANDIDATE_SCHEMA)]), spec)
+    return merged
+
+
+def human_sample(candidates: pa.Table, spec: SampleSpec) -> pa.Table:
+    """The human spot-check sample: the corpus-wide bottom-k."""
+    return bottom_k(candidates, spec.size)
+
+
+def per_source_samples(candidates: pa.Table, spec: SampleSpec) -> pa.Table:
+    """Per-source bottom-k (k = ``spec.per_source``), sorted by source, then rank."""
+    ranked = candidates.sort_by(_SORT_KEYS)
+    chosen = ranked.filter(pa.array(_within_source_rank_mask(ranked["source"].to_pylist(), spec.per_source)))
+    return chosen.sort_by([("source", "ascending"), *_SORT_KEYS])
+
+
+def wilson_interval(passed: int, total: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval of a pass rate (0..1); (0, 1) when there is no data."""
+    if total == 0:
+        return 0.0, 1.0
+    p = passed / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * ((p * (1 - p) / total + z * z / (4 * total * total)) ** 0.5) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
