@@ -98,18 +98,30 @@ def buffers(array: pa.Array) -> tuple[np.ndarray, memoryview, int, int]:
     return offsets, memoryview(data).cast("B"), int(offsets[0]), int(offsets[-1])
 
 
+# Runs the measured command from a small fresh process: a child forked straight from this (large)
+# process would report this process's pages in its peak RSS (ru_maxrss counts the pre-exec image).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+out, err, result = sys.argv[1:4]
+with open(out, "w") as o, open(err, "w") as e:
+    started = time.perf_counter()
+    child = subprocess.Popen(sys.argv[4:], stdout=o, stderr=e)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+child.returncode = code = os.waitstatus_to_exitcode(status)
+with open(result, "w") as r:
+    json.dump({"seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}, r)
+sys.exit(code)
+"""
+
+
 def run_process(cmd: list[str], log_stem: Path) -> dict:
-    """Run ``cmd`` with stdout/stderr to files; wall time, CPU time and peak RSS of that child alone."""
-    with open(f"{log_stem}.stdout", "w") as out, open(f"{log_stem}.stderr", "w") as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} exited {child.returncode}; see {log_stem}.stderr:\n"
-                 + Path(f"{log_stem}.stderr").read_text()[-3000:])
-    return {"seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+    """Run ``cmd`` (stdout/stderr to files): wall time, CPU time and peak RSS of that process alone."""
+    files = [f"{log_stem}.stdout", f"{log_stem}.stderr", f"{log_stem}.usage.json"]
+    done = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *files, *cmd], check=False)
+    if done.returncode != 0:
+        sys.exit(f"error: {' '.join(cmd)} exited {done.returncode}; see {files[1]}:\n" + Path(files[1]).read_text()[-3000:])
+    return json.loads(Path(files[2]).read_text())
 
 
 def in_process(func) -> dict:
@@ -314,6 +326,11 @@ def main() -> None:
             return round(results[a]["seconds_median"] / results[b]["seconds_median"], 2)
         return None
 
+    def cpu_ratio(a: str, b: str) -> float | None:
+        if a in results and b in results:
+            return round(results[a]["cpu_seconds_median"] / results[b]["cpu_seconds_median"], 2)
+        return None
+
     ratios = {
         "scanner/raw": ratio("scanner scan", "raw"),
         "scanner/minimal": ratio("scanner scan", "minimal pipeline"),
@@ -323,6 +340,12 @@ def main() -> None:
         "Matcher.find/raw": ratio("Matcher.find", "raw"),
         "parquet read/raw": ratio("parquet read", "raw"),
     }
+    cpu_ratios = {name: cpu_ratio(*pair) for name, pair in {
+        "scanner/raw": ("scanner scan", "raw"),
+        "scanner/minimal": ("scanner scan", "minimal pipeline"),
+        "scanner --no-langid/minimal": ("scanner --no-langid", "minimal pipeline"),
+        "Matcher.find/raw": ("Matcher.find", "raw"),
+    }.items()}
 
     print("verifying flags (untimed) ...", flush=True)
     flags = compare_flags(arrays, automaton, patterns, matcher, origins)
@@ -336,6 +359,10 @@ def main() -> None:
     print(f"(bench process peak RSS {resource_self_mb():.0f} MB: holds the text in memory for raw and Matcher.find)")
     print("\nratios of median wall times (x slower):")
     for name, value in ratios.items():
+        if value is not None:
+            print(f"  {name:<30}{value:>6.2f}")
+    print("ratios of median CPU times (user+sys; less sensitive to a busy neighbour):")
+    for name, value in cpu_ratios.items():
         if value is not None:
             print(f"  {name:<30}{value:>6.2f}")
     print("\nflagged documents:")
@@ -358,6 +385,7 @@ def main() -> None:
         "repeat": args.repeat,
         "results": results,
         "ratios": ratios,
+        "cpu_ratios": cpu_ratios,
         "flags": flags,
         "environment": {**versions(), "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                         "loadavg_start": load_start, "loadavg_end": os.getloadavg()},

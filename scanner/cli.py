@@ -25,6 +25,9 @@ from scanner.sources import load_registry
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
 
 EXIT_CHECK_FAILED = 3
+EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
+EXIT_REJECTED = 5  # finished, but rows were rejected or shards failed
+EXIT_INTERRUPTED = 130
 
 
 def _config_errors_exit_2(func):
@@ -77,13 +80,18 @@ def _print_summary(report: dict) -> None:
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)
 
 
-def _finish(report: dict, out: Path, fail_on_check: bool) -> None:
+def _finish(report: dict, out: Path, fail_on_check: bool, strict: bool = False) -> None:
+    """Print the summary, then exit: check failures (with --fail-on-check) first, then rejections."""
     _print_summary(report)
     click.echo(f"\nwrote {out / 'report.json'}, report.md and report.html")
     failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
     if fail_on_check and failed:
         click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
         sys.exit(EXIT_CHECK_FAILED)
+    rejected, errors = report["totals"]["rejected_documents"], len(report["errors"])
+    if rejected or errors:
+        click.echo(click.style(f"incomplete: {rejected} rows rejected, {errors} shards failed", fg="red" if strict else "yellow", bold=strict), err=True)
+        sys.exit(EXIT_STRICT if strict else EXIT_REJECTED)
 
 
 @cli.command()
@@ -105,10 +113,11 @@ def _finish(report: dict, out: Path, fail_on_check: bool) -> None:
 @_profile_option
 @_lang_option
 @_fail_option
+@click.option("--strict", is_flag=True, help=f"Stop at the first shard with a rejected row or an error; exit {EXIT_STRICT}.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @_config_errors_exit_2
 def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, id_column, source_column, url_column, no_langid,
-         sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang, fail_on_check, progress) -> None:
+         sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang, fail_on_check, strict, progress) -> None:
     """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     shards = discover_shards(list(inputs))
     lexicon = load_lexicons(lexicons)
@@ -119,7 +128,7 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, i
         sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
     )
     command = shlex.join(["scanner", *sys.argv[1:]])
-    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1, command=command)
+    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1, command=command, stop_on_rejection=strict)
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -134,8 +143,12 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, i
             bar.set_postfix_str(f"{seen['docs'] / elapsed:,.0f} docs/s, {seen['bytes'] / elapsed / 1e6:,.1f} MB/s", refresh=False)
             bar.update(shards_done)
 
-        run_scan(shards, lexicon, options, config, on_progress)
-    _finish(write_report(out, profile, report_lang), out, fail_on_check)
+        try:
+            run_scan(shards, lexicon, options, config, on_progress)
+        except KeyboardInterrupt:
+            click.echo(click.style("\ninterrupted: finished shards are kept; partial ones were discarded", fg="yellow"), err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    _finish(write_report(out, profile, report_lang), out, fail_on_check, strict)
 
 
 @cli.command()

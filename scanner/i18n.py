@@ -76,6 +76,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     "foreign": ("境外", "foreign"),
     "unknown": ("未知", "unknown"),
     "unregistered": ("未登记", "unregistered"),
+    "open-source": ("开源语料", "open-source"),
+    "self-collected": ("自采语料", "self-collected"),
+    "commercial": ("商业语料", "commercial"),
+    "synthetic": ("合成语料", "synthetic"),
+    "user-provided": ("用户提供", "user-provided"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
 }

@@ -162,10 +162,17 @@ def _parse_categories(cell: str, where: str) -> set[str]:
 
 
 def _clean_term(raw: str, where: str) -> str:
-    """Strip surrounding whitespace; refuse empty terms and terms with control characters."""
+    """Strip surrounding whitespace; refuse empty terms, control characters and formula cells.
+
+    A term starting with ``=`` is a spreadsheet formula that leaked into an export (``=CONCAT(...)``),
+    not a keyword; it is refused rather than matched literally.
+    """
     term = raw.strip()
     if not term:
         msg = f"{where}: empty term"
+        raise LexiconError(msg)
+    if term.startswith("="):
+        msg = f"{where}: term {term[:40]!r} looks like a spreadsheet formula (starts with '='); export values, not formulas"
         raise LexiconError(msg)
     for char in term:
         if unicodedata.category(char) == "Cc":

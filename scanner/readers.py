@@ -20,6 +20,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,11 @@ import zstandard
 from scanner.errors import ConfigError, ShardError
 
 BATCH_ROWS = 8192
+BATCH_BYTES = 64 << 20  # a JSONL batch is cut when its lines add up to this many bytes
+MAX_LINE_BYTES = 512 << 20  # longer JSONL lines are rejected (line_too_long) without being held in memory
+MAX_COMPRESSION_RATIO = 100  # decompressed/compressed bytes beyond which a stream counts as a bomb
+BOMB_CHECK_AFTER = 64 << 20  # the ratio is checked once this many bytes have been decompressed
+_UTF8_BOM = b"\xef\xbb\xbf"
 _FORMATS = {
     ".parquet": ("parquet", None),
     ".pq": ("parquet", None),
@@ -72,7 +78,8 @@ class Columns:
 
 @dataclass(frozen=True)
 class Shard:
-    """One input file; ``name`` is a file-system-safe, collision-free stem for its outputs."""
+    """One input file; ``name`` is a file-system-safe, collision-free stem for its outputs: only
+    ``[A-Za-z0-9._-]``, no ``..``, never empty, plus a hash of the label, so it cannot leave OUT."""
 
     path: str
     label: str
@@ -82,7 +89,8 @@ class Shard:
 
     @property
     def name(self) -> str:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)).strip("._")[:80] or "shard"
+        safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)))
+        base = safe.strip("._")[:80] or "shard"
         return f"{base}-{hashlib.sha1(self.label.encode()).hexdigest()[:10]}"
 
     @property
@@ -264,14 +272,70 @@ def _sliced(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             yield batch.slice(start, BATCH_ROWS)
 
 
-def _open_lines(shard: Shard) -> io.BufferedIOBase:
-    """A binary line-iterable stream over the (decompressed) file; closing it closes the file."""
-    if shard.compression == "gzip":
-        return gzip.open(shard.path, "rb")
-    raw = open(shard.path, "rb")  # noqa: SIM115 - closed through the returned stream
-    if shard.compression == "zstd":
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
-    return raw
+class _ZstdReader(io.RawIOBase):
+    """Streaming zstd decompression that notices truncation (``stream_reader`` silently stops) and
+    reads concatenated frames."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self._raw = raw
+        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if not self._decompressor.eof:
+                    raise zstandard.ZstdError("truncated zstd stream: the input ended inside a frame")
+                return 0
+            if self._decompressor.eof:
+                self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+            self._pending = self._decompressor.decompress(chunk)
+            while self._decompressor.eof and self._decompressor.unused_data:
+                rest = self._decompressor.unused_data
+                self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+                self._pending += self._decompressor.decompress(rest)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+@contextmanager
+def _open_lines(shard: Shard) -> Iterator[tuple[io.BufferedIOBase, io.BufferedIOBase]]:
+    """(decompressed stream, raw file) of a JSONL shard; the raw file's position is the compressed offset."""
+    with open(shard.path, "rb") as raw:
+        if shard.compression == "gzip":
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield stream, raw
+        elif shard.compression == "zstd":
+            with io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20) as stream:
+                yield stream, raw
+        else:
+            yield raw, raw
+
+
+def _lines(shard: Shard, stream: io.BufferedIOBase, raw: io.BufferedIOBase) -> Iterator[tuple[int, bytes | None]]:
+    """(0-based line number, line) pairs; ``None`` for a line longer than ``MAX_LINE_BYTES``, which is
+    skipped in bounded chunks. Raises ``ShardError`` on a decompression bomb."""
+    number, seen = 0, 0
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        seen += len(line)
+        too_long = len(line) > MAX_LINE_BYTES and not line.endswith(b"\n")
+        while too_long and (rest := stream.readline(1 << 20)):
+            seen += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        if raw is not stream and seen > BOMB_CHECK_AFTER and seen > MAX_COMPRESSION_RATIO * max(raw.tell(), 1):
+            msg = f"{shard.path}: decompressed {seen} bytes from {raw.tell()} (ratio above {MAX_COMPRESSION_RATIO}); refusing a possible decompression bomb"
+            raise ShardError(msg)
+        if number == 0 and line.startswith(_UTF8_BOM):
+            line = line[len(_UTF8_BOM) :]
+        yield number, None if too_long else line
+        number += 1
 
 
 class _JsonlBatchBuilder:
@@ -287,11 +351,13 @@ class _JsonlBatchBuilder:
         self.values: dict[str, list] = {role: [] for role, name in self.roles.items() if name is not None}
         self.rows: list[int] = []
         self.rejected: dict[str, int] = {}
+        self.bytes = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
     def add(self, line_number: int, line: bytes) -> None:
+        self.bytes += len(line)
         try:
             record = json.loads(line)
         except UnicodeDecodeError:
@@ -330,12 +396,15 @@ def _jsonl_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     roles = {"text": columns.text, "id": columns.id or "id", "source": columns.source or "source", "url": columns.url or "url"}
     builder = _JsonlBatchBuilder(roles)
     try:
-        with _open_lines(shard) as stream:
-            for line_number, line in enumerate(stream):
+        with _open_lines(shard) as (stream, raw):
+            for line_number, line in _lines(shard, stream, raw):
+                if line is None:
+                    builder.reject("line_too_long")
+                    continue
                 if not line.strip():
                     continue
                 builder.add(line_number, line)
-                if len(builder.rows) + sum(builder.rejected.values()) >= BATCH_ROWS:
+                if len(builder.rows) + sum(builder.rejected.values()) >= BATCH_ROWS or builder.bytes >= BATCH_BYTES:
                     if not builder.text_seen and builder.keys_seen:
                         break
                     yield builder.build()

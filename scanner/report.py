@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.audit import keyword_library_rules
 from scanner.errors import ConfigError
 from scanner.outputs import atomic_write_bytes, atomic_write_json, temporary_sibling
-from scanner.sampling import SampleSpec, human_sample, merge_candidates, wilson_interval
+from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, wilson_interval
 from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
@@ -347,6 +348,8 @@ def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[s
             "verdict": checks[-1]["status"],
             **lexicon.get("lint", {}),
         },
+        "duplicate_ids": duplicate_counts(np.load(f, allow_pickle=False) for f in sorted((out / "ids").glob("*.npy"))),
+        "shards": [_row_accounting(d) for d in documents],
         "errors": stats.errors,
         "provenance": {
             "commands": sorted({p.get("command", "") for p in provenance} - {""}),
@@ -355,6 +358,18 @@ def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[s
         },
     }
     return report, sample
+
+
+def _row_accounting(document: dict[str, Any]) -> dict[str, Any]:
+    """One shard's rows: rows read = documents + rejected rows (by reason); errors end a shard."""
+    stats = document["stats"]
+    return {
+        "path": document["shard"]["path"],
+        "rows_read": stats["rows_read"],
+        "documents": stats["totals"]["documents"],
+        "rejected": stats["rejected"],
+        "errors": [e["reason"] for e in stats["errors"]],
+    }
 
 
 def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ the scanner once (in its initializer) and reuses it for every shard it is handed
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -14,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from scanner.errors import ShardError
 from scanner.lexicon import Lexicon
-from scanner.outputs import atomic_write_json, temporary_sibling
+from scanner.outputs import atomic_write_bytes, atomic_write_json, temporary_sibling
 from scanner.readers import Shard
 from scanner.report import SHARD_FORMAT
-from scanner.sampling import CandidateCollector
+from scanner.sampling import CandidateCollector, IdHashes
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 
@@ -37,6 +39,7 @@ class RunConfig:
     annotate: bool = False
     workers: int = 1
     command: str = ""
+    stop_on_rejection: bool = False
 
 
 def shard_stats_path(out: Path, shard: Shard) -> Path:
@@ -49,6 +52,10 @@ def annotations_path(out: Path, shard: Shard) -> Path:
 
 def candidates_path(out: Path, shard: Shard) -> Path:
     return out / "samples" / "candidates" / f"{shard.name}.parquet"
+
+
+def id_hashes_path(out: Path, shard: Shard) -> Path:
+    return out / "ids" / f"{shard.name}.npy"
 
 
 def input_fingerprint(path: str, size: int, window: int = 1 << 20) -> str:
@@ -70,17 +77,18 @@ def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_progress: Pr
     final_annotations = annotations_path(config.out, shard)
     tmp_annotations = temporary_sibling(final_annotations)
     candidates = CandidateCollector(scanner.options.sample)
+    id_hashes = IdHashes()
     try:
         if config.annotate:
             writer = pq.ParquetWriter(tmp_annotations, ANNOTATION_SCHEMA, compression="zstd")
-        stats = scanner.scan_shard(shard, writer, on_progress and (lambda docs, size: on_progress(docs, size, 0)), candidates)
+        stats = scanner.scan_shard(shard, writer, on_progress and (lambda docs, size: on_progress(docs, size, 0)), candidates, id_hashes)
         if writer is not None:
             writer.close()
             writer = None
             os.replace(tmp_annotations, final_annotations)
     except ShardError as e:
         stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
-        candidates = CandidateCollector(scanner.options.sample)
+        candidates, id_hashes = CandidateCollector(scanner.options.sample), IdHashes()
     finally:
         if writer is not None:
             writer.close()
@@ -91,6 +99,9 @@ def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_progress: Pr
     tmp_sample = temporary_sibling(sample_file)
     pq.write_table(candidates.result(), tmp_sample, compression="zstd")
     os.replace(tmp_sample, sample_file)
+    buffer = io.BytesIO()
+    np.save(buffer, id_hashes.result(), allow_pickle=False)
+    atomic_write_bytes(id_hashes_path(config.out, shard), buffer.getvalue())
     document = {
         "format": SHARD_FORMAT,
         "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes, "fingerprint": fingerprint},
@@ -128,6 +139,7 @@ def run_scan(
     """Scan every shard (in-process for one worker, else a process pool) and return the merged stats."""
     (config.out / "shards").mkdir(parents=True, exist_ok=True)
     (config.out / "samples" / "candidates").mkdir(parents=True, exist_ok=True)
+    (config.out / "ids").mkdir(parents=True, exist_ok=True)
     if config.annotate:
         (config.out / "annotations").mkdir(parents=True, exist_ok=True)
     total = ShardStats()
@@ -137,6 +149,8 @@ def run_scan(
             total = total + run_shard(scanner, shard, config, on_progress)
             if on_progress is not None:
                 on_progress(0, 0, 1)
+            if config.stop_on_rejection and (total.rejected_rows or total.errors):
+                break
         return total
     with ProcessPoolExecutor(max_workers=min(config.workers, len(shards)), initializer=_init_worker, initargs=(lexicon, options)) as pool:
         futures = [pool.submit(_run_in_worker, shard, config) for shard in shards]
@@ -145,4 +159,8 @@ def run_scan(
             total = total + stats
             if on_progress is not None:
                 on_progress(stats.totals["documents"], stats.totals["bytes"], 1)
+            if config.stop_on_rejection and (total.rejected_rows or total.errors):
+                for pending in futures:
+                    pending.cancel()
+                break
     return total

@@ -93,14 +93,14 @@ class CandidateCollector:
         self._rows = 0
 
     def add(self, table: pa.Table) -> None:
-        """``table`` has the CANDIDATE_SCHEMA columns except ``hash``; empty texts are dropped here."""
+        """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
+        seed); empty texts are dropped here."""
         nonempty = table.filter(pc.greater(pc.fill_null(pc.utf8_length(table["text"]), 0), 0))
         if nonempty.num_rows == 0:
             return
-        hashes = pa.array(doc_hashes(nonempty["doc_id"].to_pylist(), self.spec.seed), pa.uint64())
         text = pc.utf8_slice_codeunits(nonempty["text"], 0, self.spec.text_chars).cast(pa.string())
         nonempty = nonempty.set_column(nonempty.schema.get_field_index("text"), "text", text)
-        part = nonempty.add_column(0, "hash", hashes).select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
+        part = nonempty.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
         self._parts.append(keep_candidates(part, self.spec))
         self._rows += self._parts[-1].num_rows
         if self._rows > 4 * (self.spec.size + 1):
@@ -111,6 +111,30 @@ class CandidateCollector:
         if not self._parts:
             return CANDIDATE_SCHEMA.empty_table()
         return keep_candidates(pa.concat_tables(self._parts), self.spec)
+
+
+class IdHashes:
+    """Sorted 64-bit hashes of every document id of a shard: duplicates across shards are found by
+    merging these at report time (8 bytes per document; collisions are negligible below ~1e8 ids)."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> None:
+        self._parts.append(hashes)
+
+    def result(self) -> np.ndarray:
+        return np.sort(np.concatenate(self._parts)) if self._parts else np.zeros(0, dtype=np.uint64)
+
+
+def duplicate_counts(id_hashes: Iterable[np.ndarray]) -> dict[str, int]:
+    """Documents whose id is shared with another document, and how many distinct ids are shared."""
+    parts = list(id_hashes)
+    if not parts:
+        return {"documents": 0, "distinct_ids": 0}
+    _, counts = np.unique(np.concatenate(parts), return_counts=True)
+    shared = counts[counts > 1]
+    return {"documents": int(shared.sum()), "distinct_ids": int(len(shared))}
 
 
 def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:

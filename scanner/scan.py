@@ -21,7 +21,7 @@ from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
 from scanner.matcher import Hits, Matcher
 from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
-from scanner.sampling import CandidateCollector, SampleSpec
+from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes
 from scanner.sources import Registry, resolve_sources
 from scanner.stats import BatchCounts, ShardStats
 from scanner.taxonomy import RISK_CODES, codes_from_mask
@@ -72,11 +72,12 @@ class BatchResult:
     def flagged(self) -> np.ndarray:
         return self.hits_per_doc > 0
 
-    def sample_rows(self, batch: DocumentBatch, shard_label: str) -> pa.Table:
+    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray) -> pa.Table:
         """The columns sample candidates keep (see ``scanner.sampling.CANDIDATE_SCHEMA``)."""
         annotations = self.annotations()
         return pa.table(
             {
+                "hash": pa.array(hashes, pa.uint64()),
                 "doc_id": self.doc_id,
                 "shard": pa.array([shard_label] * len(self.doc_id), pa.string()),
                 "row": pa.array(batch.row_number, pa.int64()),
@@ -254,13 +255,18 @@ class Scanner:
         annotations: pq.ParquetWriter | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         candidates: CandidateCollector | None = None,
+        id_hashes: IdHashes | None = None,
     ) -> ShardStats:
-        """Scan one shard into statistics, writing annotations if a writer is given and collecting
-        sample candidates if a collector is given. ``on_progress(documents, bytes)`` runs per batch."""
+        """Scan one shard into statistics, writing annotations if a writer is given, collecting sample
+        candidates and id hashes if collectors are given. ``on_progress(documents, bytes)`` runs per batch."""
         stats = ShardStats()
         for batch, result in self.iter_shard(shard):
-            if candidates is not None:
-                candidates.add(result.sample_rows(batch, shard.label))
+            if candidates is not None or id_hashes is not None:
+                hashes = doc_hashes(result.doc_id.to_pylist(), self.options.sample.seed)
+                if candidates is not None:
+                    candidates.add(result.sample_rows(batch, shard.label, hashes))
+                if id_hashes is not None:
+                    id_hashes.add(hashes)
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)

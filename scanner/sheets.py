@@ -113,8 +113,11 @@ def _read_rows(path: Path) -> list[tuple[str, dict[str, str]]]:
         if suffix == ".xlsx":
             from openpyxl import load_workbook
 
-            sheet = load_workbook(path, read_only=True, data_only=True).active
-            values = list(sheet.iter_rows(values_only=True))
+            workbook = load_workbook(path, read_only=True, data_only=True)
+            try:
+                values = list(workbook.active.iter_rows(values_only=True))
+            finally:
+                workbook.close()  # read-only workbooks keep the zip file open until closed
             header = [str(h or "").strip() for h in values[0]] if values else []
             return [(f"{path}: row {i}", {h: "" if v is None else str(v) for h, v in zip(header, row)}) for i, row in enumerate(values[1:], start=2)]
     except (OSError, UnicodeDecodeError, ValueError) as e:

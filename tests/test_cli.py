@@ -169,7 +169,7 @@ def test_missing_text_column_is_reported_with_columns_found(tmp_path, lexicon_pa
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "t.parquet")
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["scan", str(tmp_path / "t.parquet"), "--out", str(out), "--lexicon", str(lexicon_path)])
-    assert result.exit_code == 0
+    assert result.exit_code == 5  # finished, with a failed shard
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["errors"][0]["shard"].endswith("t.parquet")
     assert "no text column 'text'; columns found: body" in report["errors"][0]["reason"]
