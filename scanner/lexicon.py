@@ -24,6 +24,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from scanner.errors import LexiconError
@@ -34,19 +35,29 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-_ASCII_UPPER_TO_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _CATEGORY_SEPARATORS = re.compile(r"[;|,\s]+")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 
 
 def ascii_lower(text: str) -> str:
-    """Lower-case ASCII letters only (what Arrow's ``ascii_lower`` does); other characters are kept."""
-    return text.translate(_ASCII_UPPER_TO_LOWER)
+    """Lower-case ASCII letters only (what Arrow's ``ascii_lower`` does); other characters are kept.
+
+    ``bytes.lower`` touches ASCII only, and is ~10x faster than ``str.translate`` on CJK text.
+    """
+    return text.encode().lower().decode()
+
+
+_ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def is_ascii_alnum(char: str) -> bool:
     """True for ``[0-9A-Za-z]``: the characters that make a term end case-insensitive and bounded."""
-    return char.isascii() and char.isalnum()
+    return char in _ASCII_ALNUM
+
+
+def match_key(text: str) -> str:
+    """Terms with equal keys match exactly the same occurrences (Latin-edged terms fold ASCII case)."""
+    return ascii_lower(text) if text[0] in _ASCII_ALNUM or text[-1] in _ASCII_ALNUM else text
 
 
 @dataclass(frozen=True)
@@ -64,11 +75,11 @@ class Term:
 
     @property
     def bounded_start(self) -> bool:
-        return is_ascii_alnum(self.text[0])
+        return self.text[0] in _ASCII_ALNUM
 
     @property
     def bounded_end(self) -> bool:
-        return is_ascii_alnum(self.text[-1])
+        return self.text[-1] in _ASCII_ALNUM
 
     @property
     def folded(self) -> bool:
@@ -76,8 +87,7 @@ class Term:
 
     @property
     def match_key(self) -> str:
-        """Terms with equal keys match exactly the same occurrences."""
-        return ascii_lower(self.text) if self.folded else self.text
+        return match_key(self.text)
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ class Lexicon:
     duplicates: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     """(match key, the ``file:line`` places it was read from) for every term listed more than once."""
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """SHA-256 over the sorted (match key, categories) lines: independent of file order and layout."""
         lines = sorted(f"{t.match_key}\t{','.join(sorted(t.categories))}\n" for t in self.terms)
@@ -217,7 +227,7 @@ def _read_table(path: Path, default_categories: set[str] | None = None, default_
     entries = []
     for row in reader:
         where = f"{path}:{reader.line_num}"
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():
             continue
         cells = dict(zip(header, row))
         if len(row) < len(header):
@@ -295,7 +305,7 @@ def _merge_entries(entries: Iterable[_Entry]) -> tuple[Term, ...]:
     """De-duplicate by match key, uniting categories and languages; sort by written text."""
     by_key: dict[str, tuple[str, set[str], set[str]]] = {}
     for entry in entries:
-        key = ascii_lower(entry.text) if Term(entry.text, frozenset()).folded else entry.text
+        key = match_key(entry.text)
         if key in by_key:
             written, categories, languages = by_key[key]
             by_key[key] = (min(written, entry.text), categories | entry.categories, languages)
@@ -310,14 +320,13 @@ def _merge_entries(entries: Iterable[_Entry]) -> tuple[Term, ...]:
 def _find_duplicates(entries: list[_Entry]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     places: dict[str, list[str]] = {}
     for entry in entries:
-        key = ascii_lower(entry.text) if Term(entry.text, frozenset()).folded else entry.text
-        places.setdefault(key, []).append(entry.where)
+        places.setdefault(match_key(entry.text), []).append(entry.where)
     return tuple(sorted((key, tuple(where)) for key, where in places.items() if len(where) > 1))
 
 
-def _content_version(entries: list[_Entry]) -> str:
+def _content_version(terms: tuple[Term, ...]) -> str:
     """Version for lexicons without a manifest: derived from content, so it changes when terms do."""
-    return "sha-" + Lexicon("", "", _merge_entries(entries)).fingerprint[:12]
+    return "sha-" + Lexicon("", "", terms).fingerprint[:12]
 
 
 def _iter_tables(directory: Path) -> Iterator[Path]:
@@ -337,6 +346,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
     if not path.exists():
         msg = f"{path}: lexicon not found"
         raise LexiconError(msg)
+    version = ""
     if path.is_dir():
         tables = list(_iter_tables(path))
         if not tables:
@@ -345,21 +355,24 @@ def load_lexicon(path: str | Path) -> Lexicon:
         per_table = [(table, _read_table(table)) for table in tables]
         entries = [entry for _, table_entries in per_table for entry in table_entries]
         provenance = tuple(LexiconFile(path=table.name, terms=len(rows)) for table, rows in per_table)
-        name, version = path.name, _content_version(entries)
+        name = path.name
     elif path.suffix.lower() == ".toml":
         name, version, entries, files = _read_manifest(path)
         provenance = tuple(files)
     elif path.suffix.lower() in TABLE_SUFFIXES:
         entries = _read_table(path)
         provenance = (LexiconFile(path=path.name, terms=len(entries)),)
-        name, version = path.stem, _content_version(entries)
+        name = path.stem
     else:
         msg = f"{path}: unsupported lexicon file (use .csv, .tsv, or a lexicon.toml manifest for .txt lists)"
         raise LexiconError(msg)
     if not entries:
         msg = f"{path}: lexicon has no terms"
         raise LexiconError(msg)
-    return Lexicon(name=name, version=version, terms=_merge_entries(entries), files=provenance, duplicates=_find_duplicates(entries))
+    terms = _merge_entries(entries)
+    return Lexicon(
+        name=name, version=version or _content_version(terms), terms=terms, files=provenance, duplicates=_find_duplicates(entries)
+    )
 
 
 def combine(lexicons: list[Lexicon]) -> Lexicon:

@@ -22,6 +22,7 @@ All offsets reported are UTF-8 byte offsets into the original document.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -29,13 +30,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.lexicon import Lexicon, ascii_lower
-from scanner.taxonomy import category_bit
+from scanner.lexicon import Lexicon, is_ascii_alnum
+from scanner.taxonomy import RISK_CODES, category_bit
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
     _ASCII_ALNUM[_char] = True
 _STRING_TYPES = (pa.string(), pa.large_string())
+_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -85,24 +87,22 @@ class Matcher:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        terms = lexicon.terms
-        self.term_text = pa.array([t.text for t in terms], type=pa.string())
-        self.term_category_mask = np.array(
-            [sum(category_bit(c) for c in t.categories) for t in terms], dtype=np.int64
-        )
-        self._bounded_start = np.array([t.bounded_start for t in terms], dtype=bool)
-        self._bounded_end = np.array([t.bounded_end for t in terms], dtype=bool)
+        texts = [t.text for t in lexicon.terms]
+        bits = {code: category_bit(code) for code in RISK_CODES}
+        self.term_text = pa.array(texts, type=pa.string())
+        self.term_category_mask = np.array([sum(bits[c] for c in t.categories) for t in lexicon.terms], dtype=np.int64)
+        self._bounded_start = np.array([is_ascii_alnum(t[0]) for t in texts], dtype=bool)
+        self._bounded_end = np.array([is_ascii_alnum(t[-1]) for t in texts], dtype=bool)
+        folded = self._bounded_start | self._bounded_end
         # Exact terms holding ASCII letters must be checked against the original bytes.
-        self._verify = {
-            i: t.text.encode() for i, t in enumerate(terms) if not t.folded and _has_ascii_letter(t.text.encode())
-        }
+        self._verify = {i: t.encode() for i, t in enumerate(texts) if not folded[i] and _ASCII_LETTER.search(t)}
         patterns: dict[bytes, list[int]] = {}
-        for term_id, term in enumerate(terms):
-            patterns.setdefault(ascii_lower(term.text).encode(), []).append(term_id)
+        for term_id, text in enumerate(texts):
+            patterns.setdefault(text.encode().lower(), []).append(term_id)  # bytes.lower folds ASCII only
         group_sizes = np.array([len(ids) for ids in patterns.values()], dtype=np.int64)
         self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
-        self._group_terms = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
-        self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
+        self._group_terms = np.fromiter((i for ids in patterns.values() for i in ids), dtype=np.int64, count=len(texts))
+        self._needs_lower_view = any(_ASCII_LETTER.search(t) for t in texts)
         self._automaton = ahocorasick_rs.BytesAhoCorasick(list(patterns), matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
 
     def find(self, column: pa.Array | pa.ChunkedArray) -> Hits:
@@ -173,10 +173,6 @@ class Matcher:
                 doc = int(offsets[row[i]])
                 keep[i] = raw[doc + start[i] : doc + end[i]] == self._verify[int(term[i])]
         return keep
-
-
-def _has_ascii_letter(data: bytes) -> bool:
-    return any(65 <= c <= 90 or 97 <= c <= 122 for c in data)
 
 
 def _offsets_and_data(array: pa.Array) -> tuple[np.ndarray, pa.Buffer]:

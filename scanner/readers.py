@@ -231,10 +231,14 @@ def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: S
     """Columnar formats: check the columns once, then convert each non-empty record batch."""
     roles = resolve_columns(names, columns, shard.path)
     seen = 0
-    for batch in batches:
-        if batch.num_rows:
-            yield to_document_batch(batch, roles, shard.path, seen)
-            seen += batch.num_rows
+    try:
+        for batch in batches:
+            if batch.num_rows:
+                yield to_document_batch(batch, roles, shard.path, seen)
+                seen += batch.num_rows
+    except (pa.ArrowException, OSError) as e:
+        msg = f"{shard.path}: corrupt data after row {seen}: {e}"
+        raise ShardError(msg) from e
 
 
 def _parquet_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
@@ -254,11 +258,11 @@ def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
         reader = pa.ipc.open_file(source)
         batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
         schema = reader.schema
-    except pa.ArrowInvalid:
+    except (pa.ArrowException, OSError):
         source.seek(0)
         try:
             stream = pa.ipc.open_stream(source)
-        except pa.ArrowInvalid as e:
+        except (pa.ArrowException, OSError) as e:
             msg = f"{shard.path}: not an Arrow IPC file or stream: {e}"
             raise ShardError(msg) from e
         batches, schema = iter(stream), stream.schema
