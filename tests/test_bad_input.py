@@ -233,3 +233,15 @@ def test_duplicate_lexicon_terms_are_merged_and_listed(tmp_path):
     lexicon = load_lexicon(tmp_path / "lex.csv")
     assert len(lexicon.terms) == 1 and lexicon.terms[0].categories == {"A1.6", "A4.3"}
     assert lexicon.duplicates == (("porn", (f"{tmp_path / 'lex.csv'}:2", f"{tmp_path / 'lex.csv'}:3", f"{tmp_path / 'lex.csv'}:4")),)
+
+
+@pytest.mark.slow
+def test_one_200_mb_document(tmp_path):
+    """A single 200 MB document is read, matched and counted like any other (about 1 GB of RSS)."""
+    text = ("今天天气很好，我们去公园散步。" * 4_800_000)[:66_000_000] + " porn " + "x" * 2_000_000
+    (tmp_path / "big.jsonl").write_text(json.dumps({"id": "big", "text": text}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert (tmp_path / "big.jsonl").stat().st_size > 200_000_000
+    code, report, _ = scan(tmp_path, str(tmp_path / "big.jsonl"))
+    assert code == 0
+    assert report["totals"]["documents"] == 1 and report["totals"]["flagged_documents"] == 1
+    assert report["totals"]["chars"] == len(text)
