@@ -200,11 +200,11 @@ def compare_flags(arrays: list[pa.Array], automaton, patterns: list[bytes], matc
         only_matcher += len(extra_matcher)
         if extra_raw:
             mask = np.isin(raw_rows, list(extra_raw))
-            for r, p in set(zip(raw_rows[mask].tolist(), pattern[mask].tolist())):
+            for _row, p in set(zip(raw_rows[mask].tolist(), pattern[mask].tolist())):
                 only_raw_terms[patterns[p].decode()] += 1
         if extra_matcher:
             mask = np.isin(hits.row, list(extra_matcher))
-            for r, t in set(zip(hits.row[mask].tolist(), hits.term[mask].tolist())):
+            for _row, t in set(zip(hits.row[mask].tolist(), hits.term[mask].tolist())):
                 only_matcher_terms[term_text[t]] += 1
     return {
         "raw_flagged_documents": raw_flagged,
