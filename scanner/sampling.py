@@ -85,32 +85,35 @@ def keep_candidates(table: pa.Table, spec: SampleSpec) -> pa.Table:
 
 
 class CandidateCollector:
-    """Accumulates a shard's sample candidates batch by batch, pruning so memory stays bounded."""
+    """A shard's sample candidates, pruned after every batch so memory stays bounded.
+
+    ``wanted(hashes)`` lets the caller skip building rows that cannot enter the sample: once k rows
+    are held, only hashes at or below the current k-th smallest can (without per-source samples).
+    """
 
     def __init__(self, spec: SampleSpec) -> None:
         self.spec = spec
-        self._parts: list[pa.Table] = []
-        self._rows = 0
+        self._kept = CANDIDATE_SCHEMA.empty_table()
+        self._cutoff: int | None = None
+
+    def wanted(self, hashes: np.ndarray) -> np.ndarray:
+        if self.spec.size == 0 and not self.spec.per_source:
+            return np.zeros(len(hashes), dtype=bool)
+        if self._cutoff is None or self.spec.per_source:
+            return np.ones(len(hashes), dtype=bool)
+        return hashes <= self._cutoff
 
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
-        seed); empty texts are dropped here."""
-        nonempty = table.filter(pc.greater(pc.fill_null(pc.utf8_length(table["text"]), 0), 0))
-        if nonempty.num_rows == 0:
-            return
-        text = pc.utf8_slice_codeunits(nonempty["text"], 0, self.spec.text_chars).cast(pa.string())
-        nonempty = nonempty.set_column(nonempty.schema.get_field_index("text"), "text", text)
-        part = nonempty.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
-        self._parts.append(keep_candidates(part, self.spec))
-        self._rows += self._parts[-1].num_rows
-        if self._rows > 4 * (self.spec.size + 1):
-            self._parts = [self.result()]
-            self._rows = self._parts[0].num_rows
+        seed) and only non-empty documents."""
+        text = pc.utf8_slice_codeunits(table["text"], 0, self.spec.text_chars).cast(pa.string())
+        table = table.set_column(table.schema.get_field_index("text"), "text", text)
+        self._kept = keep_candidates(pa.concat_tables([self._kept, table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)]), self.spec)
+        if self.spec.size and self._kept.num_rows >= self.spec.size:
+            self._cutoff = int(self._kept["hash"][self.spec.size - 1].as_py())
 
     def result(self) -> pa.Table:
-        if not self._parts:
-            return CANDIDATE_SCHEMA.empty_table()
-        return keep_candidates(pa.concat_tables(self._parts), self.spec)
+        return self._kept
 
 
 class IdHashes:

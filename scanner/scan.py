@@ -72,31 +72,36 @@ class BatchResult:
     def flagged(self) -> np.ndarray:
         return self.hits_per_doc > 0
 
-    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray) -> pa.Table:
-        """The columns sample candidates keep (see ``scanner.sampling.CANDIDATE_SCHEMA``)."""
-        annotations = self.annotations()
+    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray) -> pa.Table:
+        """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only."""
+        take = pa.array(rows)
+        annotations = self.annotations(rows)
         return pa.table(
             {
-                "hash": pa.array(hashes, pa.uint64()),
-                "doc_id": self.doc_id,
-                "shard": pa.array([shard_label] * len(self.doc_id), pa.string()),
-                "row": pa.array(batch.row_number, pa.int64()),
-                "source": self.source,
-                "language": self.language,
+                "hash": pa.array(hashes[rows], pa.uint64()),
+                "doc_id": annotations["doc_id"],
+                "shard": pa.array([shard_label] * len(rows), pa.string()),
+                "row": pa.array(batch.row_number[rows], pa.int64()),
+                "source": annotations["source"],
+                "language": annotations["language"],
                 "flagged": annotations["flagged"],
                 "hits": annotations["hits"],
-                "terms": self.terms,
+                "terms": annotations["terms"],
                 "categories": annotations["categories"],
-                "text": batch.text,
+                "text": batch.text.take(take),
             }
         )
 
-    def annotations(self) -> pa.Table:
-        categories = _category_lists(self.category_mask)
-        return pa.Table.from_arrays(
-            [self.doc_id, pa.array(self.flagged), pa.array(self.hits_per_doc, pa.int64()), categories, self.terms, self.language, self.source],
-            schema=ANNOTATION_SCHEMA,
-        )
+    def annotations(self, rows: np.ndarray | None = None) -> pa.Table:
+        """The annotation columns (``ANNOTATION_SCHEMA``) of every document, or of ``rows`` only."""
+        columns = [self.doc_id, pa.array(self.flagged), pa.array(self.hits_per_doc, pa.int64()), None, self.terms, self.language, self.source]
+        masks = self.category_mask
+        if rows is not None:
+            take = pa.array(rows)
+            columns = [c.take(take) if c is not None else None for c in columns]
+            masks = masks[rows]
+        columns[3] = _category_lists(masks)
+        return pa.Table.from_arrays(columns, schema=ANNOTATION_SCHEMA)
 
 
 def _category_lists(masks: np.ndarray) -> pa.Array:
@@ -263,10 +268,12 @@ class Scanner:
         for batch, result in self.iter_shard(shard):
             if candidates is not None or id_hashes is not None:
                 hashes = doc_hashes(result.doc_id.to_pylist(), self.options.sample.seed)
-                if candidates is not None:
-                    candidates.add(result.sample_rows(batch, shard.label, hashes))
                 if id_hashes is not None:
                     id_hashes.add(hashes)
+                if candidates is not None:
+                    rows = np.flatnonzero(candidates.wanted(hashes) & (result.doc_bytes > 0))
+                    if len(rows):
+                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)

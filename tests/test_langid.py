@@ -41,3 +41,28 @@ def test_pickles_without_the_model():
     identifier.identify(pa.array(["hello world"]))
     clone = pickle.loads(pickle.dumps(identifier))
     assert clone.identify(pa.array(["hello world"])).to_pylist() == ["en"]
+
+
+def test_plainly_han_text_skips_the_model(monkeypatch):
+    identifier = LanguageIdentifier()
+    long_chinese = "国家统计局今天发布了最新的经济数据，" * 10
+    short_chinese = "今天天气很好"
+    japanese = "今日は天気がいいですね。" * 10 + "東京都の人口は増えています。" * 5
+    calls = []
+
+    class Model:
+        def predict(self, texts, k):
+            calls.extend(texts)
+            return [["__label__ja"] if "は" in t else ["__label__zh"] for t in texts], None
+
+    monkeypatch.setitem(identifier.__dict__, "_model", Model())
+    assert identifier.identify(pa.array([long_chinese, short_chinese, japanese])).to_pylist() == ["zh", "zh", "ja"]
+    assert len(calls) == 2 and long_chinese[:50] not in "".join(calls)
+    assert all(len(text) <= identifier.prefix_chars for text in calls)
+
+
+def test_shortcut_agrees_with_the_model_on_long_chinese():
+    text = "国家统计局今天发布了最新的经济数据，工业生产保持稳定增长。" * 8
+    cheap = LanguageIdentifier().identify(pa.array([text])).to_pylist()
+    full = LanguageIdentifier(script_shortcut=False, prefix_chars=10_000).identify(pa.array([text])).to_pylist()
+    assert cheap == full == ["zh"]
