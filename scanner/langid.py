@@ -5,9 +5,9 @@ download ever happens. fastText holds the GIL and its cost grows with the prefix
 Chinese faster than linearly), so:
 
 - only a bounded prefix of each document is looked at (``PREFIX_CHARS``);
-- a *script shortcut* labels text whose prefix is plainly Han (>= 100 Han characters, >= 80 % of its
-  letters, no kana, no hangul, no Cantonese-only characters) ``zh`` without calling the model; Arrow
-  regex kernels count the scripts for the whole batch at once;
+- a *script shortcut* labels text whose prefix is plainly Han (>= 100 characters, >= 80 % of them
+  three-byte, a run of 10 Han characters, no letter of another script, no Cantonese-only character)
+  ``zh`` without calling the model; Arrow kernels decide this for the whole batch at once;
 - everything else goes to fastText in one ``predict`` call per batch.
 
 Agreement with fastText on whole documents is measured by benchmarks/langid_accuracy.py.
@@ -27,17 +27,30 @@ import pyarrow.compute as pc
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "lid.176.ftz"
 PREFIX_CHARS = 200
-HAN_SHARE_FOR_ZH = 0.8
-MIN_HAN_FOR_SHORTCUT = 100  # short texts go to the model: it is cheap there, and it is what users compare with
+SHORTCUT_MIN_CHARS = 100  # short texts go to the model: it is cheap there, and it is what users compare with
+SHORTCUT_MIN_BYTES_PER_CHAR = 2.6  # >= 80 % three-byte characters (Han, CJK punctuation)
 UNDETERMINED = "und"
 _LABEL_PREFIX = "__label__"
 # Characters written in Cantonese but not in Mandarin: their presence sends text to the model (yue).
 _CANTONESE = "嘅咗喺哋冇乜嘢佢㗎啲唔係嚟噉咁睇瞓攞"
-_NOT_CHINESE = r"[\p{Hiragana}\p{Katakana}\p{Hangul}" + _CANTONESE + "]"
+# Any letter that is neither Han nor ASCII (kana, hangul, Thai, Devanagari ...) also goes to the model.
+_NOT_PLAIN_HAN = r"[^\p{Han}\p{P}\p{S}\p{N}\p{Z}\x00-\x7f]|[" + _CANTONESE + "]"
+_HAN_RUN = r"\p{Han}{10}"
 
 
-def _counts(prefixes: pa.Array, pattern: str) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.count_substring_regex(prefixes, pattern), 0), dtype=np.int64)
+def _plainly_han(prefixes: pa.Array) -> np.ndarray:
+    """Prefixes that are long, mostly three-byte characters, hold a run of Han and no other script.
+
+    Only first-match regexes and length kernels: ~10x cheaper than counting characters by script.
+    """
+    chars = np.asarray(pc.fill_null(pc.utf8_length(prefixes), 0), dtype=np.int64)
+    size = np.asarray(pc.fill_null(pc.binary_length(prefixes), 0), dtype=np.int64)
+    candidates = (chars >= SHORTCUT_MIN_CHARS) & (size >= SHORTCUT_MIN_BYTES_PER_CHAR * chars)
+    if not candidates.any():
+        return candidates
+    has_run = np.asarray(pc.fill_null(pc.match_substring_regex(prefixes, _HAN_RUN), False))
+    foreign = np.asarray(pc.fill_null(pc.match_substring_regex(prefixes, _NOT_PLAIN_HAN), True))
+    return candidates & has_run & ~foreign
 
 
 class LanguageIdentifier:
@@ -77,14 +90,10 @@ class LanguageIdentifier:
         prefixes = pc.utf8_slice_codeunits(texts, 0, self.prefix_chars)
         if isinstance(prefixes, pa.ChunkedArray):
             prefixes = prefixes.combine_chunks()
-        letters = _counts(prefixes, r"\pL")
         codes = np.full(len(prefixes), UNDETERMINED, dtype=object)
-        to_model = letters > 0
+        to_model = np.asarray(pc.fill_null(pc.match_substring_regex(prefixes, r"\pL"), False))
         if self.script_shortcut:
-            han = _counts(prefixes, r"\p{Han}")
-            plainly_han = (
-                (han >= MIN_HAN_FOR_SHORTCUT) & (han >= HAN_SHARE_FOR_ZH * letters) & (_counts(prefixes, _NOT_CHINESE) == 0)
-            )
+            plainly_han = _plainly_han(prefixes)
             codes[plainly_han] = "zh"
             to_model &= ~plainly_han
         positions = np.flatnonzero(to_model)

@@ -99,9 +99,13 @@ class CandidateCollector:
     def wanted(self, hashes: np.ndarray) -> np.ndarray:
         if self.spec.size == 0 and not self.spec.per_source:
             return np.zeros(len(hashes), dtype=bool)
-        if self._cutoff is None or self.spec.per_source:
+        if self.spec.per_source:
             return np.ones(len(hashes), dtype=bool)
-        return hashes <= self._cutoff
+        cutoff = self._cutoff
+        if len(hashes) > self.spec.size:  # within one batch, too, only the k smallest can enter
+            in_batch = int(np.partition(hashes, self.spec.size - 1)[self.spec.size - 1])
+            cutoff = in_batch if cutoff is None else min(cutoff, in_batch)
+        return np.ones(len(hashes), dtype=bool) if cutoff is None else hashes <= cutoff
 
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
