@@ -93,7 +93,8 @@ class CandidateCollector:
 
     def __init__(self, spec: SampleSpec) -> None:
         self.spec = spec
-        self._kept = CANDIDATE_SCHEMA.empty_table()
+        self._parts: list[pa.Table] = []
+        self._hashes = np.zeros(0, dtype=np.uint64)  # hashes of the rows held in ``_parts``
         self._cutoff: int | None = None
 
     def wanted(self, hashes: np.ndarray) -> np.ndarray:
@@ -109,15 +110,22 @@ class CandidateCollector:
 
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
-        seed) and only non-empty documents."""
+        seed) and only non-empty documents. Rows are pruned (a sort that moves texts) only when
+        three samples' worth have piled up; the cut-off needs hashes alone."""
         text = pc.utf8_slice_codeunits(table["text"], 0, self.spec.text_chars).cast(pa.string())
         table = table.set_column(table.schema.get_field_index("text"), "text", text)
-        self._kept = keep_candidates(pa.concat_tables([self._kept, table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)]), self.spec)
-        if self.spec.size and self._kept.num_rows >= self.spec.size:
-            self._cutoff = int(self._kept["hash"][self.spec.size - 1].as_py())
+        self._parts.append(table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA))
+        self._hashes = np.concatenate([self._hashes, table["hash"].to_numpy()])
+        if self.spec.size and len(self._hashes) >= self.spec.size:
+            self._cutoff = int(np.partition(self._hashes, self.spec.size - 1)[self.spec.size - 1])
+        if len(self._hashes) > 3 * max(self.spec.size, self.spec.per_source, 1):
+            self._parts = [self.result()]
+            self._hashes = self._parts[0]["hash"].to_numpy()
 
     def result(self) -> pa.Table:
-        return self._kept
+        if not self._parts:
+            return CANDIDATE_SCHEMA.empty_table()
+        return keep_candidates(pa.concat_tables(self._parts), self.spec)
 
 
 class IdHashes:
