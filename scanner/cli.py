@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,10 +11,11 @@ import click
 from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.lexicon import load_lexicons
-from scanner.readers import Columns, discover_shards
+from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
 from scanner.report import write_report
-from scanner.run import RunConfig, run_scan
+from scanner.run import Progress, RunConfig, run_scan
 from scanner.scan import ScanOptions
+from scanner.storage import join
 
 
 def _fail_on_config_error(func):
@@ -60,10 +60,15 @@ def _print_summary(report: dict) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, help="Output folder: a path or a URI (s3://bucket/prefix, ...).")
 @click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, path_type=Path), help="Lexicon table, folder or lexicon.toml; repeatable. Default: the bundled lexicon.")
 @click.option("--annotate", is_flag=True, help="Also write per-document annotations to OUT/annotations/*.parquet.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Cores to use (default: all cores; with --executor ray, all of the cluster's).")
+@click.option("--executor", default="local", show_default=True, help="'local', or 'ray' (Ray Data; RAY_ADDRESS picks the cluster; needs the [ray] extra).")
+@click.option("--force", is_flag=True, help="Rescan every work unit, even those a previous run completed.")
+@click.option("--shard-index", type=click.IntRange(min=0), default=None, help="With --num-shards: scan only this job's subset (e.g. $SLURM_ARRAY_TASK_ID).")
+@click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Number of jobs sharing the inputs; run `scanner report OUT` once all are done.")
+@click.option("--unit-mb", type=click.FloatRange(min=1), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Default: 'id' if present, else <shard>:<row>.")
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
@@ -71,40 +76,51 @@ def _print_summary(report: dict) -> None:
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @_fail_on_config_error
-def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, source_column, url_column, no_langid, progress) -> None:
-    """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+def scan(inputs, out, lexicons, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column, source_column, url_column, no_langid, progress) -> None:
+    """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+    if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
+        msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
+        raise ConfigError(msg)
     shards = discover_shards(list(inputs))
+    if num_shards is not None:
+        shards = select_shards(shards, shard_index, num_shards)
     lexicon = load_lexicons(lexicons)
     options = ScanOptions(columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column), langid=not no_langid)
-    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1)
+    config = RunConfig(out=out, annotate=annotate, workers=workers, force=force, unit_bytes=int(unit_mb * 2**20))
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
-    with tqdm(total=len(shards), unit="shard", disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
-        seen = {"docs": 0, "bytes": 0}
+    bar_format = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}{postfix}]"
+    with tqdm(total=0, unit="B", unit_scale=True, bar_format=bar_format, disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
 
-        def on_progress(documents: int, size: int, shards_done: int) -> None:
-            seen["docs"] += documents
-            seen["bytes"] += size
+        def on_progress(p: Progress) -> None:
             elapsed = max(time.monotonic() - started, 1e-9)
-            bar.set_postfix_str(f"{seen['docs'] / elapsed:,.0f} docs/s, {seen['bytes'] / elapsed / 1e6:,.1f} MB/s", refresh=False)
-            bar.update(shards_done)
+            bar.total = p.work_total
+            bar.set_postfix_str(
+                f"{p.documents / elapsed:,.0f} docs/s, {p.bytes / elapsed / 1e6:,.1f} MB/s,"
+                f" {p.units_done}/{p.units_total} units ({p.units_skipped} already done)",
+                refresh=False,
+            )
+            bar.update(p.work_done - bar.n)
 
-        run_scan(shards, lexicon, options, config, on_progress)
+        run_scan(shards, lexicon, options, config, on_progress, executor)
+    if num_shards is not None and num_shards > 1:
+        click.echo(f"job {shard_index} of {num_shards}: {len(shards)} shards scanned into {out}; run `scanner report {out}` when all jobs are done")
+        return
     report = write_report(out)
     _print_summary(report)
-    click.echo(f"\nwrote {out / 'report.json'} and {out / 'report.md'}")
+    click.echo(f"\nwrote {join(out, 'report.json')} and {join(out, 'report.md')}")
 
 
 @cli.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @_fail_on_config_error
 def report(out) -> None:
-    """Rebuild OUT/report.json and OUT/report.md from the shard statistics in OUT/shards."""
+    """Rebuild OUT/report.json and OUT/report.md from the shard statistics in OUT/shards (a path or a URI)."""
     result = write_report(out)
     _print_summary(result)
-    click.echo(f"\nwrote {out / 'report.json'} and {out / 'report.md'}")
+    click.echo(f"\nwrote {join(out, 'report.json')} and {join(out, 'report.md')}")
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

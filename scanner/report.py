@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, atomic_write_json
 from scanner.stats import ShardStats
+from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES, RISKS
 
 SHARD_FORMAT = "scanner-shard-stats/1"
@@ -22,17 +22,19 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def load_shard_files(out: Path) -> list[dict[str, Any]]:
-    """Every ``OUT/shards/*.json``, sorted by name; a missing folder or foreign file is a ConfigError."""
-    folder = out / "shards"
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not files:
-        msg = f"{folder}: no shard statistics found (run `scanner scan ... --out {out}` first)"
+def load_shard_files(out: str | Path) -> list[dict[str, Any]]:
+    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name; a missing folder or
+    foreign file is a ConfigError."""
+    folder = Folder(out)
+    names = folder.names("shards", suffix=".json")
+    if not names:
+        msg = f"{folder.uri('shards')}: no shard statistics found (run `scanner scan ... --out {out}` first)"
         raise ConfigError(msg)
     documents = []
-    for file in files:
+    for name in names:
+        file = folder.uri("shards", name)
         try:
-            document = json.loads(file.read_text(encoding="utf-8"))
+            document = folder.read_json("shards", name)
         except (OSError, ValueError) as e:
             msg = f"{file}: unreadable shard statistics: {e}"
             raise ConfigError(msg) from e
@@ -170,9 +172,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+def write_report(out: str | Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """Rebuild ``OUT/report.json`` and ``OUT/report.md`` from ``OUT/shards/*.json``."""
     report = build_report(load_shard_files(out), profile)
-    atomic_write_json(out / "report.json", report)
-    atomic_write_bytes(out / "report.md", render_markdown(report).encode())
+    folder = Folder(out)
+    folder.write_json(("report.json",), report)
+    folder.write_bytes(("report.md",), render_markdown(report).encode())
     return report
