@@ -328,6 +328,8 @@ def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, t
         array, kind = array.dictionary_decode(), kind.value_type
     if kind in (pa.string(), pa.large_string()):
         return array
+    if pa.types.is_null(kind):  # an all-null column, e.g. a chunk of a frame whose texts are all missing
+        return pa.nulls(len(array), pa.large_string() if text else pa.string())
     if text and not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind)):
         msg = f"{where}: column {column!r} has type {kind}; expected a string column"
         raise ShardError(msg)
