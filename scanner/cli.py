@@ -68,7 +68,7 @@ def _print_summary(report: dict) -> None:
 @click.option("--force", is_flag=True, help="Rescan every work unit, even those a previous run completed.")
 @click.option("--shard-index", type=click.IntRange(min=0), default=None, help="With --num-shards: scan only this job's subset (e.g. $SLURM_ARRAY_TASK_ID).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Number of jobs sharing the inputs; run `scanner report OUT` once all are done.")
-@click.option("--unit-mb", type=click.FloatRange(min=1), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
+@click.option("--unit-mb", type=click.FloatRange(min=0, min_open=True), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Default: 'id' if present, else <shard>:<row>.")
 @click.option("--source-column", default=None, help="Default: 'source' if present.")

@@ -3,7 +3,8 @@
 ``s3://``, ``gs://``, ``hdfs://`` and ``abfs://`` go to pyarrow's native filesystems (credentials and
 endpoint from the usual environment, e.g. ``AWS_ENDPOINT_URL`` for an S3-compatible server); any
 other scheme goes through fsspec, if it and the scheme's plugin are installed. Everything else is a
-local path. Filesystems are cached per process (an S3 filesystem resolves its bucket's region once).
+local path. Native filesystems are cached per process (an S3 filesystem resolves its bucket's region
+once); fsspec caches its own.
 
 Writes never leave a half-written file where a reader looks: locally a temporary sibling is renamed
 over the target; on an object store an object appears only when its upload completes, and a
@@ -41,25 +42,24 @@ def scheme_of(location: str) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _filesystem(scheme: str, netloc: str) -> tuple[pafs.FileSystem, str]:
-    """(filesystem, path prefix) for ``scheme://netloc``; pyarrow's own where it has one, else fsspec."""
-    if scheme in _NATIVE:
-        try:
-            return pafs.FileSystem.from_uri(f"{scheme}://{netloc}/")
-        except (pa.ArrowException, OSError, ValueError) as e:
-            msg = f"{scheme}://{netloc}: cannot open the filesystem: {e}"
-            raise ConfigError(msg) from e
+def _native(scheme: str, netloc: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem for ``scheme://netloc`` and the path prefix it gives that root."""
     try:
-        import fsspec
-        from fsspec.registry import known_implementations
-
-        if scheme not in known_implementations and scheme not in fsspec.available_protocols():
-            raise ValueError(scheme)
-        handler = pafs.FSSpecHandler(fsspec.filesystem(scheme))
-    except (ImportError, ValueError) as e:
-        msg = f"{scheme}://{netloc}: no filesystem for scheme {scheme!r} (pyarrow knows {', '.join(sorted(_NATIVE))}; others need fsspec and its plugin)"
+        return pafs.FileSystem.from_uri(f"{scheme}://{netloc}/")
+    except (pa.ArrowException, OSError, ValueError) as e:
+        msg = f"{scheme}://{netloc}: cannot open the filesystem: {e}"
         raise ConfigError(msg) from e
-    return pafs.PyFileSystem(handler), netloc
+
+
+def _fsspec(location: str, scheme: str) -> tuple[pafs.FileSystem, str]:
+    try:
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(location)
+    except (ImportError, ValueError) as e:
+        msg = f"{location}: no filesystem for scheme {scheme!r} (pyarrow knows {', '.join(sorted(_NATIVE))}; others need fsspec and its plugin): {e}"
+        raise ConfigError(msg) from e
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path.rstrip("/")
 
 
 def resolve(location: str | Path) -> tuple[pafs.FileSystem, str]:
@@ -68,8 +68,10 @@ def resolve(location: str | Path) -> tuple[pafs.FileSystem, str]:
     scheme = scheme_of(location)
     if scheme is None:
         return pafs.LocalFileSystem(), os.path.abspath(location.removeprefix("file://"))
+    if scheme not in _NATIVE:
+        return _fsspec(location, scheme)
     parts = urlsplit(location)
-    fs, prefix = _filesystem(scheme, parts.netloc)
+    fs, prefix = _native(scheme, parts.netloc)
     inner = parts.path.strip("/")
     return fs, f"{prefix.rstrip('/')}/{inner}" if inner else prefix
 
