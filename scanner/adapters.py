@@ -78,8 +78,8 @@ class Annotator:
 
         if isinstance(frame, pl.DataFrame):
             return pl.from_arrow(self.table(frame.to_arrow()))
-        schema = dict(frame.collect_schema())
         annotation_schema = dict(pl.from_arrow(ANNOTATION_SCHEMA.empty_table()).schema)
+        schema = {name: kind for name, kind in frame.collect_schema().items() if name not in annotation_schema}
 
         def annotate_chunk(chunk: pl.DataFrame) -> pl.DataFrame:
             first_row = int(chunk[_ROW_INDEX][0]) if chunk.height else 0

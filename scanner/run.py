@@ -205,6 +205,13 @@ def run_shard(
             stats = scanner.scan_shard(shard, writer, on_batch)
     except ShardError as e:
         stats = ShardStats(inputs=[{"path": shard.label, "bytes": shard.bytes, "rows": 0}], errors=[{"shard": shard.label, "reason": str(e)}])
+    write_stats(folder, shard, run, stats, identity)
+    return UnitResult(stats, skipped=False)
+
+
+def write_stats(folder: storage.Folder, shard: Shard, run: dict[str, Any], stats: ShardStats, identity: dict[str, Any] | None = None) -> None:
+    """Write a unit's stats file, ``OUT/shards/<unit>.json``, which ``scanner report`` merges.
+    ``run`` is ``Scanner.describe()``; ``identity`` (``unit_identity``) lets a re-run skip the unit."""
     document = {
         "format": SHARD_FORMAT,
         "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes},
@@ -213,7 +220,6 @@ def run_shard(
         "stats": stats.to_dict(),
     }
     folder.write_json(("shards", f"{shard.name}.json"), document)
-    return UnitResult(stats, skipped=False)
 
 
 def prepare_output(config: RunConfig, units: list[Shard]) -> None:
