@@ -7,6 +7,7 @@ what ``scanner scan`` wrote. Shares are derived here from exact integer counters
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,17 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def load_shard_files(out: str | Path) -> list[dict[str, Any]]:
-    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name; a missing folder or
-    foreign file is a ConfigError."""
+def iter_shard_files(out: str | Path) -> Iterator[dict[str, Any]]:
+    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name, read one at a time so a
+    merge of many thousands of units holds one in memory; a missing folder is a ConfigError at once,
+    an unreadable or foreign file when it is reached."""
     folder = Folder(out)
     names = folder.names("shards", suffix=".json")
     if not names:
         msg = f"{folder.uri('shards')}: no shard statistics found (run `scanner scan ... --out {out}` first)"
         raise ConfigError(msg)
-    documents = []
-    for name in names:
+
+    def read(name: str) -> dict[str, Any]:
         file = folder.uri("shards", name)
         try:
             document = folder.read_json("shards", name)
@@ -41,8 +43,14 @@ def load_shard_files(out: str | Path) -> list[dict[str, Any]]:
         if not isinstance(document, dict) or document.get("format") != SHARD_FORMAT:
             msg = f"{file}: not a scanner shard statistics file (format {SHARD_FORMAT})"
             raise ConfigError(msg)
-        documents.append(document)
-    return documents
+        return document
+
+    return map(read, names)
+
+
+def load_shard_files(out: str | Path) -> list[dict[str, Any]]:
+    """Every ``OUT/shards/*.json`` as a list (see ``iter_shard_files``)."""
+    return list(iter_shard_files(out))
 
 
 def _single(documents: list[dict[str, Any]], key: str, what: str) -> Any:
@@ -72,9 +80,18 @@ def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile_name: str)
     }
 
 
-def build_report(documents: list[dict[str, Any]], profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+def _merge(documents: Iterable[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]]]:
+    """One pass over the shard documents: their summed stats and their distinct ``run`` blocks."""
+    stats, runs = ShardStats(), {}
+    for document in documents:
+        stats = stats + ShardStats.from_dict(document["stats"])
+        runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
+    return stats, list(runs.values())
+
+
+def build_report(documents: Iterable[dict[str, Any]], profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """The merged report of a set of shard documents (see README for every field)."""
-    stats = sum((ShardStats.from_dict(d["stats"]) for d in documents), ShardStats())
+    stats, documents = _merge(documents)
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
     langid = _single(documents, "langid", "language-ID settings")
@@ -174,7 +191,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def write_report(out: str | Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """Rebuild ``OUT/report.json`` and ``OUT/report.md`` from ``OUT/shards/*.json``."""
-    report = build_report(load_shard_files(out), profile)
+    report = build_report(iter_shard_files(out), profile)
     folder = Folder(out)
     folder.write_json(("report.json",), report)
     folder.write_bytes(("report.md",), render_markdown(report).encode())

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import queue
 import re
+import weakref
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import ExitStack
@@ -48,6 +49,8 @@ from scanner.stats import ShardStats
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
+# Scanner.describe() hashes the lexicon (~10-30 ms for 10k terms): once per scanner, not per unit.
+_PROVENANCE: weakref.WeakKeyDictionary[Scanner, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,9 @@ def run_shard(
     (the done marker), each atomically. An unreadable unit is recorded in the stats' ``errors``
     instead of raising, so the run goes on. ``on_batch(documents, bytes)`` follows each batch."""
     folder = config.folder
-    run = scanner.describe()
+    if scanner not in _PROVENANCE:
+        _PROVENANCE[scanner] = scanner.describe()
+    run = _PROVENANCE[scanner]
     identity = unit_identity(shard, run, config.annotate)
     if not config.force:
         done = _completed(folder, shard, identity)
