@@ -240,3 +240,16 @@ def test_fsspec_filesystems_work_without_modification_times(tmp_path, corpus, le
     assert {k: v for k, v in remote.items() if k != "inputs"} == {k: v for k, v in report_of(local).items() if k != "inputs"}
     unit = json.loads(memory.cat(f"/out/shards/{memory.ls('/out/shards', detail=False)[0].rsplit('/', 1)[1]}"))["unit"]
     assert unit["mtime_ns"] is None and len(unit["sha256"]) == 64
+
+
+def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, monkeypatch):
+    class MissingExtra:
+        name = "ray"
+
+        def load(self):
+            raise ImportError("No module named 'ray'")
+
+    monkeypatch.setattr(scanner.run, "entry_points", lambda group: [MissingExtra()])
+    result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "ray"])
+    assert result.exit_code == 2
+    assert "pip install 'corpus-scanner[ray]'" in result.output
