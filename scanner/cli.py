@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shlex
 import sys
 import time
@@ -16,12 +15,13 @@ from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.i18n import LANGUAGES
 from scanner.lexicon import load_lexicons
-from scanner.readers import Columns, discover_shards
+from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
 from scanner.report import verify_report, write_report
-from scanner.run import RunConfig, run_scan
+from scanner.run import Progress, RunConfig, run_scan
 from scanner.sampling import DEFAULT_SEED, SampleSpec
 from scanner.scan import ScanOptions
 from scanner.sources import load_registry
+from scanner.storage import Folder, join
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
 
 EXIT_CHECK_FAILED = 3
@@ -80,10 +80,10 @@ def _print_summary(report: dict) -> None:
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)
 
 
-def _finish(report: dict, out: Path, fail_on_check: bool, strict: bool = False) -> None:
+def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -> None:
     """Print the summary, then exit: check failures (with --fail-on-check) first, then rejections."""
     _print_summary(report)
-    click.echo(f"\nwrote {out / 'report.json'}, report.md and report.html")
+    click.echo(f"\nwrote {join(out, 'report.json')}, report.md and report.html")
     failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
     if fail_on_check and failed:
         click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
@@ -96,11 +96,16 @@ def _finish(report: dict, out: Path, fail_on_check: bool, strict: bool = False) 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out", required=True, help="Output folder: a path or a URI (s3://bucket/prefix, ...).")
 @click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, path_type=Path), help="Lexicon table, folder or lexicon.toml; repeatable. Default: the bundled lexicon.")
 @click.option("--sources", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Source registry (sources.toml or .csv).")
 @click.option("--annotate", is_flag=True, help="Also write per-document annotations to OUT/annotations/*.parquet.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Cores to use (default: all cores; with --executor ray, all of the cluster's).")
+@click.option("--executor", default="local", show_default=True, help="'local', or 'ray' (Ray Data; RAY_ADDRESS picks the cluster; needs the [ray] extra).")
+@click.option("--force", is_flag=True, help="Rescan every work unit, even those a previous run completed.")
+@click.option("--shard-index", type=click.IntRange(min=0), default=None, help="With --num-shards: scan only this job's subset (e.g. $SLURM_ARRAY_TASK_ID).")
+@click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Number of jobs sharing the inputs; run `scanner report OUT` once all are done.")
+@click.option("--unit-mb", type=click.FloatRange(min=0, min_open=True), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Default: 'id' if present, else <shard>:<row>.")
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
@@ -109,17 +114,23 @@ def _finish(report: dict, out: Path, fail_on_check: bool, strict: bool = False) 
 @click.option("--sample-size", type=click.IntRange(min=0), default=4000, show_default=True, help="Size of the human spot-check sample.")
 @click.option("--sample-per-source", type=click.IntRange(min=0), default=0, show_default=True, help="Also keep a sample of this size per source.")
 @click.option("--sample-seed", default=DEFAULT_SEED, show_default=True, help="Key of the sampling hash (recorded in the report).")
-@click.option("--sample-text-chars", type=click.IntRange(min=1), default=2000, show_default=True, help="Characters of text kept per sampled document.")
+@click.option("--sample-text-chars", type=click.IntRange(min=1), default=1000, show_default=True, help="Characters of text kept per sampled document.")
 @_profile_option
 @_lang_option
 @_fail_option
 @click.option("--strict", is_flag=True, help=f"Stop at the first shard with a rejected row or an error; exit {EXIT_STRICT}.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @_config_errors_exit_2
-def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, id_column, source_column, url_column, no_langid,
-         sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang, fail_on_check, strict, progress) -> None:
-    """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column,
+         source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
+         fail_on_check, strict, progress) -> None:
+    """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+    if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
+        msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
+        raise ConfigError(msg)
     shards = discover_shards(list(inputs))
+    if num_shards is not None:
+        shards = select_shards(shards, shard_index, num_shards)
     lexicon = load_lexicons(lexicons)
     options = ScanOptions(
         columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column),
@@ -128,38 +139,46 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, text_column, i
         sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
     )
     command = shlex.join(["scanner", *sys.argv[1:]])
-    config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1, command=command, stop_on_rejection=strict)
+    config = RunConfig(
+        out=out, annotate=annotate, workers=workers, force=force, unit_bytes=int(unit_mb * 2**20), command=command, stop_on_rejection=strict
+    )
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
-    with tqdm(total=len(shards), unit="shard", disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
-        seen = {"docs": 0, "bytes": 0}
+    bar_format = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}{postfix}]"
+    with tqdm(total=0, unit="B", unit_scale=True, bar_format=bar_format, disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
 
-        def on_progress(documents: int, size: int, shards_done: int) -> None:
-            seen["docs"] += documents
-            seen["bytes"] += size
+        def on_progress(p: Progress) -> None:
             elapsed = max(time.monotonic() - started, 1e-9)
-            bar.set_postfix_str(f"{seen['docs'] / elapsed:,.0f} docs/s, {seen['bytes'] / elapsed / 1e6:,.1f} MB/s", refresh=False)
-            bar.update(shards_done)
+            bar.total = p.work_total
+            bar.set_postfix_str(
+                f"{p.documents / elapsed:,.0f} docs/s, {p.bytes / elapsed / 1e6:,.1f} MB/s,"
+                f" {p.units_done}/{p.units_total} units ({p.units_skipped} already done)",
+                refresh=False,
+            )
+            bar.update(p.work_done - bar.n)
 
         try:
-            run_scan(shards, lexicon, options, config, on_progress)
+            run_scan(shards, lexicon, options, config, on_progress, executor)
         except KeyboardInterrupt:
-            click.echo(click.style("\ninterrupted: finished shards are kept; partial ones were discarded", fg="yellow"), err=True)
+            click.echo(click.style("\ninterrupted: finished units are kept; partial ones were discarded", fg="yellow"), err=True)
             sys.exit(EXIT_INTERRUPTED)
+    if num_shards is not None and num_shards > 1:
+        click.echo(f"job {shard_index} of {num_shards}: {len(shards)} shards scanned into {out}; run `scanner report {out}` when all jobs are done")
+        return
     _finish(write_report(out, profile, report_lang), out, fail_on_check, strict)
 
 
 @cli.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @_profile_option
 @_lang_option
 @_fail_option
 @click.option("--verify", is_flag=True, help="Recompute every figure from the shard files and fail (exit 1) on any difference.")
 @_config_errors_exit_2
 def report(out, profile, report_lang, fail_on_check, verify) -> None:
-    """Rebuild OUT/report.json, report.md and report.html from the shard statistics in OUT/shards."""
+    """Rebuild OUT/report.json, report.md and report.html from the shard statistics in OUT/shards (a path or a URI)."""
     if verify:
         differences = verify_report(out, profile)
         if differences:
@@ -177,7 +196,7 @@ def sample() -> None:
 
 
 @sample.command("export")
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: OUT/samples/human_sample.<format>.")
 @click.option("--text-chars", type=click.IntRange(min=1), default=500, show_default=True, help="Truncate each text to this many characters.")
@@ -197,26 +216,29 @@ def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
         raise ConfigError(msg)
     chosen = per_source_samples(merged_candidates(out, spec), spec) if per_source else human
     name = "per_source_sample" if per_source else "human_sample"
-    path = output or out / "samples" / f"{name}.{fmt}"
-    write_sheet(sheet_rows(chosen, text_chars, mask_pii), path, fmt)
-    click.echo(f"wrote {chosen.num_rows} documents to {path}")
+    data = write_sheet(sheet_rows(chosen, text_chars, mask_pii), fmt)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    else:
+        Folder(out).write_bytes(("samples", f"{name}.{fmt}"), data)
+    click.echo(f"wrote {chosen.num_rows} documents to {output or join(out, 'samples', f'{name}.{fmt}')}")
 
 
 @sample.command("import")
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_profile_option
 @_lang_option
 @_config_errors_exit_2
 def sample_import(out, sheet, profile, report_lang) -> None:
     """Read annotators' verdicts (pass/fail, 合格/不合格) from SHEET and update the report."""
-    from scanner.outputs import atomic_write_json
     from scanner.report import build_report
     from scanner.sheets import labels_document, read_verdicts
 
     _, human = build_report(out, profile)
     labels = read_verdicts(sheet, set(human["doc_id"].to_pylist()))
-    atomic_write_json(out / "samples" / "human_labels.json", labels_document(labels, sheet))
+    Folder(out).write_json(("samples", "human_labels.json"), labels_document(labels, sheet))
     result = write_report(out, profile, report_lang)
     check = next(c for c in result["checks"] if c["id"] == "human-spot-check")
     low, high = check["interval_95"]

@@ -2,8 +2,12 @@
 
 Formats: Parquet, JSONL (plain, ``.gz``, ``.zst``), Arrow IPC file/stream (``.arrow``, ``.feather``,
 ``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (each of their Arrow files is a
-shard). Only the text, id, source and URL columns are read. A batch never holds more than
-``BATCH_ROWS`` rows, so memory does not grow with shard size.
+shard), on a local disk or behind any URI ``scanner.storage`` resolves (``s3://`` ...). Only the text,
+id, source and URL columns are read. A batch holds at most ``BATCH_ROWS`` rows and, for Parquet and
+JSONL, about ``BATCH_BYTES`` of text, so memory grows with neither shard size nor row-group size.
+
+A Parquet shard with many row groups is split into *work units*: ``Shard``s that cover a range of
+its row groups (``plan_units``), so one huge file is scanned by many workers at once.
 
 JSONL rows are read one line at a time: a malformed line, invalid UTF-8, a non-object value, a
 missing or non-string text field rejects that line (with a reason code) and reading goes on.
@@ -12,6 +16,8 @@ Blank lines are not rows. The row number of a JSONL document is its 0-based line
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import glob
 import gzip
 import hashlib
@@ -20,24 +26,31 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from scanner import storage
 from scanner.errors import ConfigError, ShardError
 
 BATCH_ROWS = 8192
-BATCH_BYTES = 64 << 20  # a JSONL batch is cut when its lines add up to this many bytes
+BATCH_BYTES = 16 << 20  # a JSONL batch is cut when its lines add up to this many bytes
 MAX_LINE_BYTES = 512 << 20  # longer JSONL lines are rejected (line_too_long) without being held in memory
 MAX_COMPRESSION_RATIO = 100  # decompressed/compressed bytes beyond which a stream counts as a bomb
 BOMB_CHECK_AFTER = 64 << 20  # the ratio is checked once this many bytes have been decompressed
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Row groups are packed into work units of about this much text (a larger row group is a unit of its
+# own): ~0.8 s of work per core, small enough that the last units of a run leave few cores idle, and
+# large enough that per-unit costs (footer, stats file) stay near 1 %.
+UNIT_BYTES = 16 << 20
 _FORMATS = {
     ".parquet": ("parquet", None),
     ".pq": ("parquet", None),
@@ -78,20 +91,42 @@ class Columns:
 
 @dataclass(frozen=True)
 class Shard:
-    """One input file; ``name`` is a file-system-safe, collision-free stem for its outputs: only
-    ``[A-Za-z0-9._-]``, no ``..``, never empty, plus a hash of the label, so it cannot leave OUT."""
+    """One input file, or one work unit of it: the row groups ``[start, end)`` of a Parquet file.
+
+    ``path`` is the real local path or the URI; ``label`` the name as the user spelled it. ``name`` is a
+    file-system-safe, collision-free stem for the unit's outputs: only ``[A-Za-z0-9._-]``, no ``..``,
+    never empty, plus a hash of the label, so it cannot leave OUT. ``mtime_ns`` is ``None`` where the
+    filesystem keeps no modification time. ``first_row`` numbers the unit's first row within the file;
+    ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress.
+    """
 
     path: str
     label: str
     format: str
     compression: str | None
     bytes: int
+    mtime_ns: int | None = None
+    row_groups: tuple[int, int] | None = None
+    first_row: int = 0
+    text_bytes: int | None = None
 
     @property
-    def name(self) -> str:
+    def file_name(self) -> str:
+        """The stem every unit of one input file shares."""
         safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)))
         base = safe.strip("._")[:80] or "shard"
         return f"{base}-{hashlib.sha1(self.label.encode()).hexdigest()[:10]}"
+
+    @property
+    def name(self) -> str:
+        if self.row_groups is None:
+            return self.file_name
+        return f"{self.file_name}-rg{self.row_groups[0]}-{self.row_groups[1]}"
+
+    @property
+    def work_bytes(self) -> int:
+        """Best estimate of the text to scan (the file size where the format tells nothing better)."""
+        return self.text_bytes if self.text_bytes is not None else self.bytes
 
     @property
     def stem(self) -> str:
@@ -154,7 +189,55 @@ def _shard(path: Path, label: str) -> Shard:
         msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
         raise ConfigError(msg)
     real = os.path.realpath(path)
-    return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=os.stat(real).st_size)
+    status = os.stat(real)
+    return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=status.st_size, mtime_ns=status.st_mtime_ns)
+
+
+def _remote_shard(info: pafs.FileInfo, label: str) -> Shard:
+    fmt = _format_of(info.base_name)
+    if fmt is None:
+        msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
+        raise ConfigError(msg)
+    return Shard(path=label, label=label, format=fmt[0], compression=fmt[1], bytes=info.size, mtime_ns=info.mtime_ns)
+
+
+def _discover_remote(spec: str) -> list[Shard]:
+    """Files behind a URI: an object, a prefix (searched recursively, hidden names skipped), an HF
+    ``save_to_disk`` folder or a glob (``*`` may cross ``/`` here: object stores have no folders)."""
+    glob_at = _GLOB_CHARS.search(spec)
+    base = spec[: glob_at.start()].rsplit("/", 1)[0] if glob_at else spec.rstrip("/")
+    fs, root = storage.resolve(base)
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.File and not glob_at:
+        return [_remote_shard(info, spec)]
+    if info.type == pafs.FileType.NotFound:
+        msg = f"{base}: no such file or directory"
+        raise ConfigError(msg)
+
+    def label(found: pafs.FileInfo) -> str:
+        return f"{base}/{found.path[len(root):].lstrip('/')}"
+
+    state, dataset_info = f"{root}/state.json", f"{root}/dataset_info.json"
+    if not glob_at and all(i.type == pafs.FileType.File for i in fs.get_file_info([state, dataset_info])):
+        with fs.open_input_stream(state, compression=None) as stream:
+            files = json.loads(stream.read())["_data_files"]
+        return [_remote_shard(fs.get_file_info(f"{root}/{f['filename']}"), f"{base}/{f['filename']}") for f in files]
+    found = [
+        i
+        for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
+        if i.type == pafs.FileType.File and not any(part.startswith(".") for part in i.path[len(root):].split("/"))
+    ]
+    if glob_at:
+        shards = [_remote_shard(i, label(i)) for i in found if fnmatch.fnmatchcase(label(i), spec)]
+        if not shards:
+            msg = f"{spec}: the pattern matches no file"
+            raise ConfigError(msg)
+        return shards
+    shards = [_remote_shard(i, label(i)) for i in found if _format_of(i.base_name)]
+    if not shards:
+        msg = f"{spec}: directory holds no shards (known suffixes: {', '.join(sorted(_FORMATS))})"
+        raise ConfigError(msg)
+    return shards
 
 
 def discover_shards(inputs: list[str]) -> list[Shard]:
@@ -165,6 +248,10 @@ def discover_shards(inputs: list[str]) -> list[Shard]:
     """
     found: dict[str, Shard] = {}
     for spec in inputs:
+        if storage.scheme_of(spec):
+            for shard in _discover_remote(spec):
+                found.setdefault(shard.path, shard)
+            continue
         if _GLOB_CHARS.search(spec):
             matches = sorted(glob.glob(spec, recursive=True))
             if not matches:
@@ -188,6 +275,58 @@ def discover_shards(inputs: list[str]) -> list[Shard]:
     return sorted(found.values(), key=lambda shard: shard.label)
 
 
+def select_shards(shards: list[Shard], index: int, count: int) -> list[Shard]:
+    """The ``index``-th of ``count`` disjoint subsets (round robin over the sorted shards), for batch
+    schedulers: every job discovers the same shards, so the subsets cover them exactly once."""
+    return shards[index::count]
+
+
+def _open_random_access(shard: Shard) -> pa.NativeFile | str:
+    if storage.scheme_of(shard.path) is None:
+        return shard.path
+    fs, path = storage.resolve(shard.path)
+    return fs.open_input_file(path)
+
+
+def _parquet_text_sizes(metadata: pq.FileMetaData, text: str) -> list[int] | None:
+    """Uncompressed size of the text column in each row group (None if there is no such column)."""
+    paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    if text not in paths:
+        return None
+    column = paths.index(text)
+    return [metadata.row_group(i).column(column).total_uncompressed_size for i in range(metadata.num_row_groups)]
+
+
+def _units_of(shard: Shard, columns: Columns, unit_bytes: int) -> list[Shard]:
+    if shard.format != "parquet":
+        return [shard]
+    try:
+        metadata = pq.ParquetFile(_open_random_access(shard)).metadata
+    except (pa.ArrowException, OSError):
+        return [shard]
+    sizes = _parquet_text_sizes(metadata, columns.text)
+    if not sizes:
+        return [shard]
+    rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    ranges, start = [], 0
+    for end in range(1, len(sizes) + 1):
+        if end == len(sizes) or sum(sizes[start : end + 1]) > unit_bytes:
+            ranges.append((start, end))
+            start = end
+    if len(ranges) == 1:
+        return [dataclasses.replace(shard, text_bytes=sum(sizes))]
+    return [dataclasses.replace(shard, row_groups=(a, b), first_row=sum(rows[:a]), text_bytes=sum(sizes[a:b])) for a, b in ranges]
+
+
+def plan_units(shards: list[Shard], columns: Columns, unit_bytes: int = UNIT_BYTES) -> list[Shard]:
+    """Work units: every shard, with Parquet shards cut into ranges of consecutive row groups holding
+    about ``unit_bytes`` of text (a row group is never cut). The plan depends only on the files, so a
+    re-run finds the same units. An unreadable footer leaves the shard whole (its scan reports why).
+    Footers are read by 16 threads: on an object store each is a round trip."""
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return [unit for units in pool.map(lambda shard: _units_of(shard, columns, unit_bytes), shards) for unit in units]
+
+
 def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, text: bool) -> pa.Array:
     """Text must be string-like (binary is decoded as UTF-8); ids, sources and URLs are cast to string."""
     if isinstance(array, pa.ChunkedArray):
@@ -197,6 +336,8 @@ def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, t
         array, kind = array.dictionary_decode(), kind.value_type
     if kind in (pa.string(), pa.large_string()):
         return array
+    if pa.types.is_null(kind):  # an all-null column, e.g. a chunk of a frame whose texts are all missing
+        return pa.nulls(len(array), pa.large_string() if text else pa.string())
     if text and not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind)):
         msg = f"{where}: column {column!r} has type {kind}; expected a string column"
         raise ShardError(msg)
@@ -230,7 +371,7 @@ def to_document_batch(data: pa.RecordBatch | pa.Table, roles: dict[str, str | No
 def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     """Columnar formats: check the columns once, then convert each non-empty record batch."""
     roles = resolve_columns(names, columns, shard.path)
-    seen = 0
+    seen = shard.first_row
     try:
         for batch in batches:
             if batch.num_rows:
@@ -242,18 +383,25 @@ def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: S
 
 
 def _parquet_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    """Only the unit's row groups; rows per batch sized from the metadata to hold ~``BATCH_BYTES`` of
+    text; pages streamed (``buffer_size``) so a huge row group is never held compressed in memory."""
     try:
-        parquet = pq.ParquetFile(shard.path)
+        parquet = pq.ParquetFile(_open_random_access(shard), buffer_size=1 << 20)
     except (pa.ArrowException, OSError) as e:
         msg = f"{shard.path}: not a readable Parquet file: {e}"
         raise ShardError(msg) from e
     names = parquet.schema_arrow.names
     wanted = [n for n in columns.resolve(names).values() if n is not None and n in names]
-    yield from _table_batches(parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted), names, shard, columns)
+    start, end = shard.row_groups or (0, parquet.metadata.num_row_groups)
+    sizes = (_parquet_text_sizes(parquet.metadata, columns.text) or [0] * end)[start:end]
+    rows = sum(parquet.metadata.row_group(i).num_rows for i in range(start, end))
+    batch_rows = max(1, min(BATCH_ROWS, BATCH_BYTES * rows // max(sum(sizes), 1)))
+    batches = parquet.iter_batches(batch_size=batch_rows, row_groups=range(start, end), columns=wanted, use_threads=False)
+    yield from _table_batches(batches, names, shard, columns)
 
 
 def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
-    source = pa.memory_map(shard.path)
+    source = pa.memory_map(shard.path) if storage.scheme_of(shard.path) is None else _open_random_access(shard)
     try:
         reader = pa.ipc.open_file(source)
         batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
@@ -311,13 +459,16 @@ class _ZstdReader(io.RawIOBase):
 @contextmanager
 def _open_lines(shard: Shard) -> Iterator[tuple[io.BufferedIOBase, io.BufferedIOBase]]:
     """(decompressed stream, raw file) of a JSONL shard; the raw file's position is the compressed offset."""
-    with open(shard.path, "rb") as raw:
+    with ExitStack() as stack:
+        if storage.scheme_of(shard.path) is None:
+            raw = stack.enter_context(open(shard.path, "rb"))
+        else:
+            fs, path = storage.resolve(shard.path)
+            raw = stack.enter_context(io.BufferedReader(fs.open_input_stream(path, compression=None)))
         if shard.compression == "gzip":
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                yield stream, raw
+            yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), raw
         elif shard.compression == "zstd":
-            with io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20) as stream:
-                yield stream, raw
+            yield stack.enter_context(io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20)), raw
         else:
             yield raw, raw
 

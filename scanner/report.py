@@ -7,7 +7,9 @@ and ``--verify`` can recompute every figure. Shares are derived here from exact 
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,10 @@ import pyarrow.parquet as pq
 
 from scanner.audit import keyword_library_rules
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, atomic_write_json, temporary_sibling
 from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, wilson_interval
 from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
+from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
 
 SHARD_FORMAT = "scanner-shard-stats/1"
@@ -40,25 +42,41 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def load_shard_files(out: Path) -> list[dict[str, Any]]:
-    """Every ``OUT/shards/*.json``, sorted by name; a missing folder or foreign file is a ConfigError."""
-    folder = out / "shards"
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not files:
-        msg = f"{folder}: no shard statistics found (run `scanner scan ... --out {out}` first)"
+def iter_shard_files(out: str | Path) -> Iterator[dict[str, Any]]:
+    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name, read one at a time so a
+    merge of many thousands of units holds one in memory; a missing folder is a ConfigError at once,
+    an unreadable or foreign file when it is reached."""
+    folder = Folder(out)
+    names = folder.names("shards", suffix=".json")
+    if not names:
+        msg = f"{folder.uri('shards')}: no shard statistics found (run `scanner scan ... --out {out}` first)"
         raise ConfigError(msg)
-    documents = []
-    for file in files:
+
+    def read(name: str) -> dict[str, Any]:
+        file = folder.uri("shards", name)
         try:
-            document = json.loads(file.read_text(encoding="utf-8"))
+            document = folder.read_json("shards", name)
         except (OSError, ValueError) as e:
             msg = f"{file}: unreadable shard statistics: {e}"
             raise ConfigError(msg) from e
         if not isinstance(document, dict) or document.get("format") != SHARD_FORMAT:
             msg = f"{file}: not a scanner shard statistics file (format {SHARD_FORMAT})"
             raise ConfigError(msg)
-        documents.append(document)
-    return documents
+        return document
+
+    return map(read, names)
+
+
+def _merge(documents: Iterable[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One pass over the shard documents: summed stats, distinct ``run`` blocks, provenance blocks and
+    per-unit row accounting (small), so only one shard document is held at a time."""
+    stats, runs, provenance, shards = ShardStats(), {}, [], {}
+    for document in documents:
+        stats = stats + ShardStats.from_dict(document["stats"])
+        runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
+        provenance.append(document.get("provenance", {}))
+        _add_row_accounting(shards, document)
+    return stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)]
 
 
 def _single(documents: list[dict[str, Any]], key: str, what: str) -> Any:
@@ -260,18 +278,23 @@ def _shares_by(by_source: dict[str, dict[str, Any]], key: str) -> dict[str, dict
     return {k: {**v, "share_of_chars": _share(v["chars"], total)} for k, v in sorted(groups.items())}
 
 
-def load_labels(out: Path) -> dict[str, Any] | None:
-    path = out / "samples" / "human_labels.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+def load_labels(folder: Folder) -> dict[str, Any] | None:
+    return folder.read_json("samples", "human_labels.json") if folder.exists("samples", "human_labels.json") else None
 
 
 def sample_spec(options: dict[str, Any]) -> SampleSpec:
     return SampleSpec(**options.get("sample", {}))
 
 
-def merged_candidates(out: Path, spec: SampleSpec) -> pa.Table:
-    files = sorted((out / "samples" / "candidates").glob("*.parquet"))
-    return merge_candidates((pq.read_table(f) for f in files), spec)
+def merged_candidates(out: str | Path, spec: SampleSpec) -> pa.Table:
+    folder = Folder(out)
+    names = folder.names("samples", "candidates", suffix=".parquet")
+    return merge_candidates((pq.read_table(folder.path("samples", "candidates", n), filesystem=folder.fs) for n in names), spec)
+
+
+def _id_hashes(folder: Folder) -> Iterator[np.ndarray]:
+    for name in folder.names("ids", suffix=".npy"):
+        yield np.load(io.BytesIO(folder.read_bytes("ids", name)), allow_pickle=False)
 
 
 def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dict[str, Any]], documents: int) -> dict[str, Any]:
@@ -291,11 +314,11 @@ def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dic
     }
 
 
-def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[str, Any], pa.Table]:
-    """The merged report of an output folder, and the human sample it implies."""
+def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[str, Any], pa.Table]:
+    """The merged report of an output folder (a path or a URI), and the human sample it implies."""
     profile = get_profile(profile_name)
-    documents = load_shard_files(out)
-    stats = sum((ShardStats.from_dict(d["stats"]) for d in documents), ShardStats())
+    folder = Folder(out)
+    stats, documents, provenance, shards = _merge(iter_shard_files(out))
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
     langid = _single(documents, "langid", "language-ID settings")
@@ -316,12 +339,11 @@ def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[s
         diversity_check(by_source, by_language, origins, profile),
         traceability_check(by_source, profile),
         technical_check(totals, profile),
-        human_check(load_labels(out), profile),
+        human_check(load_labels(folder), profile),
         keyword_library_check(lexicon, profile),
     ]
     for name, s in by_source.items():
         s["verdict"] = "fail" if name in checks[0]["offending"] else "pass"
-    provenance = [d.get("provenance", {}) for d in documents]
     report = {
         "tool": tool,
         "profile": profile.name,
@@ -348,8 +370,8 @@ def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[s
             "verdict": checks[-1]["status"],
             **lexicon.get("lint", {}),
         },
-        "duplicate_ids": duplicate_counts(np.load(f, allow_pickle=False) for f in sorted((out / "ids").glob("*.npy"))),
-        "shards": [_row_accounting(d) for d in documents],
+        "duplicate_ids": duplicate_counts(_id_hashes(folder)),
+        "shards": shards,
         "errors": stats.errors,
         "provenance": {
             "commands": sorted({p.get("command", "") for p in provenance} - {""}),
@@ -360,16 +382,16 @@ def build_report(out: Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[s
     return report, sample
 
 
-def _row_accounting(document: dict[str, Any]) -> dict[str, Any]:
-    """One shard's rows: rows read = documents + rejected rows (by reason); errors end a shard."""
+def _add_row_accounting(shards: dict[str, dict[str, Any]], document: dict[str, Any]) -> None:
+    """Add one unit's rows to its file's entry: rows read = documents + rejected rows (by reason);
+    errors end a unit. Units of one file merge, so the figures do not depend on the unit split."""
     stats = document["stats"]
-    return {
-        "path": document["shard"]["path"],
-        "rows_read": stats["rows_read"],
-        "documents": stats["totals"]["documents"],
-        "rejected": stats["rejected"],
-        "errors": [e["reason"] for e in stats["errors"]],
-    }
+    entry = shards.setdefault(document["shard"]["path"], {"path": document["shard"]["path"], "rows_read": 0, "documents": 0, "rejected": {}, "errors": []})
+    entry["rows_read"] += stats["rows_read"]
+    entry["documents"] += stats["totals"]["documents"]
+    for reason, rows in stats["rejected"].items():
+        entry["rejected"][reason] = entry["rejected"].get(reason, 0) + rows
+    entry["errors"] = sorted(entry["errors"] + [e["reason"] for e in stats["errors"]])
 
 
 def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[str, Any]]:
@@ -389,26 +411,27 @@ def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[
     ]
 
 
-def write_report(out: Path, profile: str = DEFAULT_PROFILE, lang: str = "zh") -> dict[str, Any]:
+def write_report(out: str | Path, profile: str = DEFAULT_PROFILE, lang: str = "zh") -> dict[str, Any]:
     """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder."""
     from scanner.render import render_html, render_markdown
 
     report, sample = build_report(out, profile)
-    tmp = temporary_sibling(out / "samples" / "human_sample.parquet")
-    pq.write_table(sample, tmp, compression="zstd")
-    tmp.replace(out / "samples" / "human_sample.parquet")
-    atomic_write_json(out / "report.json", report)
-    atomic_write_bytes(out / "report.md", render_markdown(report, lang).encode())
-    atomic_write_bytes(out / "report.html", render_html(report, lang).encode())
+    folder = Folder(out)
+    folder.makedirs("samples")
+    with folder.parquet_writer(("samples", "human_sample.parquet"), sample.schema) as writer:
+        writer.write_table(sample)
+    folder.write_json(("report.json",), report)
+    folder.write_bytes(("report.md",), render_markdown(report, lang).encode())
+    folder.write_bytes(("report.html",), render_html(report, lang).encode())
     return report
 
 
-def verify_report(out: Path, profile: str = DEFAULT_PROFILE) -> list[str]:
+def verify_report(out: str | Path, profile: str = DEFAULT_PROFILE) -> list[str]:
     """Differences between ``OUT/report.json`` and a recomputation from the shard files (empty = verified)."""
-    path = out / "report.json"
-    if not path.is_file():
-        return [f"{path}: missing"]
-    written = json.loads(path.read_text(encoding="utf-8"))
+    folder = Folder(out)
+    if not folder.exists("report.json"):
+        return [f"{folder.uri('report.json')}: missing"]
+    written = folder.read_json("report.json")
     recomputed = json.loads(json.dumps(build_report(out, profile)[0]))
     return _differences(written, recomputed, "")
 

@@ -1,132 +1,380 @@
-"""Run a scan over many shards: one ``run_shard`` loop, executed in-process or in worker processes.
+"""Run a scan: plan work units, then one ``run_shard`` loop that every executor only feeds.
 
-Language ID holds the GIL, so parallelism across shards uses processes; each worker compiles
-the scanner once (in its initializer) and reuses it for every shard it is handed.
+``run_scan`` plans the units (``readers.plan_units``), clears outputs of earlier plans of the same
+files and hands the units to an executor: ``local`` (here) or one registered under the
+``scanner.executors`` entry-point group (``ray``, in ``pipelines``), so the library never imports an
+engine.
+
+Local parallelism, ``workers`` = the number of cores used, each worker one core (Parquet is decoded
+with ``use_threads=False``):
+
+- language ID on: worker *processes* (spawned), each compiling the scanner once. fastText's
+  ``predict`` holds the GIL and is ~60 % of the work, so threads would not scale;
+- language ID off: worker *threads* sharing one compiled scanner. Matching (ahocorasick-rs) and
+  Parquet decoding release the GIL, so threads scale without process start-up or pickling.
+
+Resumption: a unit is done when its stats file exists, was written last (after its annotations)
+and carries the unit's identity: input path, size, mtime (content SHA-256 where the filesystem keeps
+no mtime), row-group range, a digest of the run's provenance (tool version, lexicon fingerprint,
+language-ID model, options digest) and whether annotations were written. Re-runs skip done units,
+redo changed ones and units that recorded an error; ``force`` redoes all. Every output is written
+atomically, so a run killed at any moment leaves only complete files, and a re-run yields the
+report of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
+import multiprocessing
 import os
+import queue
+import re
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from functools import cached_property
+from importlib.metadata import entry_points
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from scanner.errors import ShardError
+from scanner import storage
+from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
-from scanner.outputs import atomic_write_bytes, atomic_write_json, temporary_sibling
-from scanner.readers import Shard
+from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
 from scanner.sampling import CandidateCollector, IdHashes
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 
-# on_progress(documents, text_bytes, shards_finished): called per batch in-process, per shard in a pool.
-ProgressCallback = Callable[[int, int, int], None]
+EXECUTOR_GROUP = "scanner.executors"
+_OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
+# Scanner.describe() hashes the lexicon (~10-30 ms for 10k terms): once per scanner, not per unit.
+_PROVENANCE: weakref.WeakKeyDictionary[Scanner, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What one ``scanner scan`` invocation does, besides which shards it reads."""
+    """What one ``scanner scan`` invocation does, besides which shards it reads.
 
-    out: Path
+    ``out`` is a local folder or a URI; ``workers`` ``None`` means every core (of this machine, or of
+    the Ray cluster); ``unit_bytes`` is the target text per Parquet work unit.
+    """
+
+    out: str
     annotate: bool = False
-    workers: int = 1
+    workers: int | None = None
+    force: bool = False
+    unit_bytes: int = UNIT_BYTES
     command: str = ""
     stop_on_rejection: bool = False
 
-
-def shard_stats_path(out: Path, shard: Shard) -> Path:
-    return out / "shards" / f"{shard.name}.json"
-
-
-def annotations_path(out: Path, shard: Shard) -> Path:
-    return out / "annotations" / f"{shard.name}.parquet"
+    @cached_property
+    def folder(self) -> storage.Folder:
+        return storage.Folder(self.out)
 
 
-def candidates_path(out: Path, shard: Shard) -> Path:
-    return out / "samples" / "candidates" / f"{shard.name}.parquet"
+@dataclass(frozen=True)
+class UnitResult:
+    """A unit's statistics, and whether they were read back from a completed earlier run."""
+
+    stats: ShardStats
+    skipped: bool
 
 
-def id_hashes_path(out: Path, shard: Shard) -> Path:
-    return out / "ids" / f"{shard.name}.npy"
+@dataclass
+class Progress:
+    """Counters for a progress display. ``documents``/``bytes`` were scanned in this run; ``work_*``
+    are estimated text bytes of the units (done out of total; skipped units leave the total)."""
+
+    documents: int = 0
+    bytes: int = 0
+    units_done: int = 0
+    units_skipped: int = 0
+    units_total: int = 0
+    work_done: int = 0
+    work_total: int = 0
 
 
-def input_fingerprint(path: str, size: int, window: int = 1 << 20) -> str:
-    """SHA-256 over the size and the first and last MiB: cheap, content-based, machine-independent."""
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        digest.update(f.read(window))
-        if size > window:
-            f.seek(max(size - window, window))
-            digest.update(f.read(window))
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class Tracker:
+    """Turns per-batch and per-unit events into ``Progress``; executors report, the caller displays."""
+
+    units: list[Shard]
+    callback: ProgressCallback | None = None
+    progress: Progress = field(default_factory=Progress)
+    _credited: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.progress.units_total = len(self.units)
+        self.progress.work_total = sum(u.work_bytes for u in self.units)
+        self._by_name = {u.name: u for u in self.units}
+
+    def batch(self, unit: str, documents: int, size: int) -> None:
+        """``documents`` of ``size`` text bytes of ``unit`` were scanned."""
+        credited = self._credited.setdefault(unit, [0, 0, 0])
+        work = min(size, self._by_name[unit].work_bytes - credited[2])
+        credited[0] += documents
+        credited[1] += size
+        credited[2] += work
+        self.progress.documents += documents
+        self.progress.bytes += size
+        self.progress.work_done += work
+        self._notify()
+
+    def finished(self, unit: Shard, result: UnitResult) -> None:
+        """Top up what batch events did not report (all of it, for executors that send none)."""
+        documents, size, work = self._credited.pop(unit.name, [0, 0, 0])
+        if result.skipped:
+            self.progress.units_skipped += 1
+            self.progress.work_total -= unit.work_bytes
+        else:
+            self.progress.documents += result.stats.totals["documents"] - documents
+            self.progress.bytes += result.stats.totals["bytes"] - size
+            self.progress.work_done += unit.work_bytes - work
+        self.progress.units_done += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.callback is not None:
+            self.callback(self.progress)
+
+
+# (units, lexicon, options, config, tracker) -> merged stats of the units.
+ExecutorFunction = Callable[[list[Shard], Lexicon, ScanOptions, RunConfig, Tracker], ShardStats]
+
+
+def _content_sha256(shard: Shard) -> str:
+    fs, path = storage.resolve(shard.path)
+    digest = hashlib.sha256()
+    with fs.open_input_stream(path, compression=None) as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
-def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_progress: ProgressCallback | None = None) -> ShardStats:
-    """Scan one shard and write its stats file (and annotations) atomically; an unreadable shard is
-    recorded in the stats' ``errors`` instead of raising, so the run goes on."""
-    started = _now()
-    writer = None
-    final_annotations = annotations_path(config.out, shard)
-    tmp_annotations = temporary_sibling(final_annotations)
-    candidates = CandidateCollector(scanner.options.sample)
-    id_hashes = IdHashes()
-    try:
-        if config.annotate:
-            writer = pq.ParquetWriter(tmp_annotations, ANNOTATION_SCHEMA, compression="zstd")
-        stats = scanner.scan_shard(shard, writer, on_progress and (lambda docs, size: on_progress(docs, size, 0)), candidates, id_hashes)
-        if writer is not None:
-            writer.close()
-            writer = None
-            os.replace(tmp_annotations, final_annotations)
-    except ShardError as e:
-        stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
-        candidates, id_hashes = CandidateCollector(scanner.options.sample), IdHashes()
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp_annotations.unlink(missing_ok=True)
-    fingerprint = input_fingerprint(shard.path, shard.bytes)
-    stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
-    sample_file = candidates_path(config.out, shard)
-    tmp_sample = temporary_sibling(sample_file)
-    pq.write_table(candidates.result(), tmp_sample, compression="zstd")
-    os.replace(tmp_sample, sample_file)
-    buffer = io.BytesIO()
-    np.save(buffer, id_hashes.result(), allow_pickle=False)
-    atomic_write_bytes(id_hashes_path(config.out, shard), buffer.getvalue())
-    document = {
-        "format": SHARD_FORMAT,
-        "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes, "fingerprint": fingerprint},
-        "run": scanner.describe(),
-        "provenance": {"command": config.command, "started_at": started, "finished_at": _now()},
-        "stats": stats.to_dict(),
+def unit_identity(shard: Shard, run: dict[str, Any], annotate: bool) -> dict[str, Any]:
+    """What a unit's outputs were made from; a stored identity that differs means "scan again"."""
+    return {
+        "path": shard.path,
+        "bytes": shard.bytes,
+        "mtime_ns": shard.mtime_ns,
+        "sha256": _content_sha256(shard) if shard.mtime_ns is None else None,
+        "row_groups": list(shard.row_groups) if shard.row_groups else None,
+        "run": hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest(),
+        "annotations": annotate,
     }
-    atomic_write_json(shard_stats_path(config.out, shard), document)
+
+
+def _completed(folder: storage.Folder, shard: Shard, identity: dict[str, Any]) -> ShardStats | None:
+    """The stats of an earlier, complete, error-free scan of this very unit, else None."""
+    if not folder.exists("shards", f"{shard.name}.json"):
+        return None
+    try:
+        document = folder.read_json("shards", f"{shard.name}.json")
+        stored = dict(document["unit"])
+        stats = ShardStats.from_dict(document["stats"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    def without_annotations(unit: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in unit.items() if k != "annotations"}
+
+    if without_annotations(stored) != without_annotations(identity) or stats.errors:
+        return None
+    if identity["annotations"] and not (stored.get("annotations") and folder.exists("annotations", f"{shard.name}.parquet")):
+        return None
     return stats
+
+
+def input_fingerprint(shard: Shard, window: int = 1 << 20) -> str:
+    """SHA-256 over the file size and its first and last MiB: cheap, content-based, machine-independent."""
+    fs, path = storage.resolve(shard.path)
+    digest = hashlib.sha256(str(shard.bytes).encode())
+    with fs.open_input_file(path) as f:
+        digest.update(f.read(window))
+        if shard.bytes > window:
+            f.seek(max(shard.bytes - window, window))
+            digest.update(f.read(window))
+    return digest.hexdigest()
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def run_shard(
+    scanner: Scanner, shard: Shard, config: RunConfig, on_batch: Callable[[int, int], None] | None = None
+) -> UnitResult:
+    """Scan one work unit unless it is already done; write its annotations, sample candidates and id
+    hashes, then its stats file (the done marker), each atomically. An unreadable unit is recorded in
+    the stats' ``errors`` instead of raising, so the run goes on. ``on_batch(documents, bytes)``
+    follows each batch."""
+    folder = config.folder
+    if scanner not in _PROVENANCE:
+        _PROVENANCE[scanner] = scanner.describe()
+    run = _PROVENANCE[scanner]
+    identity = unit_identity(shard, run, config.annotate)
+    if not config.force:
+        done = _completed(folder, shard, identity)
+        if done is not None:
+            return UnitResult(done, skipped=True)
+    started = _now()
+    annotations = ("annotations", f"{shard.name}.parquet")
+    folder.delete(*annotations)
+    candidates, id_hashes = CandidateCollector(scanner.options.sample), IdHashes()
+    try:
+        with ExitStack() as stack:
+            writer = stack.enter_context(folder.parquet_writer(annotations, ANNOTATION_SCHEMA)) if config.annotate else None
+            stats = scanner.scan_shard(shard, writer, on_batch, candidates, id_hashes)
+    except ShardError as e:
+        stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
+        candidates, id_hashes = CandidateCollector(scanner.options.sample), IdHashes()
+    fingerprint = input_fingerprint(shard)
+    stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
+    with folder.parquet_writer(("samples", "candidates", f"{shard.name}.parquet"), candidates.result().schema) as sample_writer:
+        sample_writer.write_table(candidates.result())
+    ids = io.BytesIO()
+    np.save(ids, id_hashes.result(), allow_pickle=False)
+    folder.write_bytes(("ids", f"{shard.name}.npy"), ids.getvalue())
+    provenance = {"command": config.command, "started_at": started, "finished_at": _now()}
+    write_stats(folder, shard, run, stats, identity, provenance)
+    return UnitResult(stats, skipped=False)
+
+
+def write_stats(
+    folder: storage.Folder,
+    shard: Shard,
+    run: dict[str, Any],
+    stats: ShardStats,
+    identity: dict[str, Any] | None = None,
+    provenance: dict[str, str] | None = None,
+) -> None:
+    """Write a unit's stats file, ``OUT/shards/<unit>.json``, which ``scanner report`` merges.
+    ``run`` is ``Scanner.describe()``; ``identity`` (``unit_identity``) lets a re-run skip the unit;
+    ``provenance`` holds the command line and timestamps."""
+    document = {
+        "format": SHARD_FORMAT,
+        "shard": {"path": shard.label, "format": shard.format, "bytes": shard.bytes, "fingerprint": (stats.inputs or [{}])[0].get("fingerprint")},
+        "unit": identity,
+        "run": run,
+        "provenance": provenance or {},
+        "stats": stats.to_dict(),
+    }
+    folder.write_json(("shards", f"{shard.name}.json"), document)
+
+
+def prepare_output(config: RunConfig, units: list[Shard]) -> None:
+    """Create the output folders and delete outputs of other plans of these files (e.g. another
+    row-group split of a rewritten Parquet file), so no row is counted twice. Files not being
+    scanned now are left alone: other jobs of a batch array may own them."""
+    folder = config.folder
+    for sub in ("shards", "samples/candidates", "ids"):
+        folder.makedirs(*sub.split("/"))
+    if config.annotate:
+        folder.makedirs("annotations")
+    wanted = {u.name for u in units}
+    files = {u.file_name for u in units}
+    for sub, suffix in (("shards", ".json"), ("annotations", ".parquet"), ("samples/candidates", ".parquet"), ("ids", ".npy")):
+        for name in folder.names(*sub.split("/"), suffix=suffix):
+            match = _OUTPUT_NAME.match(name.removesuffix(suffix))
+            if match and match["file"] in files and name.removesuffix(suffix) not in wanted:
+                folder.delete(*sub.split("/"), name)
+
+
+def _drain(events: Any, tracker: Tracker) -> None:
+    while not events.empty():
+        tracker.batch(*events.get())
+
+
+def _should_stop(config: RunConfig, total: ShardStats) -> bool:
+    """``--strict``: stop handing out units once a row was rejected or a unit failed."""
+    return config.stop_on_rejection and bool(total.rejected_rows or total.errors)
+
+
+def _drive(pool: Executor, submit: Callable[[Shard], Future], units: list[Shard], tracker: Tracker, events: Any, config: RunConfig) -> ShardStats:
+    """Submit every unit, then merge results as they complete while relaying batch progress."""
+    total = ShardStats()
+    pending = {submit(unit): unit for unit in units}
+    while pending:
+        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        _drain(events, tracker)
+        for future in done:
+            result = future.result()
+            tracker.finished(pending.pop(future), result)
+            total = total + result.stats
+        if _should_stop(config, total):
+            for future in pending:
+                future.cancel()
+            break
+    return total
+
+
 _worker_scanner: Scanner | None = None
+_worker_events: Any = None
 
 
-def _init_worker(lexicon: Lexicon, options: ScanOptions) -> None:
-    global _worker_scanner  # noqa: PLW0603 - one compiled scanner per worker process
+def _init_worker(lexicon: Lexicon, options: ScanOptions, events: Any) -> None:
+    global _worker_scanner, _worker_events  # noqa: PLW0603 - one compiled scanner per worker process
     _worker_scanner = Scanner(lexicon, options)
+    _worker_events = events
 
 
-def _run_in_worker(shard: Shard, config: RunConfig) -> ShardStats:
-    return run_shard(_worker_scanner, shard, config)
+def _run_in_worker(shard: Shard, config: RunConfig) -> UnitResult:
+    return run_shard(_worker_scanner, shard, config, lambda docs, size: _worker_events.put((shard.name, docs, size)))
+
+
+def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: RunConfig, tracker: Tracker) -> ShardStats:
+    """Scan the units on this machine: in-process for one worker, else threads or processes (see
+    the module docstring). Largest units go first, so the last ones to finish are small."""
+    units = sorted(units, key=lambda u: (-u.work_bytes, u.name))
+    workers = min(config.workers or os.cpu_count() or 1, len(units))
+    if workers <= 1:
+        scanner = Scanner(lexicon, options)
+        total = ShardStats()
+        for unit in units:
+            result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: tracker.batch(name, docs, size))
+            tracker.finished(unit, result)
+            total = total + result.stats
+            if _should_stop(config, total):
+                break
+        return total
+    if not options.langid:
+        scanner = Scanner(lexicon, options)
+        events: Any = queue.SimpleQueue()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+
+            def submit(unit: Shard) -> Future:
+                return pool.submit(run_shard, scanner, unit, config, lambda docs, size: events.put((unit.name, docs, size)))
+
+            return _drive(pool, submit, units, tracker, events, config)
+    context = multiprocessing.get_context("spawn")
+    events = context.SimpleQueue()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(lexicon, options, events)) as pool:
+        return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
+
+
+def get_executor(name: str) -> ExecutorFunction:
+    """``local`` or an executor registered under the ``scanner.executors`` entry-point group."""
+    if name == "local":
+        return run_local
+    registered = {ep.name: ep for ep in entry_points(group=EXECUTOR_GROUP)}
+    if name not in registered:
+        msg = f"unknown executor {name!r}; available: {', '.join(['local', *sorted(registered)])}"
+        raise ConfigError(msg)
+    try:
+        return registered[name].load()
+    except ImportError as e:
+        msg = f"executor {name!r} cannot be loaded ({e}); install its extra: pip install 'corpus-scanner[{name}]'"
+        raise ConfigError(msg) from e
 
 
 def run_scan(
@@ -135,32 +383,10 @@ def run_scan(
     options: ScanOptions,
     config: RunConfig,
     on_progress: ProgressCallback | None = None,
+    executor: str = "local",
 ) -> ShardStats:
-    """Scan every shard (in-process for one worker, else a process pool) and return the merged stats."""
-    (config.out / "shards").mkdir(parents=True, exist_ok=True)
-    (config.out / "samples" / "candidates").mkdir(parents=True, exist_ok=True)
-    (config.out / "ids").mkdir(parents=True, exist_ok=True)
-    if config.annotate:
-        (config.out / "annotations").mkdir(parents=True, exist_ok=True)
-    total = ShardStats()
-    if config.workers <= 1 or len(shards) <= 1:
-        scanner = Scanner(lexicon, options)
-        for shard in shards:
-            total = total + run_shard(scanner, shard, config, on_progress)
-            if on_progress is not None:
-                on_progress(0, 0, 1)
-            if config.stop_on_rejection and (total.rejected_rows or total.errors):
-                break
-        return total
-    with ProcessPoolExecutor(max_workers=min(config.workers, len(shards)), initializer=_init_worker, initargs=(lexicon, options)) as pool:
-        futures = [pool.submit(_run_in_worker, shard, config) for shard in shards]
-        for future in as_completed(futures):
-            stats = future.result()
-            total = total + stats
-            if on_progress is not None:
-                on_progress(stats.totals["documents"], stats.totals["bytes"], 1)
-            if config.stop_on_rejection and (total.rejected_rows or total.errors):
-                for pending in futures:
-                    pending.cancel()
-                break
-    return total
+    """Scan every shard with the named executor and return the merged stats of this run's units."""
+    run_units = get_executor(executor)
+    units = plan_units(shards, options.columns, config.unit_bytes)
+    prepare_output(config, units)
+    return run_units(units, lexicon, options, config, Tracker(units, on_progress))

@@ -46,7 +46,7 @@ class SampleSpec:
     size: int = 4000
     per_source: int = 0
     seed: str = DEFAULT_SEED
-    text_chars: int = 2000
+    text_chars: int = 1000
 
 
 def doc_hashes(doc_ids: Iterable[str], seed: str) -> np.ndarray:
@@ -111,14 +111,14 @@ class CandidateCollector:
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
         seed) and only non-empty documents. Rows are pruned (a sort that moves texts) only when
-        three samples' worth have piled up; the cut-off needs hashes alone."""
+        two samples' worth have piled up; the cut-off needs hashes alone."""
         text = pc.utf8_slice_codeunits(table["text"], 0, self.spec.text_chars).cast(pa.string())
         table = table.set_column(table.schema.get_field_index("text"), "text", text)
         self._parts.append(table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA))
         self._hashes = np.concatenate([self._hashes, table["hash"].to_numpy()])
         if self.spec.size and len(self._hashes) >= self.spec.size:
             self._cutoff = int(np.partition(self._hashes, self.spec.size - 1)[self.spec.size - 1])
-        if len(self._hashes) > 3 * max(self.spec.size, self.spec.per_source, 1):
+        if len(self._hashes) > 2 * max(self.spec.size, self.spec.per_source, 1):
             self._parts = [self.result()]
             self._hashes = self._parts[0]["hash"].to_numpy()
 

@@ -225,13 +225,18 @@ class Scanner:
         }
         return BatchCounts(totals, by_category, by_language, by_source, by_term)
 
-    def annotate(self, data: pa.Table | pa.RecordBatch, shard: str = "") -> pa.Table:
+    def annotate(self, data: pa.Table | pa.RecordBatch, shard: str = "", first_row: int = 0, stats: ShardStats | None = None) -> pa.Table:
         """``data`` with the annotation columns appended (doc_id, flagged, hits, categories, terms,
         language, source). Columns named by ``ScanOptions.columns`` are read; a missing text column
-        raises ``ShardError`` naming the columns present. Generated ids are ``<shard>:<row>``."""
+        raises ``ShardError`` naming the columns present. Generated ids are ``<shard>:<row>``, rows
+        numbered from ``first_row`` (a chunk of a longer stream). With ``stats``, the data's counts
+        are added to it in the same pass (cleaning jobs that annotate and keep statistics)."""
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         roles = resolve_columns(table.column_names, self.options.columns, shard or "table")
-        result = self.analyse(to_document_batch(table, roles, shard or "table", 0), shard, shard or "unknown")
+        result = self.analyse(to_document_batch(table, roles, shard or "table", first_row), shard, shard or "unknown")
+        if stats is not None:
+            stats.update(self.count(result))
+            stats.rows_read += table.num_rows
         annotated = table
         for name, column in zip(ANNOTATION_SCHEMA.names, result.annotations().columns):
             annotated = annotated.append_column(name, column)

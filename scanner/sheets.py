@@ -67,19 +67,17 @@ def sheet_rows(sample: pa.Table, text_chars: int, pii: bool) -> list[dict[str, s
     return rows
 
 
-def write_sheet(rows: list[dict[str, str]], path: Path, fmt: str) -> None:
-    """Write rows as csv (UTF-8 with BOM so Excel reads Chinese), xlsx or jsonl."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_sheet(rows: list[dict[str, str]], fmt: str) -> bytes:
+    """The sheet's bytes as csv (UTF-8 with BOM so Excel reads Chinese), xlsx or jsonl."""
     if fmt == "jsonl":
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        return
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
     safe = [[neutralise_formula(str(r[c])) for c in COLUMNS] for r in rows]
     if fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            writer.writerows(safe)
-        return
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(COLUMNS)
+        writer.writerows(safe)
+        return "\ufeff".encode() + text.getvalue().encode()
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -90,7 +88,9 @@ def write_sheet(rows: list[dict[str, str]], path: Path, fmt: str) -> None:
         sheet.append(row)
         for cell in sheet[sheet.max_row]:
             cell.data_type = "s"
-    workbook.save(path)
+    data = io.BytesIO()
+    workbook.save(data)
+    return data.getvalue()
 
 
 def _read_rows(path: Path) -> list[tuple[str, dict[str, str]]]:

@@ -34,6 +34,20 @@ def _copy_nested(value: Any) -> Any:
     return {k: _copy_nested(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
+def _merge_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per input file, sorted by path: the work units of one file (row-group ranges of a
+    Parquet file) add up their rows; ``bytes`` is the file's size, the same in every unit."""
+    merged: dict[str, dict[str, Any]] = {}
+    for entry in inputs:
+        if entry["path"] in merged:
+            seen = merged[entry["path"]]
+            seen["rows"] += entry["rows"]
+            seen["bytes"] = max(seen["bytes"], entry["bytes"])
+        else:
+            merged[entry["path"]] = dict(entry)
+    return [merged[path] for path in sorted(merged)]
+
+
 def _sorted_nested(value: Any) -> Any:
     """Keys sorted at every level, so equal stats serialise to identical JSON."""
     return {k: _sorted_nested(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
@@ -49,7 +63,7 @@ class ShardStats:
     - ``by_source``: name -> {documents, flagged_documents, chars, bytes, languages: {code: documents}};
     - ``by_term``: term -> {documents, hits};
     - ``rows_read`` and ``rejected`` (reason -> rows): rows read = documents + sum(rejected);
-    - ``inputs``: [{path, bytes, rows}] of the shards merged in; ``errors``: [{shard, reason}].
+    - ``inputs``: [{path, bytes, rows}], one per input file merged in; ``errors``: [{shard, reason}].
     """
 
     totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOTAL_FIELDS, 0))
@@ -71,7 +85,7 @@ class ShardStats:
             by_term=_add_nested(self.by_term, other.by_term),
             rows_read=self.rows_read + other.rows_read,
             rejected=_add_nested(self.rejected, other.rejected),
-            inputs=sorted(self.inputs + other.inputs, key=lambda i: (i["path"], i.get("part", ""))),
+            inputs=_merge_inputs(self.inputs + other.inputs),
             errors=sorted(self.errors + other.errors, key=lambda e: (e["shard"], e["reason"])),
         )
 

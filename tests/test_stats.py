@@ -84,3 +84,11 @@ def test_rejections_and_inputs_merge():
     assert merged.rejected == {"malformed_json": 3, "invalid_utf8": 1}
     assert merged.rejected_rows == 4
     assert [i["path"] for i in merged.inputs] == ["a", "b"]
+
+
+def test_work_units_of_one_file_merge_into_one_input():
+    parts = [scanner.ShardStats(inputs=[{"path": "big.parquet", "bytes": 100, "rows": rows}]) for rows in (3, 4, 5)]
+    other = scanner.ShardStats(inputs=[{"path": "a.jsonl", "bytes": 7, "rows": 1}])
+    merged = (parts[0] + other) + (parts[2] + parts[1])
+    assert merged.inputs == [{"path": "a.jsonl", "bytes": 7, "rows": 1}, {"path": "big.parquet", "bytes": 100, "rows": 12}]
+    assert merged == parts[1] + (other + parts[0] + parts[2])

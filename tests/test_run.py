@@ -1,0 +1,257 @@
+"""Local execution at scale: work units, workers, resumption, kill -9, batch-scheduler subsets, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import synthetic_rows, without_locations, without_timing, write_jsonl, write_parquet
+
+import scanner
+from scanner.cli import EXIT_REJECTED, cli
+from scanner.readers import Columns, discover_shards, plan_units
+from scanner.run import Progress, RunConfig, run_scan
+
+
+def scan(*args: str, expect: int = 0) -> dict:
+    result = CliRunner().invoke(cli, ["scan", *args])
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def report_of(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """One Parquet file of 12 row groups (100 rows each) plus two JSONL shards."""
+    folder = tmp_path_factory.mktemp("corpus")
+    write_parquet(folder / "big.parquet", synthetic_rows(1200, seed=1), row_group_rows=100)
+    write_jsonl(folder / "a.jsonl", synthetic_rows(150, seed=2))
+    write_jsonl(folder / "b.jsonl", synthetic_rows(90, seed=3))
+    return folder
+
+
+UNIT = "0.05"  # MiB: a 100-row group holds ~40 KB of text, so ~one row group per unit
+
+
+def test_a_parquet_file_is_split_into_row_group_ranges(corpus):
+    (shard,) = discover_shards([str(corpus / "big.parquet")])
+    units = plan_units([shard], Columns(), unit_bytes=90_000)
+    assert [u.row_groups for u in units] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 12)]
+    assert [u.first_row for u in units] == [0, 200, 400, 600, 800, 1000]
+    assert len({u.name for u in units}) == 6 and all(u.name.startswith(shard.name + "-rg") for u in units)
+    assert sum(u.work_bytes for u in units) == sum(u.text_bytes for u in plan_units([shard], Columns(), unit_bytes=1 << 30))
+    (whole,) = plan_units([shard], Columns(), unit_bytes=1 << 30)
+    assert whole.row_groups is None and whole.name == shard.name
+
+
+def test_unreadable_footer_leaves_the_shard_whole(tmp_path):
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    shards = discover_shards([str(tmp_path / "bad.parquet")])
+    assert plan_units(shards, Columns(), unit_bytes=1) == shards
+
+
+def test_split_units_give_the_same_report_and_document_ids(tmp_path, corpus, lexicon_file):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    scan(str(corpus), "--out", str(whole), "--lexicon", str(lexicon_file), "--annotate", "--workers", "1", "--no-langid")
+    scan(str(corpus), "--out", str(split), "--lexicon", str(lexicon_file), "--annotate", "--workers", "1", "--no-langid", "--unit-mb", UNIT)
+    assert report_of(whole) == report_of(split)
+    assert len(list((split / "shards").glob("big.parquet-*-rg*.json"))) == 12
+    ids = sorted(pq.read_table(split / "annotations").column("doc_id").to_pylist())
+    assert ids == sorted(pq.read_table(whole / "annotations").column("doc_id").to_pylist())
+
+
+@pytest.mark.parametrize("langid", [True, False], ids=["processes", "threads"])
+def test_one_and_two_workers_give_identical_reports(tmp_path, corpus, lexicon_file, langid):
+    flags = [] if langid else ["--no-langid"]
+    reports = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--workers", workers, "--unit-mb", UNIT, *flags)
+        reports.append(without_timing(report_of(out)))
+    assert reports[0] == reports[1]
+    assert reports[0]["totals"]["documents"] == 1200 + 150 + 90
+
+
+def run_library(corpus: Path, out: Path, lexicon_file: Path, **config) -> tuple[Progress, scanner.ShardStats]:
+    """run_scan through the library, returning the last progress snapshot too."""
+    seen: list[Progress] = []
+    options = scanner.ScanOptions(langid=False)
+    stats = run_scan(
+        discover_shards([str(corpus)]),
+        scanner.load_lexicons([lexicon_file]),
+        options,
+        RunConfig(out=str(out), unit_bytes=50_000, **config),
+        lambda p: seen.append(Progress(**vars(p))),
+    )
+    return seen[-1], stats
+
+
+def test_rerun_skips_done_units_and_redoes_changed_ones(tmp_path, corpus, lexicon_file):
+    data = tmp_path / "data"
+    data.mkdir()
+    for file in corpus.iterdir():
+        (data / file.name).write_bytes(file.read_bytes())
+    out = tmp_path / "out"
+    first, stats = run_library(data, out, lexicon_file)
+    assert first.units_done == first.units_total == 14 and first.units_skipped == 0
+    assert first.work_done == first.work_total and first.documents == stats.totals["documents"] == 1440
+    report = scanner.report.write_report(out)
+
+    again, stats_again = run_library(data, out, lexicon_file)
+    assert again.units_skipped == 14 and again.documents == 0 and again.work_total == 0
+    assert stats_again == stats
+
+    os.utime(data / "a.jsonl", ns=(1, 1))  # same content, other mtime: the unit's identity changed
+    touched, _ = run_library(data, out, lexicon_file)
+    assert touched.units_skipped == 13 and touched.documents == 150
+
+    forced, _ = run_library(data, out, lexicon_file, force=True)
+    assert forced.units_skipped == 0 and forced.documents == 1440
+
+    annotated, _ = run_library(data, out, lexicon_file, annotate=True)
+    assert annotated.units_skipped == 0, "stats made without annotations do not satisfy --annotate"
+    assert run_library(data, out, lexicon_file)[0].units_skipped == 14, "annotated units satisfy a run without --annotate"
+    assert without_timing(scanner.report.write_report(out)) == without_timing(report)
+
+
+def test_a_new_row_group_split_removes_the_old_units(tmp_path, corpus, lexicon_file):
+    out = tmp_path / "out"
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT, "--annotate")
+    expected = report_of(out)
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", "0.1", "--annotate")
+    assert without_timing(report_of(out)) == without_timing(expected)
+    assert len(list((out / "shards").glob("big.parquet-*.json"))) == 6
+    assert pq.read_table(out / "annotations").num_rows == 1440
+
+
+def test_units_with_errors_are_retried(tmp_path, lexicon_file):
+    bad = tmp_path / "in" / "x.parquet"
+    bad.parent.mkdir()
+    bad.write_bytes(b"PAR1 broken")
+    out = tmp_path / "out"
+    scan(str(bad.parent), "--out", str(out), "--lexicon", str(lexicon_file), expect=EXIT_REJECTED)
+    assert "not a readable Parquet file" in report_of(out)["errors"][0]["reason"]
+    write_parquet(bad, synthetic_rows(10), row_group_rows=10)
+    os.utime(bad, ns=(5, 5))
+    scan(str(bad.parent), "--out", str(out), "--lexicon", str(lexicon_file))
+    assert report_of(out)["errors"] == [] and report_of(out)["totals"]["documents"] == 10
+
+
+def test_batch_scheduler_subsets_merge_into_the_full_report(tmp_path, corpus, lexicon_file):
+    full = tmp_path / "full"
+    scan(str(corpus), "--out", str(full), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT)
+    jobs = tmp_path / "jobs"
+    for index in range(3):
+        result = scan(str(corpus), "--out", str(jobs), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT, "--shard-index", str(index), "--num-shards", "3")
+        assert f"job {index} of 3" in result.output and not (jobs / "report.json").exists()
+    result = CliRunner().invoke(cli, ["report", str(jobs)])
+    assert result.exit_code == 0, result.output
+    assert without_timing(report_of(jobs)) == without_timing(report_of(full))
+
+
+@pytest.mark.parametrize("args", [["--shard-index", "1"], ["--num-shards", "2"], ["--shard-index", "2", "--num-shards", "2"]])
+def test_bad_subset_options_exit_2(tmp_path, corpus, args):
+    result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == 2
+    assert "--shard-index and --num-shards go together" in result.output
+
+
+def test_unknown_executor_exits_2(tmp_path, corpus):
+    result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "spark"])
+    assert result.exit_code == 2
+    assert "unknown executor 'spark'; available: local" in result.output
+
+
+def test_kill_9_mid_run_then_rerun_gives_the_uninterrupted_report(tmp_path, lexicon_file):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_parquet(data / "big.parquet", synthetic_rows(9000, doc_chars=600, seed=4), row_group_rows=300)
+    args = [sys.executable, "-c", "from scanner.cli import cli; cli()", "scan", str(data), "--lexicon", str(lexicon_file), "--workers", "2", "--unit-mb", "0.1", "--annotate", "--no-progress"]
+    reference = tmp_path / "reference"
+    subprocess.run([*args, "--out", str(reference)], check=True, capture_output=True)
+
+    out = tmp_path / "out"
+    process = subprocess.Popen([*args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((out / "shards").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list((out / "shards").glob("*.json")))
+    assert 0 < done < 30, f"the kill should land mid-run ({done} of 30 units done)"
+    assert not (out / "report.json").exists()
+
+    subprocess.run([*args, "--out", str(out)], check=True, capture_output=True)
+    assert without_timing(report_of(out)) == without_timing(report_of(reference))
+    annotations = pq.read_table(out / "annotations")
+    assert annotations.num_rows == 9000 and len(set(annotations.column("doc_id").to_pylist())) == 9000
+
+
+# VmHWM, not ru_maxrss: the latter survives exec and so counts the forking parent's pages too.
+PEAK_RSS = """
+import re, sys
+import scanner.readers
+from scanner.cli import cli
+scanner.readers.BATCH_BYTES = 1 << 20
+try:
+    # The human-sample candidates are a constant (k texts of --sample-text-chars), filled by the
+    # first k documents; a small k lets both inputs fill it, so only growth with size shows.
+    cli(["scan", sys.argv[1], "--out", sys.argv[2], "--workers", "1", "--no-langid", "--no-progress", "--sample-size", "100"], standalone_mode=False)
+finally:
+    status = open("/proc/self/status").read()
+    print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux /proc")
+def test_peak_memory_does_not_grow_with_shard_size(tmp_path):
+    """Bound (README "Running at scale"): per worker, interpreter and scanner plus a few batches of
+    ~BATCH_BYTES of text. With 1 MiB batches (so that both inputs span many batches, as real
+    shards do at 16 MiB), 12 MB and 60 MB of text must peak within 25 MB of each other."""
+    peaks = []
+    for copies in (1, 5):
+        rows = synthetic_rows(3000, doc_chars=4000, seed=5) * copies
+        path = write_parquet(tmp_path / f"in{copies}.parquet", rows, row_group_rows=1000)
+        result = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path), str(tmp_path / f"out{copies}")], check=True, capture_output=True, text=True)
+        peaks.append(int(result.stdout.strip().splitlines()[-1]))
+    assert peaks[1] - peaks[0] < 25e6, f"peak RSS {peaks[0] / 1e6:.0f} MB for 12 MB of text, {peaks[1] / 1e6:.0f} MB for 60 MB"
+
+
+def test_fsspec_filesystems_work_without_modification_times(tmp_path, corpus, lexicon_file):
+    """memory:// (fsspec) keeps no mtime, so units are identified by content hash."""
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    for file in corpus.iterdir():
+        memory.pipe(f"/in/{file.name}", file.read_bytes())
+    local = tmp_path / "local"
+    scan(str(corpus), "--out", str(local), "--lexicon", str(lexicon_file), "--no-langid", "--workers", "1")
+    scan("memory://in", "--out", "memory://out", "--lexicon", str(lexicon_file), "--no-langid", "--workers", "1")
+    remote = json.loads(memory.cat("/out/report.json"))
+    assert without_locations(remote) == without_locations(report_of(local))
+    unit = json.loads(memory.cat(f"/out/shards/{memory.ls('/out/shards', detail=False)[0].rsplit('/', 1)[1]}"))["unit"]
+    assert unit["mtime_ns"] is None and len(unit["sha256"]) == 64
+
+
+def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, monkeypatch):
+    class MissingExtra:
+        name = "ray"
+
+        def load(self):
+            raise ImportError("No module named 'ray'")
+
+    monkeypatch.setattr(scanner.run, "entry_points", lambda group: [MissingExtra()])
+    result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "ray"])
+    assert result.exit_code == 2
+    assert "pip install 'corpus-scanner[ray]'" in result.output
