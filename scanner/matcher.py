@@ -8,20 +8,36 @@ Matching contract (tests/test_matcher.py pins each rule):
   and at that end only on a word boundary: the neighbouring character is not an ASCII letter or
   digit (``ass`` misses ``class``; ``C++`` hits ``learn c++ now``). Other terms are exact substrings.
 - A match never spans two documents. Null and empty documents have no hits.
+- With normalisation steps (``scanner.normalize``), the rules apply to the normalised document and
+  the normalised terms, and each hit is reported at the original characters it came from.
 
 How: the column is viewed through Arrow's ``ascii_lower`` (byte-for-byte the same length, so the
 offsets buffer still applies), the automaton runs once over the whole data buffer (zero copy, the
 GIL released), offsets map matches to rows with ``numpy.searchsorted``, and vectorised masks drop
 cross-row spans and apply the boundary rule. Exact terms that contain ASCII letters are verified
-against the original bytes, since the lowered view cannot tell ``A`` from ``a``.
+against the unlowered bytes, since the lowered view cannot tell ``A`` from ``a``.
 
-Resource usage: building the automaton for 10,000 terms takes ~20 ms; matching runs at the speed
-of ``BytesAhoCorasick`` itself (see benchmarks/README.md) plus ~1 ns per byte for the lowered view.
-All offsets reported are UTF-8 byte offsets into the original document.
+Normalisation keeps that single pass as the hot path:
+
+- ``t2s`` adds each term's Traditional spellings to the automaton (lexicon expansion), so no
+  document is converted and offsets stay exact;
+- ``invisible``, ``nfkc`` and ``casefold`` change only rare characters. The automaton also looks
+  for the *relevant* ones (those whose normalised form is empty, or holds an ASCII letter or digit
+  or a character of some term); hits next to or over one are recomputed on short windows around it,
+  normalised with ``scanner.textview``; all other hits are already final;
+- ``separators`` and ``repeats`` change text everywhere, so with either on the whole column is
+  normalised with ``scanner.textview`` and scanned once, and hits are mapped back.
+
+Resource usage: building the automaton for 10,000 terms takes ~20 ms (~1 s with ``t2s``, which adds
+~45,000 spellings); matching runs at the speed of ``BytesAhoCorasick`` itself (see benchmarks/README.md)
+plus ~1 ns per byte for the lowered view; the default steps add ~10 % on Chinese text, ``separators``
+or ``repeats`` ~2x (benchmarks/VARIANTS.md). All offsets reported are UTF-8 byte offsets into the
+original document.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -29,13 +45,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.lexicon import Lexicon, ascii_lower
+from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
+from scanner.normalize import CHAR_STEPS, STEPS, map_char, needed_steps, normalize, t2s_variants
 from scanner.taxonomy import category_bit
+from scanner.textview import View, char_table, normalize_column, offsets_and_data
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
     _ASCII_ALNUM[_char] = True
 _STRING_TYPES = (pa.string(), pa.large_string())
+STEP_BITS = {step: 1 << i for i, step in enumerate(STEPS)}
+T2S_VARIANT_LIMIT = 64
+"""Most Traditional spellings added per term; a term with more (long, many convertible characters)
+is instead caught by treating its characters' Traditional forms as rare characters (windows)."""
+
+
+def step_names(mask: int) -> list[str]:
+    """Bitmask of ``STEP_BITS`` -> step names in pipeline order."""
+    return [step for step, bit in STEP_BITS.items() if mask & bit]
 
 
 @dataclass(frozen=True)
@@ -43,7 +70,8 @@ class Hits:
     """Every hit in a column of ``rows`` documents, as parallel numpy arrays (one entry per hit).
 
     ``row`` is the document's index in the column, ``term`` the term id (index into
-    ``Lexicon.terms``), ``start``/``end`` UTF-8 byte offsets into that document.
+    ``Lexicon.terms``), ``start``/``end`` UTF-8 byte offsets into that (original) document, and
+    ``steps`` a bitmask (``STEP_BITS``) of the normalisations the hit needed (0: matched as written).
     """
 
     rows: int
@@ -51,6 +79,7 @@ class Hits:
     term: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    steps: np.ndarray
 
     def __len__(self) -> int:
         return len(self.row)
@@ -58,7 +87,7 @@ class Hits:
 
 def _empty_hits(rows: int) -> Hits:
     empty = np.zeros(0, dtype=np.int64)
-    return Hits(rows=rows, row=empty, term=empty, start=empty, end=empty)
+    return Hits(rows=rows, row=empty, term=empty, start=empty, end=empty, steps=empty)
 
 
 def _concat_hits(parts: list[Hits], row_offsets: list[int]) -> Hits:
@@ -71,11 +100,27 @@ def _concat_hits(parts: list[Hits], row_offsets: list[int]) -> Hits:
         term=np.concatenate([p.term for p in parts]),
         start=np.concatenate([p.start for p in parts]),
         end=np.concatenate([p.end for p in parts]),
+        steps=np.concatenate([p.steps for p in parts]),
     )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Matches of one scan, relative to their row: term matches (by entry) and rare characters."""
+
+    row: np.ndarray
+    entry: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    rare_row: np.ndarray
+    rare_start: np.ndarray
+    rare_end: np.ndarray
 
 
 class Matcher:
     """A lexicon compiled once into an automaton; reusable across batches and threads.
+
+    ``steps`` are normalisation step names (``scanner.normalize.STEPS``); none means raw matching.
 
     >>> from scanner.lexicon import Lexicon, Term
     >>> m = Matcher(Lexicon("demo", "1", (Term("aa", frozenset({"A1.6"})),)))
@@ -83,27 +128,79 @@ class Matcher:
     2
     """
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = ()) -> None:
         self.lexicon = lexicon
+        self.steps = tuple(s for s in STEPS if s in set(steps))
+        self._whole_column = bool({"separators", "repeats"} & set(self.steps))
         terms = lexicon.terms
         self.term_text = pa.array([t.text for t in terms], type=pa.string())
         self.term_category_mask = np.array(
             [sum(category_bit(c) for c in t.categories) for t in terms], dtype=np.int64
         )
-        self._bounded_start = np.array([t.bounded_start for t in terms], dtype=bool)
-        self._bounded_end = np.array([t.bounded_end for t in terms], dtype=bool)
-        # Exact terms holding ASCII letters must be checked against the original bytes.
-        self._verify = {
-            i: t.text.encode() for i, t in enumerate(terms) if not t.folded and _has_ascii_letter(t.text.encode())
-        }
-        patterns: dict[bytes, list[int]] = {}
+        # An entry is one spelling of one term: its normalised form, or a Traditional variant of it.
+        entry_term, entry_text, bounded_start, bounded_end = [], [], [], []
+        self._verify: dict[int, bytes] = {}
+        self._runs: dict[int, tuple[int, ...]] = {}
+        expand_t2s = "t2s" in self.steps and not self._whole_column
+        unexpanded: set[str] = set()
         for term_id, term in enumerate(terms):
-            patterns.setdefault(ascii_lower(term.text).encode(), []).append(term_id)
+            normal = normalize(term.text, self.steps) if self.steps else None
+            text = normal.text if normal else term.text
+            if not text:
+                continue  # nothing left to match (a term made of invisible characters)
+            spellings = t2s_variants(text, T2S_VARIANT_LIMIT) if expand_t2s else [text]
+            if spellings is None:
+                unexpanded.update(text)
+                spellings = [text]
+            folded = is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])
+            for spelling in spellings:
+                entry = len(entry_term)
+                entry_term.append(term_id)
+                entry_text.append(spelling)
+                bounded_start.append(is_ascii_alnum(text[0]))
+                bounded_end.append(is_ascii_alnum(text[-1]))
+                if not folded and _has_ascii_letter(spelling.encode()):
+                    self._verify[entry] = spelling.encode()
+                if normal and max(normal.runs) > 1:
+                    self._runs[entry] = normal.runs
+        self._entry_term = np.array(entry_term, dtype=np.int64)
+        self._entry_text = entry_text
+        self._bounded_start = np.array(bounded_start, dtype=bool)
+        self._bounded_end = np.array(bounded_end, dtype=bool)
+        self._margin = 4 * (max((len(t) for t in entry_text), default=0) + 2)
+        patterns: dict[bytes, list[int]] = {}
+        for entry, text in enumerate(entry_text):
+            patterns.setdefault(ascii_lower(text).encode(), []).append(entry)
         group_sizes = np.array([len(ids) for ids in patterns.values()], dtype=np.int64)
         self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
-        self._group_terms = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
+        self._group_entries = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
-        self._automaton = ahocorasick_rs.BytesAhoCorasick(list(patterns), matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+        rare = [] if self._whole_column or not self.steps else self._rare_characters(entry_text, unexpanded, expand_t2s)
+        self._term_patterns = len(patterns)
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            [*patterns, *(c.encode() for c in rare)], matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+        )
+        self._entry_steps: dict[int, int] = {}
+        self._span_steps: dict[tuple[bytes, int], int] = {}
+        self._lock = threading.Lock()
+
+    def _rare_characters(self, entry_text: list[str], unexpanded: set[str], expand_t2s: bool) -> list[str]:
+        """Characters a character-level step changes that can make or break a hit: the normalised form
+        is empty, or holds an ASCII letter or digit or a term character, or the character is itself in
+        a term. Traditional characters whose terms got their variants in the automaton are left out."""
+        alphabet = {c for text in entry_text for c in text}
+        table = char_table(self.steps)
+        text_steps = [s for s in self.steps if s in CHAR_STEPS and s != "t2s"]
+        rare = []
+        for code in np.flatnonzero(table.index >= 0).tolist():
+            k = table.index[code]
+            image = "".join(map(chr, table.cps[table.offsets[k] : table.offsets[k + 1]].tolist()))
+            char = chr(code)
+            if expand_t2s and _apply(char, text_steps) == char and image not in unexpanded:
+                continue  # only t2s changes it, and every term holding its image has variants
+            if not image or char in alphabet or any(c in alphabet or is_ascii_alnum(c) for c in image):
+                rare.append(char)
+        return rare
 
     def find(self, column: pa.Array | pa.ChunkedArray) -> Hits:
         """All hits in a string column (``string`` or ``large_string``, chunked, sliced or with nulls)."""
@@ -123,67 +220,196 @@ class Matcher:
         rows = len(array)
         if rows == 0 or array.null_count == rows:
             return _empty_hits(rows)
-        view = pc.ascii_lower(array) if self._needs_lower_view else array
-        offsets, data = _offsets_and_data(view)
+        offsets, data = offsets_and_data(array)
+        if self._whole_column:
+            view = normalize_column(array, self.steps)
+            row, entry, start, end = self._to_original(self._scan(view.array), view, np.zeros(rows, dtype=np.int64))
+            start, end = start - offsets[row], end - offsets[row]
+            steps = self._steps_of_spans(data, row, entry, start, end, offsets)
+        else:
+            found = self._scan(array)
+            row, entry, start, end = found.row, found.entry, found.start, found.end
+            steps = self._steps_of_entries(entry)
+            if len(found.rare_row):
+                row, entry, start, end, steps = self._redo_near_rare(found, data, offsets, (row, entry, start, end, steps))
+        if array.null_count:
+            keep = np.asarray(array.is_valid())[row]
+            row, entry, start, end, steps = row[keep], entry[keep], start[keep], end[keep], steps[keep]
+        return Hits(rows=rows, row=row, term=self._entry_term[entry], start=start, end=end, steps=steps)
+
+    def _scan(self, array: pa.Array) -> _Found:
+        """One automaton pass over ``array`` (original or normalised): contract rules applied."""
+        lowered = pc.ascii_lower(array) if self._needs_lower_view else array
+        offsets, data = offsets_and_data(lowered)
         base, stop = int(offsets[0]), int(offsets[-1])
-        if stop == base:
-            return _empty_hits(rows)
-        found = self._automaton.find_matches_as_indexes(memoryview(data).cast("B")[base:stop], overlapping=True)
+        found = self._automaton.find_matches_as_indexes(memoryview(data).cast("B")[base:stop], overlapping=True) if stop > base else []
         if not found:
-            return _empty_hits(rows)
+            return _Found(*([np.zeros(0, dtype=np.int64)] * 7))
         matches = np.array(found, dtype=np.int64)
         pattern, start, end = matches[:, 0], matches[:, 1] + base, matches[:, 2] + base
         row = np.searchsorted(offsets, start, side="right") - 1
         keep = end <= offsets[row + 1]
-        if array.null_count:
-            keep &= np.asarray(array.is_valid())[row]
-        candidate, term = self._expand_groups(pattern[keep])
-        start, end, row = start[keep][candidate], end[keep][candidate], row[keep][candidate]
-        keep = self._boundaries_hold(term, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
+        pattern, start, end, row = pattern[keep], start[keep], end[keep], row[keep]
+        rare = pattern >= self._term_patterns
+        rare_row, rare_start, rare_end = row[rare], start[rare] - offsets[row[rare]], end[rare] - offsets[row[rare]]
+        pattern, start, end, row = pattern[~rare], start[~rare], end[~rare], row[~rare]
+        candidate, entry = self._expand_groups(pattern)
+        start, end, row = start[candidate], end[candidate], row[candidate]
+        keep = self._boundaries_hold(entry, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
         start, end = start - offsets[row], end - offsets[row]
         if self._verify:
-            keep &= self._verified(term, start, end, row, array)
-        return Hits(rows=rows, row=row[keep], term=term[keep], start=start[keep], end=end[keep])
+            keep &= self._verified(entry, start, end, row, array)
+        return _Found(row[keep], entry[keep], start[keep], end[keep], rare_row, rare_start, rare_end)
 
     def _expand_groups(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pattern ids -> (match index, term id) pairs; a pattern shared by several exact terms
-        (``中a国`` and ``中A国`` share the lowered pattern) yields one candidate per term."""
+        """Pattern ids -> (match index, entry id) pairs; a pattern shared by several entries
+        (``中a国`` and ``中A国`` share the lowered pattern) yields one candidate per entry."""
         sizes = self._group_offsets[pattern + 1] - self._group_offsets[pattern]
         candidate = np.repeat(np.arange(len(pattern)), sizes)
         within = np.arange(len(candidate)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        return candidate, self._group_terms[self._group_offsets[pattern][candidate] + within]
+        return candidate, self._group_entries[self._group_offsets[pattern][candidate] + within]
 
-    def _boundaries_hold(self, term, start, end, row, offsets, data: np.ndarray) -> np.ndarray:
+    def _boundaries_hold(self, entry, start, end, row, offsets, data: np.ndarray) -> np.ndarray:
         """Word-boundary rule at each ASCII-alphanumeric end; a document's edges count as boundaries."""
-        keep = np.ones(len(term), dtype=bool)
-        check_start = self._bounded_start[term] & (start > offsets[row])
+        keep = np.ones(len(entry), dtype=bool)
+        check_start = self._bounded_start[entry] & (start > offsets[row])
         keep[check_start] = ~_ASCII_ALNUM[data[start[check_start] - 1]]
-        check_end = self._bounded_end[term] & (end < offsets[row + 1])
+        check_end = self._bounded_end[entry] & (end < offsets[row + 1])
         keep[check_end] &= ~_ASCII_ALNUM[data[end[check_end]]]
         return keep
 
-    def _verified(self, term, start, end, row, original: pa.Array) -> np.ndarray:
-        """Exact terms with ASCII letters: compare with the original (not lowered) bytes."""
-        keep = np.ones(len(term), dtype=bool)
-        candidates = np.flatnonzero(np.isin(term, list(self._verify)))
+    def _verified(self, entry, start, end, row, unlowered: pa.Array) -> np.ndarray:
+        """Exact entries with ASCII letters: compare with the unlowered bytes."""
+        keep = np.ones(len(entry), dtype=bool)
+        candidates = np.flatnonzero(np.isin(entry, list(self._verify)))
         if len(candidates):
-            offsets, data = _offsets_and_data(original)
+            offsets, data = offsets_and_data(unlowered)
             raw = memoryview(data).cast("B")
             for i in candidates:
                 doc = int(offsets[row[i]])
-                keep[i] = raw[doc + start[i] : doc + end[i]] == self._verify[int(term[i])]
+                keep[i] = raw[doc + start[i] : doc + end[i]] == self._verify[int(entry[i])]
         return keep
+
+    def _to_original(self, found: _Found, view: View, shift: np.ndarray):
+        """Hits in a normalised view -> (view row, entry, start, end) with start/end offsets into the
+        original data buffer (``shift[view row]`` added to the view's origins).
+
+        Entries whose term has repeated characters keep only hits where every run is long enough.
+        """
+        view_offsets, _ = offsets_and_data(view.array)
+        start, end = found.start + view_offsets[found.row], found.end + view_offsets[found.row]
+        keep = np.ones(len(start), dtype=bool)
+        for i in np.flatnonzero(np.isin(found.entry, list(self._runs))) if self._runs else ():
+            need = self._runs[int(found.entry[i])]
+            first = int(np.searchsorted(view.byte_start, start[i]))
+            keep[i] = all(int(view.runs[first + k]) >= n for k, n in enumerate(need))
+        origin_start, origin_end = view.to_original(start[keep], end[keep])
+        row = found.row[keep]
+        return row, found.entry[keep], origin_start + shift[row], origin_end + shift[row]
+
+    def _redo_near_rare(self, found: _Found, data: pa.Buffer, offsets: np.ndarray, hits: tuple):
+        """Replace every hit that contains or touches a rare character with the hits of the
+        normalised windows around the rare characters.
+
+        A hit that touches no rare character reads the same in the normalised document (its
+        characters and neighbours are unchanged), so only these need recomputing. Each window reaches
+        the longest term plus two characters past its rare characters, so every such hit and its
+        neighbours fall inside one (merged) window.
+        """
+        raw = np.frombuffer(data, dtype=np.uint8)
+        order = np.argsort(found.rare_start + offsets[found.rare_row])
+        rare_row = found.rare_row[order]
+        rare_start, rare_end = found.rare_start[order] + offsets[rare_row], found.rare_end[order] + offsets[rare_row]
+        row, entry, start, end, steps = hits
+        untouched = ~_touches(row, start + offsets[row], end + offsets[row], rare_row, rare_start, rare_end)
+        # Windows: margin bytes either side, clipped to the document, moved onto character starts, merged.
+        first = np.maximum(rare_start - self._margin, offsets[rare_row])
+        last = np.minimum(rare_end + self._margin, offsets[rare_row + 1])
+        for _ in range(3):
+            first += (first < rare_start) & ((raw[first] & 0xC0) == 0x80)
+            inside = last < offsets[rare_row + 1]
+            last -= inside & ((raw[np.minimum(last, len(raw) - 1)] & 0xC0) == 0x80)
+        new_window = np.ones(len(first), dtype=bool)
+        new_window[1:] = (first[1:] > np.maximum.accumulate(last)[:-1]) | (rare_row[1:] != rare_row[:-1])
+        window_first = first[new_window]
+        window_last = np.maximum.reduceat(last, np.flatnonzero(new_window))
+        window_row = rare_row[new_window]
+        sizes = window_last - window_first
+        window_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        gather = np.repeat(window_first - window_offsets[:-1], sizes) + np.arange(int(window_offsets[-1]))
+        windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(raw[gather]))
+        view = normalize_column(windows, self.steps)
+        w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
+        w_row = window_row[w_row]
+        touched = _touches(w_row, w_start, w_end, rare_row, rare_start, rare_end)
+        w_row, w_entry = w_row[touched], w_entry[touched]
+        w_start, w_end = w_start[touched] - offsets[w_row], w_end[touched] - offsets[w_row]
+        w_steps = self._steps_of_spans(data, w_row, w_entry, w_start, w_end, offsets)
+        return (
+            np.concatenate([row[untouched], w_row]),
+            np.concatenate([entry[untouched], w_entry]),
+            np.concatenate([start[untouched], w_start]),
+            np.concatenate([end[untouched], w_end]),
+            np.concatenate([steps[untouched], w_steps]),
+        )
+
+    def _steps_of_entries(self, entry: np.ndarray) -> np.ndarray:
+        """Steps needed by hits that read exactly as an entry's spelling (raw-path hits)."""
+        if not self.steps or not len(entry):
+            return np.zeros(len(entry), dtype=np.int64)
+        unique, inverse = np.unique(entry, return_inverse=True)
+        masks = np.array([self._entry_mask(int(e)) for e in unique], dtype=np.int64)
+        return masks[inverse]
+
+    def _entry_mask(self, entry: int) -> int:
+        mask = self._entry_steps.get(entry)
+        if mask is None:
+            term = self.lexicon.terms[int(self._entry_term[entry])].text
+            mask = _mask(needed_steps(self._entry_text[entry], term, self.steps))
+            with self._lock:
+                self._entry_steps[entry] = mask
+        return mask
+
+    def _steps_of_spans(self, data: pa.Buffer, row, entry, start, end, offsets) -> np.ndarray:
+        """Steps needed by hits found in a normalised view, from their original text (cached)."""
+        raw = memoryview(data).cast("B")
+        masks = np.zeros(len(row), dtype=np.int64)
+        for i, (r, e, s, t) in enumerate(zip(row.tolist(), entry.tolist(), start.tolist(), end.tolist())):
+            doc = int(offsets[r])
+            key = (bytes(raw[doc + s : doc + t]), int(self._entry_term[e]))
+            mask = self._span_steps.get(key)
+            if mask is None:
+                mask = _mask(needed_steps(key[0].decode(), self.lexicon.terms[key[1]].text, self.steps))
+                with self._lock:
+                    self._span_steps[key] = mask
+            masks[i] = mask
+        return masks
+
+
+def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
+    """Does each span [start, end) (buffer offsets) contain or border a rare character of its row?
+
+    Rare characters are sorted and disjoint, so the last one starting at or before ``end`` decides.
+    Offsets are shifted by the row number so that a rare character opening the next row (at the
+    same buffer offset as this row's end) does not count as bordering.
+    """
+    if not len(rare_start) or not len(row):
+        return np.zeros(len(row), dtype=bool)
+    last = np.searchsorted(rare_start + rare_row, end + row, side="right") - 1
+    found = last >= 0
+    last = np.maximum(last, 0)
+    return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
+
+
+def _apply(char: str, steps: list[str]) -> str:
+    for step in steps:
+        char = "".join(map_char(c, step) for c in char)
+    return char
+
+
+def _mask(steps: tuple[str, ...]) -> int:
+    return sum(STEP_BITS[s] for s in steps)
 
 
 def _has_ascii_letter(data: bytes) -> bool:
     return any(65 <= c <= 90 or 97 <= c <= 122 for c in data)
-
-
-def _offsets_and_data(array: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
-    """The array's own window of the offsets buffer (handles slices) and its data buffer."""
-    _, offsets_buffer, data = array.buffers()
-    dtype = np.int64 if array.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=dtype)[array.offset : array.offset + len(array) + 1]
-    if data is None:
-        data = pa.py_buffer(b"")
-    return offsets.astype(np.int64, copy=False), data
