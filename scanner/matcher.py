@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
-from scanner.normalize import CHAR_STEPS, STEPS, map_char, needed_steps, normalize, t2s_variants
+from scanner.normalize import STEPS, needed_steps, normalize, t2s_table, t2s_variants, term_steps
 from scanner.taxonomy import category_bit
 from scanner.textview import View, char_table, normalize_column, offsets_and_data
 
@@ -131,43 +131,50 @@ class Matcher:
     def __init__(self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = ()) -> None:
         self.lexicon = lexicon
         self.steps = tuple(s for s in STEPS if s in set(steps))
+        self._view_steps = tuple(s for s in self.steps if s != "t2s")
         self._whole_column = bool({"separators", "repeats"} & set(self.steps))
         terms = lexicon.terms
         self.term_text = pa.array([t.text for t in terms], type=pa.string())
         self.term_category_mask = np.array(
             [sum(category_bit(c) for c in t.categories) for t in terms], dtype=np.int64
         )
-        # An entry is one spelling of one term: its normalised form, or a Traditional variant of it.
-        entry_term, entry_text, bounded_start, bounded_end = [], [], [], []
+        # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
+        # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
+        entry_term, entry_text, bounded_start, bounded_end, lengths = [], [], [], [], []
         self._verify: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, ...]] = {}
-        expand_t2s = "t2s" in self.steps and not self._whole_column
-        unexpanded: set[str] = set()
+        self._rest: dict[int, str] = {}
+        alphabet: set[str] = set()
         for term_id, term in enumerate(terms):
-            normal = normalize(term.text, self.steps) if self.steps else None
-            text = normal.text if normal else term.text
+            active = term_steps(term.text, self.steps)
+            normal = normalize(term.text, active)
+            text = normal.text
             if not text:
                 continue  # nothing left to match (a term made of invisible characters)
-            spellings = t2s_variants(text, T2S_VARIANT_LIMIT) if expand_t2s else [text]
-            if spellings is None:
-                unexpanded.update(text)
-                spellings = [text]
+            head, rest = text, ""
+            while "t2s" in active and len(head) > 1 and t2s_variants(head, T2S_VARIANT_LIMIT) is None:
+                head, rest = head[:-1], head[-1] + rest
+            spellings = t2s_variants(head, None) if "t2s" in active else [text]
+            alphabet.update(c for spelling in [*spellings, *t2s_variants(rest, None)] for c in spelling)
             folded = is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])
             for spelling in spellings:
                 entry = len(entry_term)
                 entry_term.append(term_id)
                 entry_text.append(spelling)
+                lengths.append(len(text))
                 bounded_start.append(is_ascii_alnum(text[0]))
                 bounded_end.append(is_ascii_alnum(text[-1]))
                 if not folded and _has_ascii_letter(spelling.encode()):
                     self._verify[entry] = spelling.encode()
-                if normal and max(normal.runs) > 1:
+                if max(normal.runs) > 1:
                     self._runs[entry] = normal.runs
+                if rest:
+                    self._rest[entry] = rest
         self._entry_term = np.array(entry_term, dtype=np.int64)
         self._entry_text = entry_text
         self._bounded_start = np.array(bounded_start, dtype=bool)
         self._bounded_end = np.array(bounded_end, dtype=bool)
-        self._margin = 4 * (max((len(t) for t in entry_text), default=0) + 2)
+        self._margin = 4 * (max(lengths, default=0) + 2)
         patterns: dict[bytes, list[int]] = {}
         for entry, text in enumerate(entry_text):
             patterns.setdefault(ascii_lower(text).encode(), []).append(entry)
@@ -175,7 +182,7 @@ class Matcher:
         self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
         self._group_entries = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
-        rare = [] if self._whole_column or not self.steps else self._rare_characters(entry_text, unexpanded, expand_t2s)
+        rare = [] if self._whole_column or not self._view_steps else self._rare_characters(alphabet)
         self._term_patterns = len(patterns)
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
             [*patterns, *(c.encode() for c in rare)], matchkind=ahocorasick_rs.MATCHKIND_STANDARD
@@ -184,22 +191,17 @@ class Matcher:
         self._span_steps: dict[tuple[bytes, int], int] = {}
         self._lock = threading.Lock()
 
-    def _rare_characters(self, entry_text: list[str], unexpanded: set[str], expand_t2s: bool) -> list[str]:
-        """Characters a character-level step changes that can make or break a hit: the normalised form
-        is empty, or holds an ASCII letter or digit or a term character, or the character is itself in
-        a term. Traditional characters whose terms got their variants in the automaton are left out."""
-        alphabet = {c for text in entry_text for c in text}
-        table = char_table(self.steps)
-        text_steps = [s for s in self.steps if s in CHAR_STEPS and s != "t2s"]
+    def _rare_characters(self, alphabet: set[str]) -> list[str]:
+        """Characters a step changes that can make or break a hit: the normalised form is empty, or
+        holds an ASCII letter or digit or a character some term may match, or the character is itself
+        one a term may match."""
+        table = char_table(self._view_steps)
         rare = []
         for code in np.flatnonzero(table.index >= 0).tolist():
             k = table.index[code]
             image = "".join(map(chr, table.cps[table.offsets[k] : table.offsets[k + 1]].tolist()))
-            char = chr(code)
-            if expand_t2s and _apply(char, text_steps) == char and image not in unexpanded:
-                continue  # only t2s changes it, and every term holding its image has variants
-            if not image or char in alphabet or any(c in alphabet or is_ascii_alnum(c) for c in image):
-                rare.append(char)
+            if not image or chr(code) in alphabet or any(c in alphabet or is_ascii_alnum(c) for c in image):
+                rare.append(chr(code))
         return rare
 
     def find(self, column: pa.Array | pa.ChunkedArray) -> Hits:
@@ -222,7 +224,7 @@ class Matcher:
             return _empty_hits(rows)
         offsets, data = offsets_and_data(array)
         if self._whole_column:
-            view = normalize_column(array, self.steps)
+            view = normalize_column(array, self._view_steps)
             row, entry, start, end = self._to_original(self._scan(view.array), view, np.zeros(rows, dtype=np.int64))
             start, end = start - offsets[row], end - offsets[row]
             steps = self._steps_of_spans(data, row, entry, start, end, offsets)
@@ -230,6 +232,9 @@ class Matcher:
             found = self._scan(array)
             row, entry, start, end = found.row, found.entry, found.start, found.end
             steps = self._steps_of_entries(entry)
+            if self._rest:
+                partial = np.flatnonzero(np.isin(entry, list(self._rest)))
+                steps[partial] = self._steps_of_spans(data, row[partial], entry[partial], start[partial], end[partial], offsets)
             if len(found.rare_row):
                 row, entry, start, end, steps = self._redo_near_rare(found, data, offsets, (row, entry, start, end, steps))
         if array.null_count:
@@ -255,11 +260,32 @@ class Matcher:
         pattern, start, end, row = pattern[~rare], start[~rare], end[~rare], row[~rare]
         candidate, entry = self._expand_groups(pattern)
         start, end, row = start[candidate], end[candidate], row[candidate]
-        keep = self._boundaries_hold(entry, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
+        keep = np.ones(len(entry), dtype=bool)
+        if self._rest:
+            keep = self._extend_to_rest(entry, end - offsets[row], end, row, array)
+        keep &= self._boundaries_hold(entry, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
         start, end = start - offsets[row], end - offsets[row]
         if self._verify:
             keep &= self._verified(entry, start, end, row, array)
         return _Found(row[keep], entry[keep], start[keep], end[keep], rare_row, rare_start, rare_end)
+
+    def _extend_to_rest(self, entry, relative_end, end, row, unlowered: pa.Array) -> np.ndarray:
+        """Entries that spell only the start of a term: keep a match if the characters after it
+        convert (``t2s``) to the rest of the term, and move its ``end`` past them (in place)."""
+        keep = np.ones(len(entry), dtype=bool)
+        offsets, data = offsets_and_data(unlowered)
+        raw = memoryview(data).cast("B")
+        table = t2s_table()
+        for i in np.flatnonzero(np.isin(entry, list(self._rest))):
+            rest = self._rest[int(entry[i])]
+            at = int(offsets[row[i]] + relative_end[i])
+            following = bytes(raw[at : min(int(offsets[row[i] + 1]), at + 4 * len(rest))]).decode(errors="ignore")[: len(rest)]
+            converted = "".join(table.get(c, c) for c in following)
+            if self._bounded_start[entry[i]] or self._bounded_end[entry[i]]:
+                converted, rest = ascii_lower(converted), ascii_lower(rest)
+            keep[i] = converted == rest
+            end[i] += len(following.encode())
+        return keep
 
     def _expand_groups(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pattern ids -> (match index, entry id) pairs; a pattern shared by several entries
@@ -338,7 +364,7 @@ class Matcher:
         window_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         gather = np.repeat(window_first - window_offsets[:-1], sizes) + np.arange(int(window_offsets[-1]))
         windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(raw[gather]))
-        view = normalize_column(windows, self.steps)
+        view = normalize_column(windows, self._view_steps)
         w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
         w_row = window_row[w_row]
         touched = _touches(w_row, w_start, w_end, rare_row, rare_start, rare_end)
@@ -354,7 +380,7 @@ class Matcher:
         )
 
     def _steps_of_entries(self, entry: np.ndarray) -> np.ndarray:
-        """Steps needed by hits that read exactly as an entry's spelling (raw-path hits)."""
+        """Steps needed by hits that read exactly as an entry's spelling (raw-path hits, not ``_rest``)."""
         if not self.steps or not len(entry):
             return np.zeros(len(entry), dtype=np.int64)
         unique, inverse = np.unique(entry, return_inverse=True)
@@ -399,12 +425,6 @@ def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
     found = last >= 0
     last = np.maximum(last, 0)
     return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
-
-
-def _apply(char: str, steps: list[str]) -> str:
-    for step in steps:
-        char = "".join(map_char(c, step) for c in char)
-    return char
 
 
 def _mask(steps: tuple[str, ...]) -> int:

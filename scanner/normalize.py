@@ -3,24 +3,28 @@
 Steps, in pipeline order (each can be switched on or off; text and terms go through the same steps):
 
 - ``invisible``: delete Default_Ignorable_Code_Point characters (zero-width space and joiners, soft
-  hyphen, BOM, bidi controls, variation selectors, tag characters): ``f\\u200bu\\u00adck`` -> ``fuck``.
+  hyphen, BOM, bidi controls, variation selectors, tag characters): ``f\u200bu\u00adck`` -> ``fuck``.
 - ``nfkc``: replace each character by its NFKC form, so full-width and compatibility forms become
   plain ones (``ｆｕｃｋ`` -> ``fuck``, ``①`` -> ``1``, ``⼈`` -> ``人``). It is applied per character:
-  combining sequences are not recomposed, which keeps the map back to the original exact.
+  combining sequences are not recomposed, which keeps the map back to the original exact. The
+  sentence punctuation of Chinese text (``，：；？！（）…``) is kept: it is in nearly every Chinese
+  document, and folding it to ASCII would only let terms with ASCII punctuation match across it.
 - ``casefold``: Unicode case folding of non-ASCII characters (``ß`` -> ``ss``, Kelvin sign -> ``k``).
   ASCII case stays with the matching contract (folded at ASCII-alphanumeric term ends, exact inside).
-- ``t2s``: Traditional -> Simplified Chinese, character by character (``暴亂`` -> ``暴乱``), with the
-  table OpenCC's ``t2s`` conversion gives each character on its own.
 - ``separators``: delete a run of spaces, punctuation and symbols (Unicode categories Z*, P*, S*)
   whose neighbours are both Han characters (``法*轮 功`` -> ``法轮功``). A term with one Han character
   has no gap between Han characters, so single-character CJK terms never match through this step.
 - ``repeats``: collapse a run of one repeated character to one character (``法法轮轮功`` -> ``法轮功``);
   a term then matches where each of its own runs is at least as long in the text (``ass`` needs two
   ``s``), so doubled characters inside terms keep their meaning.
+- ``t2s``: Traditional -> Simplified Chinese, character by character (``暴亂`` -> ``暴乱``), with the
+  table OpenCC's ``t2s`` conversion gives each character on its own. It applies to terms written in
+  Simplified only: a term written with Traditional characters (``幹``) keeps matching as written,
+  since its Simplified form (``干``) is often an ordinary word.
 
 ``normalize`` is the plain-Python definition of the pipeline (used for terms, for attributing hits to
-steps, and by ``scanner.reference``); ``scanner.textview`` applies the same steps to whole Arrow
-columns with numpy.
+steps, and by ``scanner.reference``); ``scanner.textview`` applies the steps before ``t2s`` to whole
+Arrow columns with numpy, and the matcher covers ``t2s`` by adding Traditional spellings of terms.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from scanner.errors import ConfigError
 from scanner.lexicon import ascii_lower, is_ascii_alnum
 
-STEPS = ("invisible", "nfkc", "casefold", "t2s", "separators", "repeats")
+STEPS = ("invisible", "nfkc", "casefold", "separators", "repeats", "t2s")
 CHAR_STEPS = frozenset({"invisible", "nfkc", "casefold", "t2s"})
 """Steps that map each character on its own (no context): handled without rewriting whole columns."""
 DEFAULT_STEPS = ("invisible", "nfkc", "casefold", "t2s")
@@ -48,6 +52,8 @@ DEFAULT_IGNORABLE = (
     (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
 )  # fmt: skip
+# Full-width sentence punctuation of Chinese text and the ellipsis, which nfkc leaves alone.
+NFKC_KEPT = frozenset("\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f\u2026")
 # Han ideographs: CJK Unified Ideographs with extensions A-H and the compatibility blocks.
 HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F), (0x30000, 0x323AF))
 # Code points that NFKC or case folding can change: nothing above plane 2 but the tag block, which is ignorable.
@@ -95,7 +101,7 @@ def map_char(char: str, step: str) -> str:
     if step == "invisible":
         return "" if is_invisible(char) else char
     if step == "nfkc":
-        return unicodedata.normalize("NFKC", char)
+        return char if char in NFKC_KEPT else unicodedata.normalize("NFKC", char)
     if step == "casefold":
         return char if char.isascii() else char.casefold()
     return t2s_table().get(char, char)
@@ -148,6 +154,17 @@ def _between_han(chars: list[tuple[str, int, int, int]], i: int) -> bool:
     return before is not None and after is not None and is_han(before) and is_han(after)
 
 
+def term_steps(term: str, steps: Iterable[str]) -> tuple[str, ...]:
+    """The steps that apply to ``term``: all of ``steps``, less ``t2s`` if it would change the term
+    (a term written with Traditional characters matches as written)."""
+    active = tuple(s for s in STEPS if s in set(steps))
+    if "t2s" in active:
+        without = tuple(s for s in active if s != "t2s")
+        if normalize(term, active).text != normalize(term, without).text:
+            return without
+    return active
+
+
 def same_match(span: Normalized, term: Normalized) -> bool:
     """Does ``span`` read as ``term`` under the matching contract? ASCII case is ignored when the
     (normalised) term has an ASCII-alphanumeric end; every run must be at least as long as the term's."""
@@ -161,7 +178,7 @@ def needed_steps(span: str, term: str, steps: Iterable[str]) -> tuple[str, ...]:
     read as ``term``. When no single step is indispensable although raw text differs (the Kelvin sign
     is folded by ``nfkc`` and by ``casefold`` alike), every step that changes the span or the term is named.
     """
-    active = [s for s in STEPS if s in set(steps)]
+    active = list(term_steps(term, steps))
     needed = tuple(s for s in active if not _matches_with(span, term, [x for x in active if x != s]))
     if needed or _matches_with(span, term, []):
         return needed
@@ -193,7 +210,7 @@ def parse_steps(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in STEPS if s in chosen)
 
 
-def t2s_variants(text: str, limit: int) -> list[str] | None:
+def t2s_variants(text: str, limit: int | None) -> list[str] | None:
     """Every string that ``t2s`` turns into ``text`` (``text`` first), or None if more than ``limit``.
 
     Matching these in raw text finds Traditional spellings without converting any document.
@@ -203,7 +220,7 @@ def t2s_variants(text: str, limit: int) -> list[str] | None:
     count = 1
     for options in choices:
         count *= len(options)
-    if count > limit:
+    if limit is not None and count > limit:
         return None
     return ["".join(p) for p in itertools.product(*choices)]
 

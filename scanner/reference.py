@@ -9,7 +9,7 @@ columns with numpy and to terms through lexicon expansion instead.
 from __future__ import annotations
 
 from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
-from scanner.normalize import needed_steps, normalize
+from scanner.normalize import needed_steps, normalize, term_steps
 
 
 def naive_hits(lexicon: Lexicon, text: str | None) -> list[tuple[str, int]]:
@@ -34,18 +34,19 @@ def naive_hits(lexicon: Lexicon, text: str | None) -> list[tuple[str, int]]:
 def naive_normalized_hits(lexicon: Lexicon, text: str | None, steps: tuple[str, ...] | list[str]) -> list[tuple[str, int, int, tuple[str, ...]]]:
     """Sorted (term as written, start, end, steps needed) of every hit with normalisation ``steps``.
 
-    Literally: normalise the document and each term with ``scanner.normalize.normalize``, apply the
-    rules above to the normalised text, and map each hit's characters back to the original (start
-    and end are UTF-8 byte offsets into ``text``). With ``repeats``, every run of the term must be at
-    least as long in the text.
+    Literally: normalise the document and each term with ``scanner.normalize.normalize`` (the steps
+    that apply to the term, ``term_steps``), apply the rules above to the normalised text, and map
+    each hit's characters back to the original (start and end are UTF-8 byte offsets into ``text``).
+    With ``repeats``, every run of the term must be at least as long in the text.
     """
     if not text:
         return []
-    doc = normalize(text, steps)
-    lowered = ascii_lower(doc.text)
     hits = []
     for term in lexicon.terms:
-        pattern = normalize(term.text, steps)
+        active = term_steps(term.text, steps)
+        doc = normalize(text, active)
+        lowered = ascii_lower(doc.text)
+        pattern = normalize(term.text, active)
         needle = pattern.text
         if not needle:
             continue

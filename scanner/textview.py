@@ -1,7 +1,7 @@
 """Normalise a whole Arrow string column at once (numpy over its buffers), keeping the map back.
 
 ``normalize_column`` decodes the UTF-8 data buffer into code points, applies the character-level
-steps through one dense lookup table, applies ``separators`` and ``repeats`` with shifted-array
+steps (but ``t2s``) through one dense lookup table, applies ``separators`` and ``repeats`` with shifted-array
 comparisons, and re-encodes. It does what ``scanner.normalize.normalize`` does to each string (the
 tests hold them equal) without a Python loop per document or per character.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from scanner.normalize import CHANGEABLE_RANGES, CHAR_STEPS, DEFAULT_IGNORABLE, HAN_RANGES, STEPS, is_separator, map_char, t2s_table
+from scanner.normalize import CHANGEABLE_RANGES, CHAR_STEPS, DEFAULT_IGNORABLE, HAN_RANGES, STEPS, is_separator, map_char
 
 _MAX_CODE = 0x110000
 
@@ -36,11 +36,11 @@ class CharTable:
 
 @functools.lru_cache(maxsize=8)
 def char_table(steps: tuple[str, ...]) -> CharTable:
-    """Lookup arrays for the character-level steps among ``steps`` (cached per step set).
+    """Lookup arrays for the character-level steps among ``steps`` but ``t2s`` (cached per step set).
 
     Resource usage: ~0.5 s and 5 MB, once per process and step set.
     """
-    char_steps = [s for s in STEPS if s in steps and s in CHAR_STEPS]
+    char_steps = [s for s in STEPS if s in steps and s in CHAR_STEPS and s != "t2s"]
     index = np.full(_MAX_CODE, -1, dtype=np.int32)
     offsets, cps = [0], []
     for code in sorted(_changed_by_any(tuple(char_steps))):
@@ -64,8 +64,6 @@ def _changed_by_any(steps: tuple[str, ...]) -> set[int]:
         changed.update(c for c in codes if not unicodedata.is_normalized("NFKC", chr(c)))
     if "casefold" in steps:
         changed.update(c for c in codes if chr(c).casefold() != chr(c))
-    if "t2s" in steps:
-        changed.update(ord(c) for c in t2s_table())
     return changed
 
 
@@ -105,7 +103,10 @@ class View:
 
 
 def normalize_column(array: pa.Array, steps: tuple[str, ...]) -> View:
-    """Apply ``steps`` to every string of ``array`` (``string`` or ``large_string``)."""
+    """Apply ``steps`` to every string of ``array`` (``string`` or ``large_string``).
+
+    ``t2s`` is not applied: the matcher covers it by matching the Traditional spellings of terms.
+    """
     offsets, data = offsets_and_data(array)
     raw = np.frombuffer(data, dtype=np.uint8)
     starts = np.flatnonzero((raw[offsets[0] : offsets[-1]] & 0xC0) != 0x80) + offsets[0]
