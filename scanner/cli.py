@@ -12,6 +12,7 @@ import click
 from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.lexicon import load_lexicons
+from scanner.normalize import DEFAULT_STEPS, STEPS
 from scanner.readers import Columns, discover_shards
 from scanner.report import write_report
 from scanner.run import RunConfig, run_scan
@@ -69,13 +70,22 @@ def _print_summary(report: dict) -> None:
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
+@click.option(
+    "--normalize",
+    "normalize",
+    default="default",
+    show_default=True,
+    metavar="LIST",
+    help=f"Normalisation steps, comma-separated: {', '.join(STEPS)}; or none, default ({','.join(DEFAULT_STEPS)}), all.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @_fail_on_config_error
-def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, source_column, url_column, no_langid, progress) -> None:
+def scan(inputs, out, lexicons, annotate, workers, text_column, id_column, source_column, url_column, no_langid, normalize, progress) -> None:
     """Scan INPUTS (files, folders or globs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+    columns = Columns(text=text_column, id=id_column, source=source_column, url=url_column)
+    options = ScanOptions(columns=columns, langid=not no_langid, normalize=normalize)
     shards = discover_shards(list(inputs))
     lexicon = load_lexicons(lexicons)
-    options = ScanOptions(columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column), langid=not no_langid)
     config = RunConfig(out=out, annotate=annotate, workers=workers or os.cpu_count() or 1)
     from tqdm import tqdm
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.normalize import STEPS
 from scanner.outputs import atomic_write_bytes, atomic_write_json
 from scanner.stats import ShardStats
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES, RISKS
@@ -110,6 +111,7 @@ def build_report(documents: list[dict[str, Any]], profile: str = DEFAULT_PROFILE
         },
         "by_language": {code: stats.by_language[code] for code in sorted(stats.by_language)},
         "by_source": by_source,
+        "by_normalization": {step: stats.by_normalization[step] for step in STEPS if step in stats.by_normalization},
         "top_terms": [
             {"term": term, **counts}
             for term, counts in sorted(stats.by_term.items(), key=lambda kv: (-kv[1]["documents"], -kv[1]["hits"], kv[0]))[:50]
@@ -160,6 +162,18 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Languages", "", "| language | documents | chars | flagged |", "| --- | ---: | ---: | ---: |"]
     for code, c in report["by_language"].items():
         lines.append(f"| {code} | {c['documents']} | {c['chars']} | {c['flagged_documents']} |")
+    steps = report["options"].get("normalize", [])
+    lines += ["", "## Normalisations", ""]
+    if steps:
+        lines += [
+            f"Steps on: {', '.join(f'`{s}`' for s in steps)}. Hits that matched only after a step (a hit may need several):",
+            "",
+            "| step | hits | share of hits |",
+            "| --- | ---: | ---: |",
+        ]
+        lines += [f"| {step} | {report['by_normalization'].get(step, 0)} | {_percent(_share(report['by_normalization'].get(step, 0), t['hits']))} |" for step in steps]
+    else:
+        lines.append("None (raw matching).")
     lines += ["", "## Top terms", "", "| term | documents | hits |", "| --- | ---: | ---: |"]
     for row in report["top_terms"][:20]:
         lines.append(f"| {row['term']} | {row['documents']} | {row['hits']} |")

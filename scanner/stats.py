@@ -48,6 +48,7 @@ class ShardStats:
     - ``by_language``: code -> {documents, chars, flagged_documents};
     - ``by_source``: name -> {documents, flagged_documents, chars, bytes, languages: {code: documents}};
     - ``by_term``: term -> {documents, hits};
+    - ``by_normalization``: step -> hits that needed it (a hit needing two steps counts under both);
     - ``rows_read`` and ``rejected`` (reason -> rows): rows read = documents + sum(rejected);
     - ``inputs``: [{path, bytes, rows}] of the shards merged in; ``errors``: [{shard, reason}].
     """
@@ -57,6 +58,7 @@ class ShardStats:
     by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     by_source: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_term: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_normalization: dict[str, int] = field(default_factory=dict)
     rows_read: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -69,6 +71,7 @@ class ShardStats:
             by_language=_add_nested(self.by_language, other.by_language),
             by_source=_add_nested(self.by_source, other.by_source),
             by_term=_add_nested(self.by_term, other.by_term),
+            by_normalization=_add_nested(self.by_normalization, other.by_normalization),
             rows_read=self.rows_read + other.rows_read,
             rejected=_add_nested(self.rejected, other.rejected),
             inputs=sorted(self.inputs + other.inputs, key=lambda i: (i["path"], i.get("part", ""))),
@@ -77,7 +80,7 @@ class ShardStats:
 
     def update(self, batch: BatchCounts) -> None:
         """Add one batch's counts in place (the hot-loop form of ``+``)."""
-        for name in ("totals", "by_category", "by_language", "by_source", "by_term"):
+        for name in ("totals", "by_category", "by_language", "by_source", "by_term", "by_normalization"):
             _add_into(getattr(self, name), getattr(batch, name))
 
     def reject(self, reason: str, rows: int = 1) -> None:
@@ -95,6 +98,7 @@ class ShardStats:
             "by_language": _sorted_nested(self.by_language),
             "by_source": _sorted_nested(self.by_source),
             "by_term": _sorted_nested(self.by_term),
+            "by_normalization": _sorted_nested(self.by_normalization),
             "rows_read": self.rows_read,
             "rejected": _sorted_nested(self.rejected),
             "inputs": list(self.inputs),
@@ -109,6 +113,7 @@ class ShardStats:
             by_language=_copy_nested(data.get("by_language", {})),
             by_source=_copy_nested(data.get("by_source", {})),
             by_term=_copy_nested(data.get("by_term", {})),
+            by_normalization=_copy_nested(data.get("by_normalization", {})),
             rows_read=int(data.get("rows_read", 0)),
             rejected=_copy_nested(data.get("rejected", {})),
             inputs=[dict(i) for i in data.get("inputs", [])],
@@ -128,3 +133,4 @@ class BatchCounts:
     by_language: dict[str, dict[str, int]]
     by_source: dict[str, dict[str, Any]]
     by_term: dict[str, dict[str, int]]
+    by_normalization: dict[str, int]
