@@ -14,9 +14,10 @@ Steps, in pipeline order (each can be switched on or off; text and terms go thro
 - ``separators``: delete a run of spaces, punctuation and symbols (Unicode categories Z*, P*, S*)
   whose neighbours are both Han characters (``法*轮 功`` -> ``法轮功``). A term with one Han character
   has no gap between Han characters, so single-character CJK terms never match through this step.
-- ``repeats``: collapse a run of one repeated character to one character (``法法轮轮功`` -> ``法轮功``);
-  a term then matches where each of its own runs is at least as long in the text (``ass`` needs two
-  ``s``), so doubled characters inside terms keep their meaning.
+- ``repeats``: collapse a run of one repeated character (ASCII case aside) to its first character
+  (``法法轮轮功`` -> ``法轮功``, ``fuuUck`` -> ``fuck``); a term then matches where each of its own runs
+  is at least as long in the text (``ass`` needs two ``s``), so doubled characters inside terms keep
+  their meaning. A hit ends after the whole run of its last character.
 - ``t2s``: Traditional -> Simplified Chinese, character by character (``暴亂`` -> ``暴乱``), with the
   table OpenCC's ``t2s`` conversion gives each character on its own. It applies to terms written in
   Simplified only: a term written with Traditional characters (``幹``) keeps matching as written,
@@ -136,9 +137,9 @@ def normalize(text: str, steps: Iterable[str]) -> Normalized:
         else:
             collapsed: list[tuple[str, int, int, int]] = []
             for c, s, e, r in chars:
-                if collapsed and collapsed[-1][0] == c:
+                if collapsed and ascii_lower(collapsed[-1][0]) == ascii_lower(c):
                     prev = collapsed[-1]
-                    collapsed[-1] = (c, prev[1], e, prev[3] + r)
+                    collapsed[-1] = (prev[0], prev[1], e, prev[3] + r)
                 else:
                     collapsed.append((c, s, e, r))
             chars = collapsed

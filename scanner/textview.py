@@ -131,8 +131,9 @@ def normalize_column(array: pa.Array, steps: tuple[str, ...]) -> View:
         keep = ~_separators_between_han(cp, row)
         cp, row, origin_start, origin_end = cp[keep], row[keep], origin_start[keep], origin_end[keep]
     if "repeats" in steps and len(cp):
+        folded = np.where((cp >= 0x41) & (cp <= 0x5A), cp + 0x20, cp)
         first = np.ones(len(cp), dtype=bool)
-        first[1:] = (cp[1:] != cp[:-1]) | (row[1:] != row[:-1])
+        first[1:] = (folded[1:] != folded[:-1]) | (row[1:] != row[:-1])
         heads = np.flatnonzero(first)
         runs = np.diff(np.append(heads, len(cp)))
         origin_end = origin_end[heads + runs - 1]
