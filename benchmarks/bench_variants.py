@@ -231,6 +231,15 @@ def recall(lexicon: scanner.Lexicon, cases: dict[str, list[dict]]) -> dict:
     return results
 
 
+def shared_lists_lexicon(data: Path) -> scanner.Lexicon:
+    """The LDNOOBW and BigScience lists of shared/data as they are (single characters such as 性 included)."""
+    terms = []
+    for lang in TERM_LISTS:
+        for name in TERM_LISTS[lang]:
+            terms += [(line.strip(), ["A1.6"]) for line in (data / "lexicons" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return scanner.Lexicon.from_terms("ldnoobw+bigscience", "shared-data", terms)
+
+
 def precision(data: Path, lexicon: scanner.Lexicon) -> dict:
     """Flagged share of the unmodified ordinary records per setting, and the rise over no normalisation."""
     settings = {"none": (), **{s: (s,) for s in STEPS}, "default": DEFAULT_STEPS, "all": STEPS}
@@ -251,7 +260,7 @@ def precision(data: Path, lexicon: scanner.Lexicon) -> dict:
             for _, term in dict(extra).items():
                 counts[term] = counts.get(term, 0) + 1
             new_terms[label] = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
-        results[lang] = {
+        results[f"{lang}, {lexicon.name}"] = {
             "documents": len(column),
             "flagged_share": flagged,
             "rise_pp": {label: 100 * (share - flagged["none"]) for label, share in flagged.items()},
@@ -356,7 +365,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.python_version()}, pyarrow {pa.__version__}",
         "lexicon": {"name": lexicon.name, "version": lexicon.version, "terms": len(lexicon.terms)},
         "recall": recall(lexicon, build_cases(args.data, lexicon, args.per_step)),
-        "precision": precision(args.data, lexicon),
+        "precision": precision(args.data, lexicon) | precision(args.data, shared_lists_lexicon(args.data)),
     }
     if not args.skip_timing:
         out["timing"] = timing(args.work, args.data, args.size_mb, args.repeats)

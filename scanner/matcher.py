@@ -60,6 +60,11 @@ T2S_VARIANT_LIMIT = 64
 is instead caught by treating its characters' Traditional forms as rare characters (windows)."""
 
 
+VIEW_SLICE_BYTES = 4_000_000
+"""With ``separators`` or ``repeats``, columns are normalised in row slices of about this much text,
+which bounds the view's memory (~50 bytes per character) and keeps the arrays in cache."""
+
+
 def step_names(mask: int) -> list[str]:
     """Bitmask of ``STEP_BITS`` -> step names in pipeline order."""
     return [step for step, bit in STEP_BITS.items() if mask & bit]
@@ -223,9 +228,16 @@ class Matcher:
         if rows == 0 or array.null_count == rows:
             return _empty_hits(rows)
         offsets, data = offsets_and_data(array)
+        if offsets[-1] == offsets[0]:
+            return _empty_hits(rows)
         if self._whole_column:
-            view = normalize_column(array, self._view_steps)
-            row, entry, start, end = self._to_original(self._scan(view.array), view, np.zeros(rows, dtype=np.int64))
+            parts = []
+            cuts = np.unique(np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], VIEW_SLICE_BYTES), side="right") - 1)
+            for first, last in zip(cuts.tolist(), [*cuts[1:].tolist(), rows]):
+                view = normalize_column(array.slice(first, last - first), self._view_steps)
+                view_row, entry, start, end = self._to_original(self._scan(view.array), view, np.zeros(last - first, dtype=np.int64))
+                parts.append((view_row + first, entry, start, end))
+            row, entry, start, end = (np.concatenate(p) for p in zip(*parts))
             start, end = start - offsets[row], end - offsets[row]
             steps = self._steps_of_spans(data, row, entry, start, end, offsets)
         else:
