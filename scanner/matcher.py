@@ -145,7 +145,7 @@ class Matcher:
         )
         # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
         # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
-        entry_term, entry_text, bounded_start, bounded_end, lengths = [], [], [], [], []
+        entry_term, entry_text, bounded_start, bounded_end, sizes = [], [], [], [], []
         self._verify: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, ...]] = {}
         self._rest: dict[int, str] = {}
@@ -166,7 +166,7 @@ class Matcher:
                 entry = len(entry_term)
                 entry_term.append(term_id)
                 entry_text.append(spelling)
-                lengths.append(len(text))
+                sizes.append(len(spelling.encode()) + 4 * len(rest))
                 bounded_start.append(is_ascii_alnum(text[0]))
                 bounded_end.append(is_ascii_alnum(text[-1]))
                 if not folded and _has_ascii_letter(spelling.encode()):
@@ -179,7 +179,7 @@ class Matcher:
         self._entry_text = entry_text
         self._bounded_start = np.array(bounded_start, dtype=bool)
         self._bounded_end = np.array(bounded_end, dtype=bool)
-        self._margin = 4 * (max(lengths, default=0) + 2)
+        self._margin = max(sizes, default=0) + 8  # bytes: the longest spelling, a neighbour and slack
         patterns: dict[bytes, list[int]] = {}
         for entry, text in enumerate(entry_text):
             patterns.setdefault(ascii_lower(text).encode(), []).append(entry)
@@ -350,9 +350,10 @@ class Matcher:
         normalised windows around the rare characters.
 
         A hit that touches no rare character reads the same in the normalised document (its
-        characters and neighbours are unchanged), so only these need recomputing. Each window reaches
-        the longest term plus two characters past its rare characters, so every such hit and its
-        neighbours fall inside one (merged) window.
+        characters and neighbours are unchanged), so only these need recomputing. Between two rare
+        characters of such a hit lie only unchanged characters of the hit, at most the longest
+        spelling in bytes; each window reaches that far plus a neighbour character and slack past its
+        rare character, so every such hit and its neighbours fall inside one (merged) window.
         """
         raw = np.frombuffer(data, dtype=np.uint8)
         order = np.argsort(found.rare_start + offsets[found.rare_row])

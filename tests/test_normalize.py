@@ -31,6 +31,7 @@ CASES = [
     ("full-width letters", ["nfkc"], ["fuck"], "ｆｕｃｋ!", [("fuck", 0, 12, ("nfkc",))]),
     ("full-width keeps the word boundary", ["nfkc"], ["sex"], "ｓｅｘｙ", []),
     ("full-width neighbour breaks the boundary", ["nfkc"], ["sex"], "ａsex", []),
+    ("rare characters at both ends of a long term", ["nfkc"], ["abcdefghij"], "x ａbcdefghiｊ", [("abcdefghij", 2, 16, ("nfkc",))]),
     ("mixed width and ASCII case", ["nfkc"], ["fuck"], "ＦuＣk", [("fuck", 0, 8, ("nfkc",))]),
     ("circled digits", ["nfkc"], ["64"], "六⑥④", [("64", 3, 9, ("nfkc",))]),
     ("Kangxi radical reads as the Han character", ["nfkc"], ["人渣"], "⼈渣", [("人渣", 0, 6, ("nfkc",))]),
