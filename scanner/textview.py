@@ -5,9 +5,10 @@ steps (but ``t2s``) through one dense lookup table, applies ``separators`` and `
 comparisons, and re-encodes. It does what ``scanner.normalize.normalize`` does to each string (the
 tests hold them equal) without a Python loop per document or per character.
 
-Resource usage: ~20 numpy passes over the characters; on 100 MB of Chinese text (2 cores) it runs at
-~100 MB/s (see benchmarks/VARIANTS.md), so the matcher uses it on whole columns only when
-``separators`` or ``repeats`` is on, and otherwise on short windows around rare characters.
+Resource usage: ~20 numpy passes over the characters, ~50 bytes of arrays per character; on Chinese
+text it runs at ~15-25 MB/s (2 shared cores, benchmarks/VARIANTS.md), so the matcher uses it on whole
+columns (in 4 MB slices) only when ``separators`` or ``repeats`` is on, and otherwise on short
+windows around rare characters.
 """
 
 from __future__ import annotations
