@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from scanner.normalize import CHANGEABLE_RANGES, CHAR_STEPS, DEFAULT_IGNORABLE, HAN_RANGES, STEPS, is_separator, map_char
+from scanner.normalize import (
+    CHANGEABLE_RANGES,
+    CHAR_STEPS,
+    DEFAULT_IGNORABLE,
+    HAN_RANGES,
+    STEPS,
+    is_separator,
+    map_char,
+)
 
 _MAX_CODE = 0x110000
 
