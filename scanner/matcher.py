@@ -30,8 +30,8 @@ Normalisation keeps that single pass as the hot path:
   normalised with ``scanner.textview`` and scanned once, and hits are mapped back.
 
 Resource usage (100 MB of Chinese text, 2 shared cores, benchmarks/VARIANTS.md): building the
-automaton for 10,000 terms takes ~0.2 s raw and ~0.8 s with ``t2s`` (59,000 spellings instead of
-10,000); matching runs at the speed of ``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns
+automaton for 10,000 terms takes ~0.5 s raw and ~0.6 s with ``t2s`` (59,000 spellings instead of
+10,000; 100,000 terms: 2.3 s and 7.7 s); matching runs at the speed of ``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns
 per byte for the lowered view. The default steps cost 1.1x (bundled lexicon) to 1.3-1.6x (10k
 lexicon) the time of raw matching, mostly the larger automaton; ``separators`` or ``repeats``
 5-8x. All offsets reported are UTF-8 byte offsets into the original document.
@@ -39,6 +39,7 @@ lexicon) the time of raw matching, mostly the larger automaton; ``separators`` o
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
-from scanner.normalize import STEPS, needed_steps, normalize, t2s_table, t2s_variants, term_steps
+from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
 from scanner.taxonomy import category_bit
 from scanner.textview import View, char_table, normalize_column, offsets_and_data
 
@@ -58,8 +59,9 @@ for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
 _STRING_TYPES = (pa.string(), pa.large_string())
 STEP_BITS = {step: 1 << i for i, step in enumerate(STEPS)}
 T2S_VARIANT_LIMIT = 64
-"""Most Traditional spellings added per term; a term with more (long, many convertible characters)
-is instead caught by treating its characters' Traditional forms as rare characters (windows)."""
+"""Most Traditional spellings added per term. A term with more (long, many convertible characters;
+167 of the 10k benchmark lexicon) gets the spellings of its longest prefix within the limit (3-15
+characters there, so rare in text), and each match of one is checked for the rest in Python."""
 
 
 VIEW_SLICE_BYTES = 4_000_000
@@ -152,25 +154,31 @@ class Matcher:
         self._runs: dict[int, tuple[int, ...]] = {}
         self._rest: dict[int, str] = {}
         alphabet: set[str] = set()
+        t2s, preimages = t2s_table(), t2s_preimages()
         for term_id, term in enumerate(terms):
-            active = term_steps(term.text, self.steps)
-            normal = normalize(term.text, active)
+            normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
+            active = self.steps if "t2s" in self.steps and not any(c in t2s for c in normal.text) else self._view_steps
             text = normal.text
             if not text:
                 continue  # nothing left to match (a term made of invisible characters)
-            head, rest = text, ""
-            while "t2s" in active and len(head) > 1 and t2s_variants(head, T2S_VARIANT_LIMIT) is None:
-                head, rest = head[:-1], head[-1] + rest
-            spellings = t2s_variants(head, None) if "t2s" in active else [text]
-            alphabet.update(c for spelling in [*spellings, *t2s_variants(rest, None)] for c in spelling)
+            if "t2s" in active:
+                options = [(c, *preimages.get(c, ())) for c in text]
+                count = np.cumprod([len(o) for o in options])
+                head = max(1, int(np.searchsorted(count, T2S_VARIANT_LIMIT, side="right")))
+                spellings = ["".join(p) for p in itertools.product(*options[:head])]
+                rest = text[head:]
+                alphabet.update(c for o in options for c in o)
+            else:
+                spellings, rest = [text], ""
+                alphabet.update(text)
+            first = len(entry_term)
+            entry_term.extend([term_id] * len(spellings))
+            entry_text.extend(spellings)
+            sizes.append(len(spellings[-1].encode()) + 4 * len(rest))
+            bounded_start.extend([is_ascii_alnum(text[0])] * len(spellings))
+            bounded_end.extend([is_ascii_alnum(text[-1])] * len(spellings))
             folded = is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])
-            for spelling in spellings:
-                entry = len(entry_term)
-                entry_term.append(term_id)
-                entry_text.append(spelling)
-                sizes.append(len(spelling.encode()) + 4 * len(rest))
-                bounded_start.append(is_ascii_alnum(text[0]))
-                bounded_end.append(is_ascii_alnum(text[-1]))
+            for entry, spelling in enumerate(spellings, start=first):
                 if not folded and _has_ascii_letter(spelling.encode()):
                     self._verify[entry] = spelling.encode()
                 if max(normal.runs) > 1:
@@ -447,4 +455,4 @@ def _mask(steps: tuple[str, ...]) -> int:
 
 
 def _has_ascii_letter(data: bytes) -> bool:
-    return any(65 <= c <= 90 or 97 <= c <= 122 for c in data)
+    return data.lower() != data.upper()  # bytes case mapping touches ASCII letters only

@@ -31,7 +31,6 @@ Arrow columns with numpy, and the matcher covers ``t2s`` by adding Traditional s
 from __future__ import annotations
 
 import functools
-import itertools
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,16 +60,16 @@ HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x
 CHANGEABLE_RANGES = ((0x80, 0x2FFFF), (0xE0000, 0xE0FFF))
 
 
-def _in_ranges(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
-    return any(low <= code <= high for low, high in ranges)
+_INVISIBLE = frozenset(chr(c) for low, high in DEFAULT_IGNORABLE for c in range(low, high + 1))
 
 
 def is_invisible(char: str) -> bool:
-    return _in_ranges(ord(char), DEFAULT_IGNORABLE)
+    return char in _INVISIBLE
 
 
 def is_han(char: str) -> bool:
-    return _in_ranges(ord(char), HAN_RANGES)
+    code = ord(char)
+    return any(low <= code <= high for low, high in HAN_RANGES)
 
 
 def is_separator(char: str) -> bool:
@@ -160,8 +159,9 @@ def term_steps(term: str, steps: Iterable[str]) -> tuple[str, ...]:
     (a term written with Traditional characters matches as written)."""
     active = tuple(s for s in STEPS if s in set(steps))
     if "t2s" in active:
-        without = tuple(s for s in active if s != "t2s")
-        if normalize(term, active).text != normalize(term, without).text:
+        without = active[:-1]  # t2s is the last step
+        table = t2s_table()
+        if any(c in table for c in normalize(term, without).text):
             return without
     return active
 
@@ -211,23 +211,10 @@ def parse_steps(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in STEPS if s in chosen)
 
 
-def t2s_variants(text: str, limit: int | None) -> list[str] | None:
-    """Every string that ``t2s`` turns into ``text`` (``text`` first), or None if more than ``limit``.
-
-    Matching these in raw text finds Traditional spellings without converting any document.
-    """
-    preimages = _t2s_preimages()
-    choices = [[c, *preimages.get(c, ())] for c in text]
-    count = 1
-    for options in choices:
-        count *= len(options)
-    if limit is not None and count > limit:
-        return None
-    return ["".join(p) for p in itertools.product(*choices)]
-
-
 @functools.lru_cache(maxsize=1)
-def _t2s_preimages() -> dict[str, tuple[str, ...]]:
+def t2s_preimages() -> dict[str, tuple[str, ...]]:
+    """Simplified character -> the Traditional characters ``t2s`` turns into it. Matching every
+    spelling of a term built from these finds Traditional text without converting any document."""
     inverse: dict[str, list[str]] = {}
     for traditional, simplified in sorted(t2s_table().items()):
         inverse.setdefault(simplified, []).append(traditional)
