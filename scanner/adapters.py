@@ -1,7 +1,7 @@
 """Annotate the data structures cleaning jobs already hold: pyarrow, polars, HF ``datasets``.
 
 Each adapter appends the annotation columns (``doc_id``, ``flagged``, ``hits``, ``categories``,
-``terms``, ``language``, ``source``; see ``scanner.scan.ANNOTATION_SCHEMA``) and adds what it saw to
+``terms``, ``language``, ``source``; see ``scanner.scan.BASE_ANNOTATION_SCHEMA``) and adds what it saw to
 ``Annotator.stats`` in the same pass, so a job can filter on ``flagged`` and still report on the
 whole input. An input column that has an annotation column's name (often ``source``) is replaced,
 as ``datasets.map`` does with returned columns. Generated document ids (when there is no id column) are ``<shard>:<row>``, with rows
@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from scanner.lexicon import Lexicon
-from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
+from scanner.scan import BASE_ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 
 _ROW_INDEX = "__scanner_row"
@@ -63,7 +63,7 @@ class Annotator:
         with self._lock:
             self.stats = self.stats + batch_stats
         inputs = data.num_columns
-        kept = [i for i, name in enumerate(data.schema.names) if name not in ANNOTATION_SCHEMA.names]
+        kept = [i for i, name in enumerate(data.schema.names) if name not in BASE_ANNOTATION_SCHEMA.names]
         return annotated.select(kept + list(range(inputs, annotated.num_columns)))
 
     def batches(self, data: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[pa.RecordBatch]:
@@ -78,7 +78,7 @@ class Annotator:
 
         if isinstance(frame, pl.DataFrame):
             return pl.from_arrow(self.table(frame.to_arrow()))
-        annotation_schema = dict(pl.from_arrow(ANNOTATION_SCHEMA.empty_table()).schema)
+        annotation_schema = dict(pl.from_arrow(BASE_ANNOTATION_SCHEMA.empty_table()).schema)
         schema = {name: kind for name, kind in frame.collect_schema().items() if name not in annotation_schema}
 
         def annotate_chunk(chunk: pl.DataFrame) -> pl.DataFrame:
@@ -97,4 +97,4 @@ class Annotator:
         roles = self.scanner.options.columns.resolve(list(batch))
         wanted = {name: batch[name] for name in roles.values() if name is not None and name in batch}
         annotated = self.table(pa.table(wanted), first_row)
-        return {name: annotated.column(name).to_pylist() for name in ANNOTATION_SCHEMA.names}
+        return {name: annotated.column(name).to_pylist() for name in BASE_ANNOTATION_SCHEMA.names}

@@ -15,6 +15,7 @@ from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.i18n import LANGUAGES
 from scanner.lexicon import load_lexicons
+from scanner.normalize import DEFAULT_STEPS, STEPS
 from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
 from scanner.report import verify_report, write_report
 from scanner.run import Progress, RunConfig, run_scan
@@ -111,6 +112,14 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
+@click.option(
+    "--normalize",
+    "normalize",
+    default="default",
+    show_default=True,
+    metavar="LIST",
+    help=f"Normalisation steps, comma-separated: {', '.join(STEPS)}; or none, default ({','.join(DEFAULT_STEPS)}), all.",
+)
 @click.option("--sample-size", type=click.IntRange(min=0), default=4000, show_default=True, help="Size of the human spot-check sample.")
 @click.option("--sample-per-source", type=click.IntRange(min=0), default=0, show_default=True, help="Also keep a sample of this size per source.")
 @click.option("--sample-seed", default=DEFAULT_SEED, show_default=True, help="Key of the sampling hash (recorded in the report).")
@@ -123,7 +132,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @_config_errors_exit_2
 def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column,
          source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
-         fail_on_check, strict, progress) -> None:
+         fail_on_check, strict, normalize, progress) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
         msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
@@ -135,6 +144,7 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
     options = ScanOptions(
         columns=Columns(text=text_column, id=id_column, source=source_column, url=url_column),
         langid=not no_langid,
+        normalize=normalize,
         registry=load_registry(registry_path),
         sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
     )

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from scanner.i18n import label, requirement, risk_name
-from scanner.render import format_threshold, format_value, percent
+from scanner.render import format_threshold, format_value, normalization_rows, percent
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}
@@ -147,6 +147,7 @@ def render(report: dict[str, Any], lang: str) -> str:
         L("categories"),
         _table([L("code"), L("name"), L("documents"), L("hits")], [[code, risk_name(c, lang), c["documents"], c["hits"]] for code, c in report["by_category"].items()], table_id="categories"),
     )
+    section("normalizations", L("normalizations"), _table([L("step"), L("hits"), L("share")], normalization_rows(report), table_id="normalizations"))
     terms = report["top_terms"][:30]
     section(
         "top-terms",

@@ -46,6 +46,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "code": ("编号", "code"),
     "name": ("名称", "name"),
     "top_terms": ("高频关键词", "Top terms"),
+    "normalizations": ("变形归一化命中（仅在该步骤后命中的次数）", "Normalisations (hits that matched only after the step)"),
+    "step": ("步骤", "step"),
     "term": ("关键词", "term"),
     "noisy": ("噪声词", "noisy"),
     "noisy_note": ("噪声词：文档命中率远高于其他关键词（≥1% 且 ≥ 中位数 10 倍），请检查词库。", "Noisy: document hit rate far above the rest (>= 1 % and >= 10x the median); check the lexicon."),

@@ -8,21 +8,39 @@ Matching contract (tests/test_matcher.py pins each rule):
   and at that end only on a word boundary: the neighbouring character is not an ASCII letter or
   digit (``ass`` misses ``class``; ``C++`` hits ``learn c++ now``). Other terms are exact substrings.
 - A match never spans two documents. Null and empty documents have no hits.
+- With normalisation steps (``scanner.normalize``), the rules apply to the normalised document and
+  the normalised terms, and each hit is reported at the original characters it came from.
 
 How: the column is viewed through Arrow's ``ascii_lower`` (byte-for-byte the same length, so the
 offsets buffer still applies), the automaton runs once over the whole data buffer (zero copy, the
 GIL released), offsets map matches to rows with ``numpy.searchsorted``, and vectorised masks drop
 cross-row spans and apply the boundary rule. Exact terms that contain ASCII letters are verified
-against the original bytes, since the lowered view cannot tell ``A`` from ``a``.
+against the unlowered bytes, since the lowered view cannot tell ``A`` from ``a``.
 
-Resource usage: building the automaton for 10,000 terms takes ~20 ms; matching runs at the speed
-of ``BytesAhoCorasick`` itself (see benchmarks/README.md) plus ~1 ns per byte for the lowered view.
-All offsets reported are UTF-8 byte offsets into the original document.
+Normalisation keeps that single pass as the hot path:
+
+- ``t2s`` adds the Traditional spellings of each term written in Simplified to the automaton
+  (lexicon expansion; a term with more than ``T2S_VARIANT_LIMIT`` spellings gets its prefix's
+  spellings and a check of the rest), so no document is converted and offsets stay exact;
+- ``invisible``, ``nfkc`` and ``casefold`` change only rare characters. The automaton also looks
+  for the *relevant* ones (those whose normalised form is empty, or holds an ASCII letter or digit
+  or a character of some term); hits next to or over one are recomputed on short windows around it,
+  normalised with ``scanner.textview``; all other hits are already final;
+- ``separators`` and ``repeats`` change text everywhere, so with either on the whole column is
+  normalised with ``scanner.textview`` and scanned once, and hits are mapped back.
+
+Resource usage (100 MB of Chinese text, 2 shared cores, benchmarks/VARIANTS.md): building the
+automaton for 10,000 terms takes ~0.5 s raw and ~0.6 s with ``t2s`` (59,000 spellings instead of
+10,000; 100,000 terms: 2.3 s and 7.7 s); matching runs at the speed of ``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns
+per byte for the lowered view. The default steps cost 1.1x (bundled lexicon) to 1.3-1.6x (10k
+lexicon) the time of raw matching, mostly the larger automaton; ``separators`` or ``repeats``
+5-8x. All offsets reported are UTF-8 byte offsets into the original document.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
+import threading
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -30,14 +48,30 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.lexicon import Lexicon, is_ascii_alnum
-from scanner.taxonomy import RISK_CODES, category_bit
+from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
+from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
+from scanner.taxonomy import category_bit
+from scanner.textview import View, char_table, normalize_column, offsets_and_data
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
     _ASCII_ALNUM[_char] = True
 _STRING_TYPES = (pa.string(), pa.large_string())
-_ASCII_LETTER = re.compile("[A-Za-z]")
+STEP_BITS = {step: 1 << i for i, step in enumerate(STEPS)}
+T2S_VARIANT_LIMIT = 64
+"""Most Traditional spellings added per term. A term with more (long, many convertible characters;
+167 of the 10k benchmark lexicon) gets the spellings of its longest prefix within the limit (3-15
+characters there, so rare in text), and each match of one is checked for the rest in Python."""
+
+
+VIEW_SLICE_BYTES = 4_000_000
+"""With ``separators`` or ``repeats``, columns are normalised in row slices of about this much text,
+which bounds the view's memory (~50 bytes per character) and keeps the arrays in cache."""
+
+
+def step_names(mask: int) -> list[str]:
+    """Bitmask of ``STEP_BITS`` -> step names in pipeline order."""
+    return [step for step, bit in STEP_BITS.items() if mask & bit]
 
 
 @dataclass(frozen=True)
@@ -45,7 +79,8 @@ class Hits:
     """Every hit in a column of ``rows`` documents, as parallel numpy arrays (one entry per hit).
 
     ``row`` is the document's index in the column, ``term`` the term id (index into
-    ``Lexicon.terms``), ``start``/``end`` UTF-8 byte offsets into that document.
+    ``Lexicon.terms``), ``start``/``end`` UTF-8 byte offsets into that (original) document, and
+    ``steps`` a bitmask (``STEP_BITS``) of the normalisations the hit needed (0: matched as written).
     """
 
     rows: int
@@ -53,6 +88,7 @@ class Hits:
     term: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    steps: np.ndarray
 
     def __len__(self) -> int:
         return len(self.row)
@@ -60,7 +96,7 @@ class Hits:
 
 def _empty_hits(rows: int) -> Hits:
     empty = np.zeros(0, dtype=np.int64)
-    return Hits(rows=rows, row=empty, term=empty, start=empty, end=empty)
+    return Hits(rows=rows, row=empty, term=empty, start=empty, end=empty, steps=empty)
 
 
 def _concat_hits(parts: list[Hits], row_offsets: list[int]) -> Hits:
@@ -73,11 +109,27 @@ def _concat_hits(parts: list[Hits], row_offsets: list[int]) -> Hits:
         term=np.concatenate([p.term for p in parts]),
         start=np.concatenate([p.start for p in parts]),
         end=np.concatenate([p.end for p in parts]),
+        steps=np.concatenate([p.steps for p in parts]),
     )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Matches of one scan, relative to their row: term matches (by entry) and rare characters."""
+
+    row: np.ndarray
+    entry: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    rare_row: np.ndarray
+    rare_start: np.ndarray
+    rare_end: np.ndarray
 
 
 class Matcher:
     """A lexicon compiled once into an automaton; reusable across batches and threads.
+
+    ``steps`` are normalisation step names (``scanner.normalize.STEPS``); none means raw matching.
 
     >>> from scanner.lexicon import Lexicon, Term
     >>> m = Matcher(Lexicon("demo", "1", (Term("aa", frozenset({"A1.6"})),)))
@@ -85,25 +137,87 @@ class Matcher:
     2
     """
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = ()) -> None:
         self.lexicon = lexicon
-        texts = [t.text for t in lexicon.terms]
-        bits = {code: category_bit(code) for code in RISK_CODES}
-        self.term_text = pa.array(texts, type=pa.string())
-        self.term_category_mask = np.array([sum(bits[c] for c in t.categories) for t in lexicon.terms], dtype=np.int64)
-        self._bounded_start = np.array([is_ascii_alnum(t[0]) for t in texts], dtype=bool)
-        self._bounded_end = np.array([is_ascii_alnum(t[-1]) for t in texts], dtype=bool)
-        folded = self._bounded_start | self._bounded_end
-        # Exact terms holding ASCII letters must be checked against the original bytes.
-        self._verify = {i: t.encode() for i, t in enumerate(texts) if not folded[i] and _ASCII_LETTER.search(t)}
+        self.steps = tuple(s for s in STEPS if s in set(steps))
+        self._view_steps = tuple(s for s in self.steps if s != "t2s")
+        self._whole_column = bool({"separators", "repeats"} & set(self.steps))
+        terms = lexicon.terms
+        self.term_text = pa.array([t.text for t in terms], type=pa.string())
+        self.term_category_mask = np.array(
+            [sum(category_bit(c) for c in t.categories) for t in terms], dtype=np.int64
+        )
+        # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
+        # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
+        entry_term, entry_text, bounded_start, bounded_end, sizes = [], [], [], [], []
+        self._verify: dict[int, bytes] = {}
+        self._runs: dict[int, tuple[int, ...]] = {}
+        self._rest: dict[int, str] = {}
+        alphabet: set[str] = set()
+        t2s, preimages = t2s_table(), t2s_preimages()
+        for term_id, term in enumerate(terms):
+            normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
+            active = self.steps if "t2s" in self.steps and not any(c in t2s for c in normal.text) else self._view_steps
+            text = normal.text
+            if not text:
+                continue  # nothing left to match (a term made of invisible characters)
+            if "t2s" in active:
+                options = [(c, *preimages.get(c, ())) for c in text]
+                count = np.cumprod([len(o) for o in options])
+                head = max(1, int(np.searchsorted(count, T2S_VARIANT_LIMIT, side="right")))
+                spellings = ["".join(p) for p in itertools.product(*options[:head])]
+                rest = text[head:]
+                alphabet.update(c for o in options for c in o)
+            else:
+                spellings, rest = [text], ""
+                alphabet.update(text)
+            first = len(entry_term)
+            entry_term.extend([term_id] * len(spellings))
+            entry_text.extend(spellings)
+            sizes.append(len(spellings[-1].encode()) + 4 * len(rest))
+            bounded_start.extend([is_ascii_alnum(text[0])] * len(spellings))
+            bounded_end.extend([is_ascii_alnum(text[-1])] * len(spellings))
+            folded = is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])
+            for entry, spelling in enumerate(spellings, start=first):
+                if not folded and _has_ascii_letter(spelling.encode()):
+                    self._verify[entry] = spelling.encode()
+                if max(normal.runs) > 1:
+                    self._runs[entry] = normal.runs
+                if rest:
+                    self._rest[entry] = rest
+        self._entry_term = np.array(entry_term, dtype=np.int64)
+        self._entry_text = entry_text
+        self._bounded_start = np.array(bounded_start, dtype=bool)
+        self._bounded_end = np.array(bounded_end, dtype=bool)
+        self._margin = max(sizes, default=0) + 8  # bytes: the longest spelling, a neighbour and slack
         patterns: dict[bytes, list[int]] = {}
-        for term_id, text in enumerate(texts):
-            patterns.setdefault(text.encode().lower(), []).append(term_id)  # bytes.lower folds ASCII only
+        for entry, text in enumerate(entry_text):
+            patterns.setdefault(ascii_lower(text).encode(), []).append(entry)
         group_sizes = np.array([len(ids) for ids in patterns.values()], dtype=np.int64)
         self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
-        self._group_terms = np.fromiter((i for ids in patterns.values() for i in ids), dtype=np.int64, count=len(texts))
-        self._needs_lower_view = any(_ASCII_LETTER.search(t) for t in texts)
-        self._automaton = ahocorasick_rs.BytesAhoCorasick(list(patterns), matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+        self._group_entries = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
+        self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
+        rare = [] if self._whole_column or not self._view_steps else self._rare_characters(alphabet)
+        self._term_patterns = len(patterns)
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            [*patterns, *(c.encode() for c in rare)], matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+        )
+        self._entry_steps: dict[int, int] = {}
+        self._span_steps: dict[tuple[bytes, int], int] = {}
+        self._lock = threading.Lock()
+
+    def _rare_characters(self, alphabet: set[str]) -> list[str]:
+        """Characters a step changes that can make or break a hit: the normalised form is empty, or
+        holds an ASCII letter or digit or a character some term may match, or the character is itself
+        one a term may match."""
+        table = char_table(self._view_steps)
+        rare = []
+        for code in np.flatnonzero(table.index >= 0).tolist():
+            k = table.index[code]
+            image = "".join(map(chr, table.cps[table.offsets[k] : table.offsets[k + 1]].tolist()))
+            if not image or chr(code) in alphabet or any(c in alphabet or is_ascii_alnum(c) for c in image):
+                rare.append(chr(code))
+        return rare
 
     def find(self, column: pa.Array | pa.ChunkedArray) -> Hits:
         """All hits in a string column (``string`` or ``large_string``, chunked, sliced or with nulls)."""
@@ -123,63 +237,222 @@ class Matcher:
         rows = len(array)
         if rows == 0 or array.null_count == rows:
             return _empty_hits(rows)
-        view = pc.ascii_lower(array) if self._needs_lower_view else array
-        offsets, data = _offsets_and_data(view)
+        offsets, data = offsets_and_data(array)
+        if offsets[-1] == offsets[0]:
+            return _empty_hits(rows)
+        if self._whole_column:
+            parts = []
+            cuts = np.unique(np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], VIEW_SLICE_BYTES), side="right") - 1)
+            for first, last in zip(cuts.tolist(), [*cuts[1:].tolist(), rows]):
+                view = normalize_column(array.slice(first, last - first), self._view_steps)
+                view_row, entry, start, end = self._to_original(self._scan(view.array), view, np.zeros(last - first, dtype=np.int64))
+                parts.append((view_row + first, entry, start, end))
+            row, entry, start, end = (np.concatenate(p) for p in zip(*parts))
+            start, end = start - offsets[row], end - offsets[row]
+            steps = self._steps_of_spans(data, row, entry, start, end, offsets)
+        else:
+            found = self._scan(array)
+            row, entry, start, end = found.row, found.entry, found.start, found.end
+            steps = self._steps_of_entries(entry)
+            if self._rest:
+                partial = np.flatnonzero(np.isin(entry, list(self._rest)))
+                steps[partial] = self._steps_of_spans(data, row[partial], entry[partial], start[partial], end[partial], offsets)
+            if len(found.rare_row):
+                row, entry, start, end, steps = self._redo_near_rare(found, data, offsets, (row, entry, start, end, steps))
+        if array.null_count:
+            keep = np.asarray(array.is_valid())[row]
+            row, entry, start, end, steps = row[keep], entry[keep], start[keep], end[keep], steps[keep]
+        return Hits(rows=rows, row=row, term=self._entry_term[entry], start=start, end=end, steps=steps)
+
+    def _scan(self, array: pa.Array) -> _Found:
+        """One automaton pass over ``array`` (original or normalised): contract rules applied."""
+        lowered = pc.ascii_lower(array) if self._needs_lower_view else array
+        offsets, data = offsets_and_data(lowered)
         base, stop = int(offsets[0]), int(offsets[-1])
-        if stop == base:
-            return _empty_hits(rows)
-        found = self._automaton.find_matches_as_indexes(memoryview(data).cast("B")[base:stop], overlapping=True)
+        found = self._automaton.find_matches_as_indexes(memoryview(data).cast("B")[base:stop], overlapping=True) if stop > base else []
         if not found:
-            return _empty_hits(rows)
+            return _Found(*([np.zeros(0, dtype=np.int64)] * 7))
         matches = np.array(found, dtype=np.int64)
         pattern, start, end = matches[:, 0], matches[:, 1] + base, matches[:, 2] + base
         row = np.searchsorted(offsets, start, side="right") - 1
         keep = end <= offsets[row + 1]
-        if array.null_count:
-            keep &= np.asarray(array.is_valid())[row]
-        candidate, term = self._expand_groups(pattern[keep])
-        start, end, row = start[keep][candidate], end[keep][candidate], row[keep][candidate]
-        keep = self._boundaries_hold(term, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
+        pattern, start, end, row = pattern[keep], start[keep], end[keep], row[keep]
+        rare = pattern >= self._term_patterns
+        rare_row, rare_start, rare_end = row[rare], start[rare] - offsets[row[rare]], end[rare] - offsets[row[rare]]
+        pattern, start, end, row = pattern[~rare], start[~rare], end[~rare], row[~rare]
+        candidate, entry = self._expand_groups(pattern)
+        start, end, row = start[candidate], end[candidate], row[candidate]
+        keep = np.ones(len(entry), dtype=bool)
+        if self._rest:
+            keep = self._extend_to_rest(entry, end - offsets[row], end, row, array)
+        keep &= self._boundaries_hold(entry, start, end, row, offsets, np.frombuffer(data, dtype=np.uint8))
         start, end = start - offsets[row], end - offsets[row]
         if self._verify:
-            keep &= self._verified(term, start, end, row, array)
-        return Hits(rows=rows, row=row[keep], term=term[keep], start=start[keep], end=end[keep])
+            keep &= self._verified(entry, start, end, row, array)
+        return _Found(row[keep], entry[keep], start[keep], end[keep], rare_row, rare_start, rare_end)
+
+    def _extend_to_rest(self, entry, relative_end, end, row, unlowered: pa.Array) -> np.ndarray:
+        """Entries that spell only the start of a term: keep a match if the characters after it
+        convert (``t2s``) to the rest of the term, and move its ``end`` past them (in place)."""
+        keep = np.ones(len(entry), dtype=bool)
+        offsets, data = offsets_and_data(unlowered)
+        raw = memoryview(data).cast("B")
+        table = t2s_table()
+        for i in np.flatnonzero(np.isin(entry, list(self._rest))):
+            rest = self._rest[int(entry[i])]
+            at = int(offsets[row[i]] + relative_end[i])
+            following = bytes(raw[at : min(int(offsets[row[i] + 1]), at + 4 * len(rest))]).decode(errors="ignore")[: len(rest)]
+            converted = "".join(table.get(c, c) for c in following)
+            if self._bounded_start[entry[i]] or self._bounded_end[entry[i]]:
+                converted, rest = ascii_lower(converted), ascii_lower(rest)
+            keep[i] = converted == rest
+            end[i] += len(following.encode())
+        return keep
 
     def _expand_groups(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pattern ids -> (match index, term id) pairs; a pattern shared by several exact terms
-        (``中a国`` and ``中A国`` share the lowered pattern) yields one candidate per term."""
+        """Pattern ids -> (match index, entry id) pairs; a pattern shared by several entries
+        (``中a国`` and ``中A国`` share the lowered pattern) yields one candidate per entry."""
         sizes = self._group_offsets[pattern + 1] - self._group_offsets[pattern]
         candidate = np.repeat(np.arange(len(pattern)), sizes)
         within = np.arange(len(candidate)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        return candidate, self._group_terms[self._group_offsets[pattern][candidate] + within]
+        return candidate, self._group_entries[self._group_offsets[pattern][candidate] + within]
 
-    def _boundaries_hold(self, term, start, end, row, offsets, data: np.ndarray) -> np.ndarray:
+    def _boundaries_hold(self, entry, start, end, row, offsets, data: np.ndarray) -> np.ndarray:
         """Word-boundary rule at each ASCII-alphanumeric end; a document's edges count as boundaries."""
-        keep = np.ones(len(term), dtype=bool)
-        check_start = self._bounded_start[term] & (start > offsets[row])
+        keep = np.ones(len(entry), dtype=bool)
+        check_start = self._bounded_start[entry] & (start > offsets[row])
         keep[check_start] = ~_ASCII_ALNUM[data[start[check_start] - 1]]
-        check_end = self._bounded_end[term] & (end < offsets[row + 1])
+        check_end = self._bounded_end[entry] & (end < offsets[row + 1])
         keep[check_end] &= ~_ASCII_ALNUM[data[end[check_end]]]
         return keep
 
-    def _verified(self, term, start, end, row, original: pa.Array) -> np.ndarray:
-        """Exact terms with ASCII letters: compare with the original (not lowered) bytes."""
-        keep = np.ones(len(term), dtype=bool)
-        candidates = np.flatnonzero(np.isin(term, list(self._verify)))
+    def _verified(self, entry, start, end, row, unlowered: pa.Array) -> np.ndarray:
+        """Exact entries with ASCII letters: compare with the unlowered bytes."""
+        keep = np.ones(len(entry), dtype=bool)
+        candidates = np.flatnonzero(np.isin(entry, list(self._verify)))
         if len(candidates):
-            offsets, data = _offsets_and_data(original)
+            offsets, data = offsets_and_data(unlowered)
             raw = memoryview(data).cast("B")
             for i in candidates:
                 doc = int(offsets[row[i]])
-                keep[i] = raw[doc + start[i] : doc + end[i]] == self._verify[int(term[i])]
+                keep[i] = raw[doc + start[i] : doc + end[i]] == self._verify[int(entry[i])]
         return keep
 
+    def _to_original(self, found: _Found, view: View, shift: np.ndarray):
+        """Hits in a normalised view -> (view row, entry, start, end) with start/end offsets into the
+        original data buffer (``shift[view row]`` added to the view's origins).
 
-def _offsets_and_data(array: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
-    """The array's own window of the offsets buffer (handles slices) and its data buffer."""
-    _, offsets_buffer, data = array.buffers()
-    dtype = np.int64 if array.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=dtype)[array.offset : array.offset + len(array) + 1]
-    if data is None:
-        data = pa.py_buffer(b"")
-    return offsets.astype(np.int64, copy=False), data
+        Entries whose term has repeated characters keep only hits where every run is long enough.
+        """
+        view_offsets, _ = offsets_and_data(view.array)
+        start, end = found.start + view_offsets[found.row], found.end + view_offsets[found.row]
+        keep = np.ones(len(start), dtype=bool)
+        for i in np.flatnonzero(np.isin(found.entry, list(self._runs))) if self._runs else ():
+            need = self._runs[int(found.entry[i])]
+            first = int(np.searchsorted(view.byte_start, start[i]))
+            keep[i] = all(int(view.runs[first + k]) >= n for k, n in enumerate(need))
+        origin_start, origin_end = view.to_original(start[keep], end[keep])
+        row = found.row[keep]
+        return row, found.entry[keep], origin_start + shift[row], origin_end + shift[row]
+
+    def _redo_near_rare(self, found: _Found, data: pa.Buffer, offsets: np.ndarray, hits: tuple):
+        """Replace every hit that contains or touches a rare character with the hits of the
+        normalised windows around the rare characters.
+
+        A hit that touches no rare character reads the same in the normalised document (its
+        characters and neighbours are unchanged), so only these need recomputing. Between two rare
+        characters of such a hit lie only unchanged characters of the hit, at most the longest
+        spelling in bytes; each window reaches that far plus a neighbour character and slack past its
+        rare character, so every such hit and its neighbours fall inside one (merged) window.
+        """
+        raw = np.frombuffer(data, dtype=np.uint8)
+        order = np.argsort(found.rare_start + offsets[found.rare_row])
+        rare_row = found.rare_row[order]
+        rare_start, rare_end = found.rare_start[order] + offsets[rare_row], found.rare_end[order] + offsets[rare_row]
+        row, entry, start, end, steps = hits
+        untouched = ~_touches(row, start + offsets[row], end + offsets[row], rare_row, rare_start, rare_end)
+        # Windows: margin bytes either side, clipped to the document, moved onto character starts, merged.
+        first = np.maximum(rare_start - self._margin, offsets[rare_row])
+        last = np.minimum(rare_end + self._margin, offsets[rare_row + 1])
+        for _ in range(3):
+            first += (first < rare_start) & ((raw[first] & 0xC0) == 0x80)
+            inside = last < offsets[rare_row + 1]
+            last -= inside & ((raw[np.minimum(last, len(raw) - 1)] & 0xC0) == 0x80)
+        new_window = np.ones(len(first), dtype=bool)
+        new_window[1:] = (first[1:] > np.maximum.accumulate(last)[:-1]) | (rare_row[1:] != rare_row[:-1])
+        window_first = first[new_window]
+        window_last = np.maximum.reduceat(last, np.flatnonzero(new_window))
+        window_row = rare_row[new_window]
+        sizes = window_last - window_first
+        window_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        gather = np.repeat(window_first - window_offsets[:-1], sizes) + np.arange(int(window_offsets[-1]))
+        windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(raw[gather]))
+        view = normalize_column(windows, self._view_steps)
+        w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
+        w_row = window_row[w_row]
+        touched = _touches(w_row, w_start, w_end, rare_row, rare_start, rare_end)
+        w_row, w_entry = w_row[touched], w_entry[touched]
+        w_start, w_end = w_start[touched] - offsets[w_row], w_end[touched] - offsets[w_row]
+        w_steps = self._steps_of_spans(data, w_row, w_entry, w_start, w_end, offsets)
+        return (
+            np.concatenate([row[untouched], w_row]),
+            np.concatenate([entry[untouched], w_entry]),
+            np.concatenate([start[untouched], w_start]),
+            np.concatenate([end[untouched], w_end]),
+            np.concatenate([steps[untouched], w_steps]),
+        )
+
+    def _steps_of_entries(self, entry: np.ndarray) -> np.ndarray:
+        """Steps needed by hits that read exactly as an entry's spelling (raw-path hits, not ``_rest``)."""
+        if not self.steps or not len(entry):
+            return np.zeros(len(entry), dtype=np.int64)
+        unique, inverse = np.unique(entry, return_inverse=True)
+        masks = np.array([self._entry_mask(int(e)) for e in unique], dtype=np.int64)
+        return masks[inverse]
+
+    def _entry_mask(self, entry: int) -> int:
+        mask = self._entry_steps.get(entry)
+        if mask is None:
+            term = self.lexicon.terms[int(self._entry_term[entry])].text
+            mask = _mask(needed_steps(self._entry_text[entry], term, self.steps))
+            with self._lock:
+                self._entry_steps[entry] = mask
+        return mask
+
+    def _steps_of_spans(self, data: pa.Buffer, row, entry, start, end, offsets) -> np.ndarray:
+        """Steps needed by hits found in a normalised view, from their original text (cached)."""
+        raw = memoryview(data).cast("B")
+        masks = np.zeros(len(row), dtype=np.int64)
+        for i, (r, e, s, t) in enumerate(zip(row.tolist(), entry.tolist(), start.tolist(), end.tolist())):
+            doc = int(offsets[r])
+            key = (bytes(raw[doc + s : doc + t]), int(self._entry_term[e]))
+            mask = self._span_steps.get(key)
+            if mask is None:
+                mask = _mask(needed_steps(key[0].decode(), self.lexicon.terms[key[1]].text, self.steps))
+                with self._lock:
+                    self._span_steps[key] = mask
+            masks[i] = mask
+        return masks
+
+
+def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
+    """Does each span [start, end) (buffer offsets) contain or border a rare character of its row?
+
+    Rare characters are sorted and disjoint, so the last one starting at or before ``end`` decides.
+    Offsets are shifted by the row number so that a rare character opening the next row (at the
+    same buffer offset as this row's end) does not count as bordering.
+    """
+    if not len(rare_start) or not len(row):
+        return np.zeros(len(row), dtype=bool)
+    last = np.searchsorted(rare_start + rare_row, end + row, side="right") - 1
+    found = last >= 0
+    last = np.maximum(last, 0)
+    return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
+
+
+def _mask(steps: tuple[str, ...]) -> int:
+    return sum(STEP_BITS[s] for s in steps)
+
+
+def _has_ascii_letter(data: bytes) -> bool:
+    return data.lower() != data.upper()  # bytes case mapping touches ASCII letters only

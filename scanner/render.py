@@ -24,6 +24,13 @@ def format_threshold(check: dict[str, Any]) -> str:
     return percent(threshold) if isinstance(threshold, float) else str(threshold)
 
 
+def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """Per normalisation step that was on: hits that matched only after it, and their share of hits."""
+    hits = report["totals"]["hits"]
+    counts = report.get("by_normalization", {})
+    return [[step, counts.get(step, 0), percent(counts.get(step, 0) / hits if hits else 0.0)] for step in report["options"].get("normalize", [])]
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
@@ -68,6 +75,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     lines += _table([L("type"), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], percent(v["share_of_chars"])] for k, v in report["by_source_type"].items()])
     lines += [f"## {L('categories')}", ""]
     lines += _table([L("code"), L("name"), L("documents"), L("hits")], [[code, risk_name(c, lang), c["documents"], c["hits"]] for code, c in report["by_category"].items()])
+    lines += [f"## {L('normalizations')}", ""]
+    lines += _table([L("step"), L("hits"), L("share")], normalization_rows(report))
     lines += [f"## {L('languages')}", ""]
     lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], [[code, c["documents"], c["chars"], c["flagged_documents"]] for code, c in report["by_language"].items()])
     lines += [f"## {L('top_terms')}", "", L("noisy_note"), ""]

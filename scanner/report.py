@@ -21,6 +21,7 @@ from scanner.audit import keyword_library_rules
 from scanner.errors import ConfigError
 from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, wilson_interval
 from scanner.sources import Registry, RegistrySource, origin_of_host
+from scanner.normalize import STEPS
 from scanner.stats import ShardStats
 from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
@@ -362,6 +363,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
         "by_source": by_source,
         "by_origin": origins,
         "by_source_type": _shares_by(by_source, "type"),
+        "by_normalization": {step: stats.by_normalization[step] for step in STEPS if step in stats.by_normalization},
         "top_terms": _top_terms(stats, totals["documents"]),
         "checks": checks,
         "human_sample": _sample_summary(sample, spec, by_source, totals["documents"]),

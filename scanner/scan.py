@@ -19,13 +19,24 @@ import pyarrow.parquet as pq
 
 from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
-from scanner.matcher import Hits, Matcher
+from scanner.matcher import STEP_BITS, Hits, Matcher
+from scanner.normalize import DEFAULT_STEPS, STEPS, parse_steps
 from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
 from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes
 from scanner.sources import Registry, resolve_sources
 from scanner.stats import BatchCounts, ShardStats
-from scanner.taxonomy import RISK_CODES, codes_from_mask
+from scanner.taxonomy import RISK_CODES
+from scanner.textview import offsets_and_data
 
+MATCH_TYPE = pa.struct(
+    [
+        ("term", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("original", pa.string()),
+        ("normalizations", pa.list_(pa.string())),
+    ]
+)
 ANNOTATION_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -35,18 +46,35 @@ ANNOTATION_SCHEMA = pa.schema(
         ("terms", pa.list_(pa.string())),
         ("language", pa.string()),
         ("source", pa.string()),
+        ("normalizations", pa.list_(pa.string())),
+        ("matches", pa.list_(MATCH_TYPE)),
     ]
 )
+"""Per-document annotations; the last two are the evidence columns: ``normalizations`` (steps any hit
+of the document needed, pipeline order) and ``matches`` (every hit, by start: the term as written,
+UTF-8 byte offsets ``start``/``end`` into the original text, the ``original`` text there, and the
+steps that hit needed)."""
+EVIDENCE_COLUMNS = 2
+# What ``Scanner.annotate`` appends by default: the annotation columns without the evidence ones.
+BASE_ANNOTATION_SCHEMA = pa.schema(list(ANNOTATION_SCHEMA)[:-EVIDENCE_COLUMNS])
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """Everything besides the lexicon that changes a scan's results (hashed into ``digest``)."""
+    """Everything besides the lexicon that changes a scan's results (hashed into ``digest``).
+
+    ``normalize``: normalisation steps (names from ``scanner.normalize.STEPS``, or a string such as
+    ``"none"``, ``"all"`` or ``"nfkc,t2s"``); stored as a tuple in pipeline order.
+    """
 
     columns: Columns = field(default_factory=Columns)
     langid: bool = True
     registry: Registry = field(default_factory=Registry)
     sample: SampleSpec = field(default_factory=SampleSpec)
+    normalize: tuple[str, ...] = DEFAULT_STEPS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "normalize", parse_steps(self.normalize))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -67,6 +95,8 @@ class BatchResult:
     hits: Hits
     pair_row: np.ndarray
     pair_term: np.ndarray
+    text: pa.Array
+    term_text: pa.Array
 
     @property
     def flagged(self) -> np.ndarray:
@@ -75,7 +105,7 @@ class BatchResult:
     def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray) -> pa.Table:
         """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only."""
         take = pa.array(rows)
-        annotations = self.annotations(rows)
+        annotations = self.annotations(rows, evidence=False)
         return pa.table(
             {
                 "hash": pa.array(hashes[rows], pa.uint64()),
@@ -92,29 +122,50 @@ class BatchResult:
             }
         )
 
-    def annotations(self, rows: np.ndarray | None = None) -> pa.Table:
-        """The annotation columns (``ANNOTATION_SCHEMA``) of every document, or of ``rows`` only."""
-        columns = [self.doc_id, pa.array(self.flagged), pa.array(self.hits_per_doc, pa.int64()), None, self.terms, self.language, self.source]
+    def annotations(self, rows: np.ndarray | None = None, *, evidence: bool = True) -> pa.Table:
+        """The annotation columns (``ANNOTATION_SCHEMA``); without ``evidence``, the first seven only;
+        with ``rows``, of those documents only (and without evidence)."""
+        columns = [self.doc_id, pa.array(self.flagged), pa.array(self.hits_per_doc, pa.int64()), self.terms, self.language, self.source]
         masks = self.category_mask
         if rows is not None:
             take = pa.array(rows)
-            columns = [c.take(take) if c is not None else None for c in columns]
+            columns = [c.take(take) for c in columns]
             masks = masks[rows]
-        columns[3] = _category_lists(masks)
-        return pa.Table.from_arrays(columns, schema=ANNOTATION_SCHEMA)
+        columns.insert(3, _bit_lists(masks, RISK_CODES))
+        schema = ANNOTATION_SCHEMA
+        if evidence and rows is None:
+            columns += self._evidence()
+        else:
+            schema = BASE_ANNOTATION_SCHEMA
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _evidence(self) -> list[pa.Array]:
+        """``normalizations`` and ``matches`` per document (hits ordered by start, end, term id)."""
+        hits = self.hits
+        rows = len(self.doc_bytes)
+        order = np.lexsort((hits.term, hits.end, hits.start, hits.row))
+        row, start, end, steps = hits.row[order], hits.start[order], hits.end[order], hits.steps[order]
+        doc_steps = np.zeros(rows, dtype=np.int64)
+        np.bitwise_or.at(doc_steps, row, steps)
+        offsets, data = offsets_and_data(self.text)
+        lengths = end - start
+        text_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        gather = np.repeat(start + offsets[row] - text_offsets[:-1], lengths) + np.arange(int(text_offsets[-1]))
+        original = pa.LargeStringArray.from_buffers(len(row), pa.py_buffer(text_offsets), pa.py_buffer(np.frombuffer(data, dtype=np.uint8)[gather]))
+        matches = pa.StructArray.from_arrays(
+            [self.term_text.take(pa.array(hits.term[order])), pa.array(start), pa.array(end), original.cast(pa.string()), _bit_lists(steps, STEPS)],
+            fields=list(MATCH_TYPE),
+        )
+        match_offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=rows))]).astype(np.int32)
+        return [_bit_lists(doc_steps, STEPS), pa.ListArray.from_arrays(pa.array(match_offsets), matches)]
 
 
-def _category_lists(masks: np.ndarray) -> pa.Array:
-    """list<string> of sorted risk codes per document, from category bitmasks."""
-    lists: dict[int, list[str]] = {0: []}
-    values: list[str] = []
-    offsets = np.zeros(len(masks) + 1, dtype=np.int32)
-    for i, mask in enumerate(masks.tolist()):
-        if mask not in lists:
-            lists[mask] = codes_from_mask(mask)
-        values.extend(lists[mask])
-        offsets[i + 1] = len(values)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.string()))
+def _bit_lists(masks: np.ndarray, names: tuple[str, ...]) -> pa.Array:
+    """list<string> per bitmask: the names of its set bits, in bit order (risk codes: sorted)."""
+    bits = np.arange(len(names), dtype=np.int64)
+    item, bit = np.nonzero((masks[:, None] >> bits[None, :]) & 1)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(item, minlength=len(masks)))]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, type=pa.string()).take(pa.array(bit)))
 
 
 class Scanner:
@@ -129,7 +180,7 @@ class Scanner:
     def __init__(self, lexicon: Lexicon, options: ScanOptions | None = None) -> None:
         self.lexicon = lexicon
         self.options = options or ScanOptions()
-        self.matcher = Matcher(lexicon)
+        self.matcher = Matcher(lexicon, self.options.normalize)
         self.langid = LanguageIdentifier() if self.options.langid else None
 
     def describe(self) -> dict:
@@ -172,6 +223,8 @@ class Scanner:
             hits=hits,
             pair_row=pair_row,
             pair_term=pair_term,
+            text=text,
+            term_text=self.matcher.term_text,
         )
 
     def count(self, result: BatchResult) -> BatchCounts:
@@ -223,14 +276,20 @@ class Scanner:
             "flagged_documents": int(np.count_nonzero(flagged)),
             "hits": len(result.hits),
         }
-        return BatchCounts(totals, by_category, by_language, by_source, by_term)
+        by_normalization = {
+            step: int(np.count_nonzero(result.hits.steps & bit)) for step, bit in STEP_BITS.items() if np.any(result.hits.steps & bit)
+        }
+        return BatchCounts(totals, by_category, by_language, by_source, by_term, by_normalization)
 
-    def annotate(self, data: pa.Table | pa.RecordBatch, shard: str = "", first_row: int = 0, stats: ShardStats | None = None) -> pa.Table:
+    def annotate(
+        self, data: pa.Table | pa.RecordBatch, shard: str = "", first_row: int = 0, stats: ShardStats | None = None, *, evidence: bool = False
+    ) -> pa.Table:
         """``data`` with the annotation columns appended (doc_id, flagged, hits, categories, terms,
-        language, source). Columns named by ``ScanOptions.columns`` are read; a missing text column
-        raises ``ShardError`` naming the columns present. Generated ids are ``<shard>:<row>``, rows
-        numbered from ``first_row`` (a chunk of a longer stream). With ``stats``, the data's counts
-        are added to it in the same pass (cleaning jobs that annotate and keep statistics)."""
+        language, source; with ``evidence``, also normalizations and matches as in the annotation
+        files). Columns named by ``ScanOptions.columns`` are read; a missing text column raises
+        ``ShardError`` naming the columns present. Generated ids are ``<shard>:<row>``, rows numbered
+        from ``first_row`` (a chunk of a longer stream). With ``stats``, the data's counts are added
+        to it in the same pass (cleaning jobs that annotate and keep statistics)."""
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         roles = resolve_columns(table.column_names, self.options.columns, shard or "table")
         result = self.analyse(to_document_batch(table, roles, shard or "table", first_row), shard, shard or "unknown")
@@ -238,7 +297,8 @@ class Scanner:
             stats.update(self.count(result))
             stats.rows_read += table.num_rows
         annotated = table
-        for name, column in zip(ANNOTATION_SCHEMA.names, result.annotations().columns):
+        columns = result.annotations(evidence=evidence)
+        for name, column in zip(columns.column_names, columns.columns):
             annotated = annotated.append_column(name, column)
         return annotated
 

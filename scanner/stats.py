@@ -62,6 +62,7 @@ class ShardStats:
     - ``by_language``: code -> {documents, chars, flagged_documents};
     - ``by_source``: name -> {documents, flagged_documents, chars, bytes, languages: {code: documents}};
     - ``by_term``: term -> {documents, hits};
+    - ``by_normalization``: step -> hits that needed it (a hit needing two steps counts under both);
     - ``rows_read`` and ``rejected`` (reason -> rows): rows read = documents + sum(rejected);
     - ``inputs``: [{path, bytes, rows}], one per input file merged in; ``errors``: [{shard, reason}].
     """
@@ -71,6 +72,7 @@ class ShardStats:
     by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     by_source: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_term: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_normalization: dict[str, int] = field(default_factory=dict)
     rows_read: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +85,7 @@ class ShardStats:
             by_language=_add_nested(self.by_language, other.by_language),
             by_source=_add_nested(self.by_source, other.by_source),
             by_term=_add_nested(self.by_term, other.by_term),
+            by_normalization=_add_nested(self.by_normalization, other.by_normalization),
             rows_read=self.rows_read + other.rows_read,
             rejected=_add_nested(self.rejected, other.rejected),
             inputs=_merge_inputs(self.inputs + other.inputs),
@@ -91,7 +94,7 @@ class ShardStats:
 
     def update(self, batch: BatchCounts) -> None:
         """Add one batch's counts in place (the hot-loop form of ``+``)."""
-        for name in ("totals", "by_category", "by_language", "by_source", "by_term"):
+        for name in ("totals", "by_category", "by_language", "by_source", "by_term", "by_normalization"):
             _add_into(getattr(self, name), getattr(batch, name))
 
     def reject(self, reason: str, rows: int = 1) -> None:
@@ -109,6 +112,7 @@ class ShardStats:
             "by_language": _sorted_nested(self.by_language),
             "by_source": _sorted_nested(self.by_source),
             "by_term": _sorted_nested(self.by_term),
+            "by_normalization": _sorted_nested(self.by_normalization),
             "rows_read": self.rows_read,
             "rejected": _sorted_nested(self.rejected),
             "inputs": list(self.inputs),
@@ -123,6 +127,7 @@ class ShardStats:
             by_language=_copy_nested(data.get("by_language", {})),
             by_source=_copy_nested(data.get("by_source", {})),
             by_term=_copy_nested(data.get("by_term", {})),
+            by_normalization=_copy_nested(data.get("by_normalization", {})),
             rows_read=int(data.get("rows_read", 0)),
             rejected=_copy_nested(data.get("rejected", {})),
             inputs=[dict(i) for i in data.get("inputs", [])],
@@ -142,3 +147,4 @@ class BatchCounts:
     by_language: dict[str, dict[str, int]]
     by_source: dict[str, dict[str, Any]]
     by_term: dict[str, dict[str, int]]
+    by_normalization: dict[str, int]

@@ -12,7 +12,7 @@ from conftest import make_lexicon, synthetic_rows, write_parquet
 
 import scanner
 from scanner.adapters import Annotator
-from scanner.scan import ANNOTATION_SCHEMA
+from scanner.scan import BASE_ANNOTATION_SCHEMA
 
 LEXICON = make_lexicon(("sex", "A1.6"), ("傻逼", "A4.3"), ("中国人", "A1.1;A1.3"))
 SCANNER = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False))
@@ -24,7 +24,7 @@ def test_table_and_batch_stream_number_rows_across_batches_and_keep_stats():
     annotator = Annotator(SCANNER, shard="s")
     batches = list(annotator.batches(TABLE.to_batches(max_chunksize=2)))
     out = pa.Table.from_batches(batches)
-    assert out.column_names == ["text", *ANNOTATION_SCHEMA.names], "the input's source column is replaced"
+    assert out.column_names == ["text", *BASE_ANNOTATION_SCHEMA.names], "the input's source column is replaced"
     assert out.column("doc_id").to_pylist() == [f"s:{i}" for i in range(5)]
     assert out.column("flagged").to_pylist() == [True, False, False, True, False]
     assert out.column("source").to_pylist() == ["a", "b", "a", "s", "b"]
@@ -35,7 +35,7 @@ def test_table_and_batch_stream_number_rows_across_batches_and_keep_stats():
 def test_polars_dataframe_and_lazyframe_agree():
     frame = pl.from_arrow(TABLE)
     eager = Annotator(SCANNER, shard="p").polars(frame)
-    assert isinstance(eager, pl.DataFrame) and eager.columns == ["text", *ANNOTATION_SCHEMA.names]
+    assert isinstance(eager, pl.DataFrame) and eager.columns == ["text", *BASE_ANNOTATION_SCHEMA.names]
     annotator = Annotator(SCANNER, shard="p")
     lazy = annotator.polars(pl.concat([frame.lazy()] * 3))
     assert isinstance(lazy, pl.LazyFrame)

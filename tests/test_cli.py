@@ -200,3 +200,50 @@ def test_bad_lexicon_exits_2_naming_file_and_line(tmp_path):
     result = CliRunner().invoke(cli, ["scan", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "o"), "--lexicon", str(tmp_path / "bad.csv")])
     assert result.exit_code == 2
     assert "bad.csv:2: unknown category 'A7.1'" in result.output
+
+
+DISGUISED_ROWS = [
+    {"id": "w1", "text": "ｓｅｘ education", "source": "web"},
+    {"id": "w2", "text": "傻\u200b逼 and 傻逼", "source": "forum"},
+    {"id": "w3", "text": "中國人民", "source": "news"},
+    {"id": "w4", "text": "中*国*人", "source": "news"},
+    {"id": "w5", "text": "plain text", "source": "web"},
+]
+
+
+def test_normalize_option_reports_the_steps_behind_each_hit(tmp_path, lexicon_path):
+    path = tmp_path / "disguised.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in DISGUISED_ROWS), encoding="utf-8")
+    outputs = {}
+    for normalize in ("default", "none", "all"):
+        out = tmp_path / normalize
+        args = ["scan", str(path), "--out", str(out), "--lexicon", str(lexicon_path), "--annotate", "--no-langid", "--normalize", normalize]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        rows = {r["doc_id"]: r for r in pq.read_table(next((out / "annotations").glob("*.parquet"))).to_pylist()}
+        outputs[normalize] = (json.loads((out / "report.json").read_text(encoding="utf-8")), rows)
+    report, rows = outputs["default"]
+    assert report["options"]["normalize"] == ["invisible", "nfkc", "casefold", "t2s"]
+    assert report["by_normalization"] == {"invisible": 1, "nfkc": 1, "t2s": 1}
+    assert rows["w1"]["matches"] == [{"term": "sex", "start": 0, "end": 9, "original": "ｓｅｘ", "normalizations": ["nfkc"]}]
+    assert rows["w2"]["normalizations"] == ["invisible"]
+    assert [(m["original"], m["normalizations"]) for m in rows["w2"]["matches"]] == [("傻\u200b逼", ["invisible"]), ("傻逼", [])]
+    assert rows["w3"]["matches"][0]["original"] == "中國人" and rows["w3"]["normalizations"] == ["t2s"]
+    assert not rows["w4"]["flagged"] and not rows["w5"]["flagged"]
+    assert "## 变形归一化命中" in (tmp_path / "default" / "report.md").read_text(encoding="utf-8")
+
+    report, rows = outputs["none"]
+    assert report["by_normalization"] == {}
+    assert [doc for doc, row in rows.items() if row["flagged"]] == ["w2"]
+    assert all(m["normalizations"] == [] for row in rows.values() for m in row["matches"])
+
+    report, rows = outputs["all"]
+    assert rows["w4"]["matches"] == [{"term": "中国人", "start": 0, "end": 11, "original": "中*国*人", "normalizations": ["separators"]}]
+    assert report["by_normalization"]["separators"] == 1
+
+
+def test_unknown_normalisation_exits_2(tmp_path, lexicon_path):
+    write_jsonl(tmp_path / "a.jsonl")
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "o"), "--normalize", "nfkc,nfc"])
+    assert result.exit_code == 2
+    assert "unknown normalisation 'nfc'" in result.output

@@ -52,3 +52,13 @@ def test_custom_column_names():
     options = scanner.ScanOptions(columns=scanner.readers.Columns(text="content", source="site"), langid=False)
     out = scanner.Scanner(LEXICON, options).annotate(pa.table({"content": ["sex"], "site": ["x.cn"]}))
     assert out.column("source").to_pylist() == ["x.cn"]
+
+
+def test_annotate_with_evidence_maps_hits_to_the_original_text():
+    s = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False))
+    out = s.annotate(pa.table({"text": ["Ｓｅｘ, 傻逼", "ok"]}), evidence=True)
+    assert out.column_names[-2:] == ["normalizations", "matches"]
+    row = out.to_pylist()[0]
+    assert row["normalizations"] == ["nfkc"]
+    assert [(m["term"], m["original"], m["normalizations"]) for m in row["matches"]] == [("sex", "Ｓｅｘ", ["nfkc"]), ("傻逼", "傻逼", [])]
+    assert out.to_pylist()[1]["matches"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pyarrow as pa
 from conftest import make_lexicon
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scanner
-from scanner.reference import naive_hits
+from scanner.reference import naive_hits, naive_normalized_hits
 
 LEXICON = make_lexicon(("sex", "A1.6"), ("中国人", "A1.1;A1.3"), ("傻逼", "A4.3"), ("中国", "A1.1"))
 SCANNER = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False))
@@ -92,3 +93,33 @@ def test_work_units_of_one_file_merge_into_one_input():
     merged = (parts[0] + other) + (parts[2] + parts[1])
     assert merged.inputs == [{"path": "a.jsonl", "bytes": 7, "rows": 1}, {"path": "big.parquet", "bytes": 100, "rows": 12}]
     assert merged == parts[1] + (other + parts[0] + parts[2])
+
+
+# Disguised documents: full-width, zero-width, Traditional, separated and repeated spellings.
+DISGUISED = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False, normalize="all"))
+disguised_documents = st.lists(
+    st.fixed_dictionaries(
+        {
+            "text": st.one_of(st.none(), st.text("ab sexｓｅｘ\u200b中国國人傻逼*x", max_size=20)),
+            "source": st.sampled_from(["s1", "s2"]),
+        }
+    ),
+    max_size=12,
+)
+
+
+def disguised_stats(docs: list[dict]) -> scanner.ShardStats:
+    table = pa.Table.from_pylist(docs, schema=pa.schema([("text", pa.string()), ("source", pa.string())]))
+    return DISGUISED.stats_of([table], "t")
+
+
+@given(a=disguised_documents, b=disguised_documents)
+@settings(max_examples=100, deadline=None)
+def test_by_normalization_merges_round_trips_and_counts_hits_per_step(a, b):
+    merged = disguised_stats(a) + disguised_stats(b)
+    assert merged == disguised_stats(a + b) == disguised_stats(b) + disguised_stats(a)
+    assert scanner.ShardStats.from_dict(json.loads(json.dumps(merged.to_dict()))) == merged
+    naive = [naive_normalized_hits(LEXICON, d["text"], DISGUISED.options.normalize) for d in a + b]
+    expected = Counter(step for hits in naive for *_, steps in hits for step in steps)
+    assert merged.by_normalization == dict(expected)
+    assert merged.totals["hits"] == sum(len(h) for h in naive)

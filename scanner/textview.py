@@ -1,0 +1,205 @@
+"""Normalise a whole Arrow string column at once (numpy over its buffers), keeping the map back.
+
+``normalize_column`` decodes the UTF-8 data buffer into code points, applies the character-level
+steps (but ``t2s``) through one dense lookup table, applies ``separators`` and ``repeats`` with shifted-array
+comparisons, and re-encodes. It does what ``scanner.normalize.normalize`` does to each string (the
+tests hold them equal) without a Python loop per document or per character.
+
+Resource usage: ~20 numpy passes over the characters, ~50 bytes of arrays per character; on Chinese
+text it runs at ~15-25 MB/s (2 shared cores, benchmarks/VARIANTS.md), so the matcher uses it on whole
+columns (in 4 MB slices) only when ``separators`` or ``repeats`` is on, and otherwise on short
+windows around rare characters.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from scanner.normalize import (
+    CHANGEABLE_RANGES,
+    CHAR_STEPS,
+    DEFAULT_IGNORABLE,
+    HAN_RANGES,
+    STEPS,
+    is_separator,
+    map_char,
+)
+
+_MAX_CODE = 0x110000
+
+
+@dataclass(frozen=True)
+class CharTable:
+    """The character-level steps as arrays: ``index[cp]`` is -1 for an unchanged code point, else the
+    position of its replacement (``cps[offsets[k]:offsets[k + 1]]``, possibly empty)."""
+
+    index: np.ndarray
+    offsets: np.ndarray
+    cps: np.ndarray
+
+
+@functools.lru_cache(maxsize=8)
+def char_table(steps: tuple[str, ...]) -> CharTable:
+    """Lookup arrays for the character-level steps among ``steps`` but ``t2s`` (cached per step set).
+
+    Resource usage: ~0.5 s and 5 MB, once per process and step set.
+    """
+    char_steps = [s for s in STEPS if s in steps and s in CHAR_STEPS and s != "t2s"]
+    index = np.full(_MAX_CODE, -1, dtype=np.int32)
+    offsets, cps = [0], []
+    for code in sorted(_changed_by_any(tuple(char_steps))):
+        char = out = chr(code)
+        for step in char_steps:
+            out = "".join(map_char(c, step) for c in out)
+        if out != char:
+            index[code] = len(offsets) - 1
+            cps.extend(ord(c) for c in out)
+            offsets.append(len(cps))
+    return CharTable(index, np.array(offsets, dtype=np.int64), np.array(cps, dtype=np.int32))
+
+
+def _changed_by_any(steps: tuple[str, ...]) -> set[int]:
+    """Code points that at least one of ``steps`` changes on its own (only these can change at all)."""
+    changed: set[int] = set()
+    codes = [c for low, high in CHANGEABLE_RANGES for c in range(low, high + 1) if not 0xD800 <= c < 0xE000]
+    if "invisible" in steps:
+        changed.update(c for low, high in DEFAULT_IGNORABLE for c in range(low, high + 1))
+    if "nfkc" in steps:
+        changed.update(c for c in codes if not unicodedata.is_normalized("NFKC", chr(c)))
+    if "casefold" in steps:
+        changed.update(c for c in codes if chr(c).casefold() != chr(c))
+    return changed
+
+
+@functools.lru_cache(maxsize=1)
+def _character_classes() -> tuple[np.ndarray, np.ndarray]:
+    """(is separator, is Han) per code point; separators (Z*, P*, S*) all lie in planes 0 and 1."""
+    separator = np.zeros(_MAX_CODE, dtype=bool)
+    separator[[c for c in range(0x20000) if not 0xD800 <= c < 0xE000 and is_separator(chr(c))]] = True
+    han = np.zeros(_MAX_CODE, dtype=bool)
+    for low, high in HAN_RANGES:
+        han[low : high + 1] = True
+    return separator, han
+
+
+@dataclass(frozen=True)
+class View:
+    """A normalised column and, per normalised character, where it came from.
+
+    ``array`` is a ``large_string`` array with one row per input row (nulls become empty strings).
+    Per normalised character ``k`` (in buffer order): ``byte_start[k]`` its byte offset in
+    ``array``'s data buffer; ``origin_start[k]``/``origin_end[k]`` the byte range of the original
+    characters it stands for, as offsets into the original array's data buffer; ``runs[k]`` the length
+    of the run ``repeats`` collapsed into it (1 otherwise).
+    """
+
+    array: pa.Array
+    byte_start: np.ndarray
+    origin_start: np.ndarray
+    origin_end: np.ndarray
+    runs: np.ndarray
+
+    def to_original(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """View byte spans [start, end) (non-empty, on character boundaries) -> original byte spans."""
+        first = np.searchsorted(self.byte_start, start)
+        last = np.searchsorted(self.byte_start, end) - 1
+        return self.origin_start[first], self.origin_end[last]
+
+
+def normalize_column(array: pa.Array, steps: tuple[str, ...]) -> View:
+    """Apply ``steps`` to every string of ``array`` (``string`` or ``large_string``).
+
+    ``t2s`` is not applied: the matcher covers it by matching the Traditional spellings of terms.
+    """
+    offsets, data = offsets_and_data(array)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero((raw[offsets[0] : offsets[-1]] & 0xC0) != 0x80) + offsets[0]
+    cp, length = _decode(raw, starts)
+    row = np.searchsorted(offsets, starts, side="right") - 1
+    origin_start, origin_end = starts, starts + length
+
+    table = char_table(steps)
+    mapped = table.index[cp]
+    changed = np.flatnonzero(mapped >= 0)
+    if len(changed):
+        count = np.ones(len(cp), dtype=np.int64)
+        count[changed] = table.offsets[mapped[changed] + 1] - table.offsets[mapped[changed]]
+        source = np.repeat(np.arange(len(cp)), count)
+        sizes = count[changed]
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        out = cp[source]
+        out[np.repeat((np.cumsum(count) - count)[changed], sizes) + within] = table.cps[np.repeat(table.offsets[mapped[changed]], sizes) + within]
+        cp, row, origin_start, origin_end = out, row[source], origin_start[source], origin_end[source]
+    runs = np.ones(len(cp), dtype=np.int64)
+    if "separators" in steps and len(cp):
+        keep = ~_separators_between_han(cp, row)
+        cp, row, origin_start, origin_end = cp[keep], row[keep], origin_start[keep], origin_end[keep]
+    if "repeats" in steps and len(cp):
+        folded = np.where((cp >= 0x41) & (cp <= 0x5A), cp + 0x20, cp)
+        first = np.ones(len(cp), dtype=bool)
+        first[1:] = (folded[1:] != folded[:-1]) | (row[1:] != row[:-1])
+        heads = np.flatnonzero(first)
+        runs = np.diff(np.append(heads, len(cp)))
+        origin_end = origin_end[heads + runs - 1]
+        cp, row, origin_start = cp[heads], row[heads], origin_start[heads]
+
+    encoded, byte_start = _encode(cp)
+    row_bytes = np.bincount(row, weights=np.diff(np.append(byte_start, len(encoded))), minlength=len(array))
+    view_offsets = np.concatenate([[0], np.cumsum(row_bytes)]).astype(np.int64)
+    view = pa.LargeStringArray.from_buffers(len(array), pa.py_buffer(view_offsets), pa.py_buffer(encoded))
+    return View(view, byte_start, origin_start, origin_end, runs)
+
+
+def _separators_between_han(cp: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Mask of separators whose nearest non-separator neighbours in the same row are both Han."""
+    is_separator_cp, is_han_cp = _character_classes()
+    separator = is_separator_cp[cp]
+    positions = np.arange(len(cp))
+    before = np.maximum.accumulate(np.where(separator, -1, positions))
+    after = np.minimum.accumulate(np.where(separator, len(cp), positions)[::-1])[::-1]
+    ok = separator & (before >= 0) & (after < len(cp))
+    before, after = np.clip(before, 0, len(cp) - 1), np.clip(after, 0, len(cp) - 1)
+    return ok & (row[before] == row) & (row[after] == row) & is_han_cp[cp[before]] & is_han_cp[cp[after]]
+
+
+def _decode(raw: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code points and byte lengths of the UTF-8 characters starting at ``starts`` (valid UTF-8)."""
+    lead = raw[starts].astype(np.int32)
+    length = 1 + (lead >= 0xC0).astype(np.int64) + (lead >= 0xE0) + (lead >= 0xF0)
+    cp = lead & np.array([0, 0x7F, 0x1F, 0x0F, 0x07], dtype=np.int32)[length]
+    for k in (1, 2, 3):
+        more = np.flatnonzero(length > k)
+        cp[more] = (cp[more] << 6) | (raw[starts[more] + k] & 0x3F)
+    return cp, length
+
+
+def _encode(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes of ``cp`` and each character's byte offset in them."""
+    length = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
+    byte_start = np.cumsum(length) - length
+    out = np.zeros(int(length.sum()), dtype=np.uint8)
+    marks = {2: 0xC0, 3: 0xE0, 4: 0xF0}
+    ones = length == 1
+    out[byte_start[ones]] = cp[ones]
+    for size, mark in marks.items():
+        sel = np.flatnonzero(length == size)
+        value, at = cp[sel], byte_start[sel]
+        out[at] = mark | (value >> (6 * (size - 1)))
+        for k in range(1, size):
+            out[at + k] = 0x80 | ((value >> (6 * (size - 1 - k))) & 0x3F)
+    return out, byte_start
+
+
+def offsets_and_data(array: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
+    """The array's own window of the offsets buffer (handles slices) and its data buffer."""
+    _, offsets_buffer, data = array.buffers()
+    dtype = np.int64 if array.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=dtype)[array.offset : array.offset + len(array) + 1]
+    if data is None:
+        data = pa.py_buffer(b"")
+    return offsets.astype(np.int64, copy=False), data

@@ -1,0 +1,155 @@
+"""Normalisation steps, rule by rule, on the fast matcher and the naive reference; and the fast
+paths (lexicon expansion, windows around rare characters, whole-column views) against the reference."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from conftest import make_lexicon
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import scanner
+import scanner.matcher
+from scanner.matcher import Matcher, step_names
+from scanner.normalize import DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
+from scanner.reference import naive_hits, naive_normalized_hits
+from scanner.textview import normalize_column
+
+
+def found(lexicon: scanner.Lexicon, column, steps) -> list[list[tuple[str, int, int, tuple[str, ...]]]]:
+    """Per-document sorted (term, start, end, steps needed), as the matcher reports them."""
+    hits = Matcher(lexicon, steps).find(column)
+    per_row: list[list] = [[] for _ in range(hits.rows)]
+    for row, term, start, end, mask in zip(hits.row.tolist(), hits.term.tolist(), hits.start.tolist(), hits.end.tolist(), hits.steps.tolist()):
+        per_row[row].append((lexicon.terms[term].text, start, end, tuple(step_names(mask))))
+    return [sorted(r) for r in per_row]
+
+
+# (name, steps, terms, document, expected sorted (term, start byte, end byte, steps needed))
+CASES = [
+    ("full-width letters", ["nfkc"], ["fuck"], "ｆｕｃｋ!", [("fuck", 0, 12, ("nfkc",))]),
+    ("full-width keeps the word boundary", ["nfkc"], ["sex"], "ｓｅｘｙ", []),
+    ("full-width neighbour breaks the boundary", ["nfkc"], ["sex"], "ａsex", []),
+    ("rare characters at both ends of a long term", ["nfkc"], ["abcdefghij"], "x ａbcdefghiｊ", [("abcdefghij", 2, 16, ("nfkc",))]),
+    ("mixed width and ASCII case", ["nfkc"], ["fuck"], "ＦuＣk", [("fuck", 0, 8, ("nfkc",))]),
+    ("circled digits", ["nfkc"], ["64"], "六⑥④", [("64", 3, 9, ("nfkc",))]),
+    ("Kangxi radical reads as the Han character", ["nfkc"], ["人渣"], "⼈渣", [("人渣", 0, 6, ("nfkc",))]),
+    ("Chinese sentence punctuation is kept", ["nfkc"], ["a,b"], "a，b a,b", [("a,b", 6, 9, ())]),
+    ("zero-width space and soft hyphen", ["invisible"], ["fuck"], "f\u200bu\u00adck", [("fuck", 0, 9, ("invisible",))]),
+    ("variation selector inside a CJK term", ["invisible"], ["傻逼"], "傻\ufe0f逼", [("傻逼", 0, 9, ("invisible",))]),
+    ("zero-width space cannot join two words", ["invisible"], ["ass"], "cl\u200bass", []),
+    ("a term's sharp s folds too", ["casefold"], ["straße"], "STRASSE", [("straße", 0, 7, ("casefold",))]),
+    ("sharp s folds to ss", ["casefold"], ["strasse"], "Straße", [("strasse", 0, 7, ("casefold",))]),
+    ("Kelvin sign: nfkc and casefold each suffice", ["nfkc", "casefold"], ["kill"], "\u212aill", [("kill", 0, 6, ("nfkc", "casefold"))]),
+    ("Traditional text, Simplified term", ["t2s"], ["暴乱"], "发生暴亂了", [("暴乱", 6, 12, ("t2s",))]),
+    ("Simplified text still matches", ["t2s"], ["暴乱"], "暴乱", [("暴乱", 0, 6, ())]),
+    ("Traditional-written term matches only as written", ["t2s"], ["幹"], "干净 幹", [("幹", 7, 10, ())]),
+    ("mixed Traditional and Simplified", ["t2s"], ["鸡巴"], "雞巴 鸡巴", [("鸡巴", 0, 6, ("t2s",)), ("鸡巴", 7, 13, ())]),
+    ("separators between Han characters", ["separators"], ["法轮功"], "法*轮 功", [("法轮功", 0, 11, ("separators",))]),
+    ("runs of separators and emoji", ["separators"], ["法轮功"], "法🌸🌸轮..功", [("法轮功", 0, 19, ("separators",))]),
+    ("a line break is not a separator", ["separators"], ["法轮"], "法\n轮", []),
+    ("separators only between two Han characters", ["separators"], ["卖b"], "卖 b", []),
+    ("single-character CJK term is not affected", ["separators"], ["逼"], "傻 逼", [("逼", 4, 7, ())]),
+    ("repeats collapse", ["repeats"], ["法轮功"], "法法轮轮轮功", [("法轮功", 0, 18, ("repeats",))]),
+    ("repeated Latin letters", ["repeats"], ["fuck"], "fuuuuckkk", [("fuck", 0, 9, ("repeats",))]),
+    ("a doubled letter of a term needs two", ["repeats"], ["ass"], "as asss", [("ass", 3, 7, ("repeats",))]),
+    ("a doubled term needs its double", ["repeats"], ["鸡鸡"], "鸡 鸡鸡鸡", [("鸡鸡", 4, 13, ("repeats",))]),
+    ("several steps on one hit", list(STEPS), ["法轮功"], "法\u200b*輪輪 ｺ功", []),
+    ("several steps on one hit, all needed", list(STEPS), ["法轮功"], "法\u200b*輪輪 功", [("法轮功", 0, 17, ("invisible", "separators", "repeats", "t2s"))]),
+    ("hits never span two documents", list(STEPS), ["fuck"], "fu", []),
+]
+
+
+@pytest.mark.parametrize(("steps", "terms", "text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_normalisation_rule(steps, terms, text, expected):
+    lexicon = make_lexicon(*[(t, "A1.6") for t in terms])
+    assert found(lexicon, pa.array([text]), steps) == [expected]
+    assert naive_normalized_hits(lexicon, text, steps) == expected
+
+
+def test_normalisation_never_joins_documents():
+    # Each row ends in half a term; with invisible characters and separators in between, the buffer
+    # reads "fu\u200b" + "ck" and "法*" + "轮功", which must not hit.
+    lexicon = make_lexicon(("fuck", "A1.6"), ("法轮功", "A1.1"))
+    docs = ["fu\u200b", "ck", "法*", "轮功", "ｆｕ", "ｃｋ"]
+    for steps in (DEFAULT_STEPS, STEPS):
+        assert found(lexicon, pa.array(docs), steps) == [[] for _ in docs]
+
+
+def test_no_normalisation_is_the_raw_contract():
+    lexicon = make_lexicon(("sex", "A1.6"), ("中国", "A1.1"), ("暴乱", "A1.3"))
+    docs = ["ｓｅｘ sex", "中\u200b国 中国", "暴亂 暴乱"]
+    raw = [[(t, s) for t, s, _, _ in row] for row in found(lexicon, pa.array(docs), ())]
+    assert raw == [naive_hits(lexicon, d) for d in docs]
+    assert [[(t, s) for t, s, _, _ in naive_normalized_hits(lexicon, d, ())] for d in docs] == raw
+
+
+def test_terms_too_long_to_expand_match_through_a_prefix(monkeypatch):
+    monkeypatch.setattr(scanner.matcher, "T2S_VARIANT_LIMIT", 2)
+    lexicon = make_lexicon(("发财里乱", "A1.8"), ("Ab发财", "A1.8"))
+    docs = ["發財裡亂 发财里乱 發財裡", "ab發財 AB发财 中ab發財"]
+    assert found(lexicon, pa.array(docs), ["t2s"]) == [naive_normalized_hits(lexicon, d, ["t2s"]) for d in docs]
+    assert len(found(lexicon, pa.array(docs), ["t2s"])[0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "steps"),
+    [
+        ("none", ()),
+        ("", ()),
+        ("all", STEPS),
+        ("default", DEFAULT_STEPS),
+        ("t2s, nfkc", ("nfkc", "t2s")),
+        (["repeats", "invisible"], ("invisible", "repeats")),
+        ("default,repeats", ("invisible", "nfkc", "casefold", "repeats", "t2s")),
+    ],
+)
+def test_parse_steps(value, steps):
+    assert parse_steps(value) == steps
+
+
+def test_unknown_step_names_the_known_ones():
+    with pytest.raises(scanner.ConfigError, match="unknown normalisation 'nfc'.*known: invisible, nfkc"):
+        parse_steps("nfc")
+    with pytest.raises(scanner.ConfigError):
+        scanner.ScanOptions(normalize="bogus")
+
+
+def test_needed_steps_name_only_what_was_needed():
+    assert needed_steps("ｆｕｃｋ", "fuck", STEPS) == ("nfkc",)
+    assert needed_steps("FUCK", "fuck", STEPS) == ()
+    assert needed_steps("雞巴", "雞巴", STEPS) == ()
+    assert needed_steps("雞巴", "鸡巴", STEPS) == ("t2s",)
+
+
+# Alphabet for random documents and terms: ASCII in both cases, digits, separators, CJK in Simplified
+# and Traditional, a 4-byte character, full-width and compatibility forms, invisible characters,
+# a Kangxi radical, the sharp s and the Kelvin sign.
+ALPHABET = "aAbB1 -+*，,中国人國乱亂干幹法轮輪功𠀀éａＡ①ﬁ⼈ßK\u200b\u00ad\ufe0f"
+terms_strategy = st.lists(st.text(ALPHABET, min_size=1, max_size=4).filter(str.strip), min_size=1, max_size=6)
+docs_strategy = st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=30)), min_size=1, max_size=8)
+STEP_SETS = [DEFAULT_STEPS, STEPS, ("invisible",), ("nfkc", "casefold"), ("t2s",), ("separators",), ("repeats",), ("nfkc", "repeats", "t2s")]
+LAYOUTS = {
+    "string": lambda docs: pa.array(docs, type=pa.string()),
+    "sliced_large": lambda docs: pa.array(["ａ國", *docs], type=pa.large_string()).slice(1),
+    "chunked": lambda docs: pa.chunked_array([pa.array(docs[:1], pa.string()), pa.array(docs[1:], pa.string())]),
+}
+
+
+@given(terms=terms_strategy, docs=docs_strategy, steps=st.sampled_from(STEP_SETS), layout=st.sampled_from(sorted(LAYOUTS)))
+@settings(max_examples=300, deadline=None)
+@example(terms=["1"], docs=["x", " ﬁ亂ａ1"], steps=DEFAULT_STEPS, layout="string")
+@example(terms=["a\ufe0f"], docs=["国 é1，+人\u00ad, 国𠀀ａ"], steps=DEFAULT_STEPS, layout="string")
+@example(terms=["干①\u00ad"], docs=["\u00ad乾\ufe0f轮\u200b, 乾1，+*K"], steps=DEFAULT_STEPS, layout="string")
+def test_matcher_equals_normalising_reference(terms, docs, steps, layout):
+    lexicon = make_lexicon(*[(t, "A1.6") for t in terms])
+    assert found(lexicon, LAYOUTS[layout](docs), steps) == [naive_normalized_hits(lexicon, d, steps) for d in docs]
+
+
+@given(docs=docs_strategy, steps=st.sampled_from(STEP_SETS))
+@settings(max_examples=100, deadline=None)
+def test_column_view_equals_plain_normalisation(docs, steps):
+    view_steps = tuple(s for s in steps if s != "t2s")
+    view = normalize_column(pa.array(docs, pa.string()), view_steps)
+    assert view.array.to_pylist() == [normalize(d or "", view_steps).text for d in docs]
