@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -22,10 +20,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def atomic_write_json(path: Path, document: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode())
 
 
 def temporary_sibling(path: Path) -> Path:

@@ -27,15 +27,6 @@ from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
 
 SHARD_FORMAT = "scanner-shard-stats/1"
-CHECK_IDS = (
-    "source-unsafe-share",
-    "blocklisted-sources",
-    "source-diversity",
-    "source-traceability",
-    "technical-spot-check",
-    "human-spot-check",
-    "keyword-library",
-)
 UNDETERMINED = "und"
 
 

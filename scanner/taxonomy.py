@@ -73,11 +73,6 @@ def category_bit(code: str) -> int:
     return 1 << RISK_CODES.index(code)
 
 
-def codes_from_mask(mask: int) -> list[str]:
-    """Risk codes whose bits are set in ``mask``, in taxonomy order (which is also string order)."""
-    return [code for i, code in enumerate(RISK_CODES) if mask >> i & 1]
-
-
 @dataclass(frozen=True)
 class Profile:
     """Thresholds of one revision of the standard; a new revision is a new profile, not a code edit.
