@@ -65,7 +65,7 @@ def test_split_units_give_the_same_report_and_document_ids(tmp_path, corpus, lex
     whole, split = tmp_path / "whole", tmp_path / "split"
     scan(str(corpus), "--out", str(whole), "--lexicon", str(lexicon_file), "--annotate", "--workers", "1", "--no-langid")
     scan(str(corpus), "--out", str(split), "--lexicon", str(lexicon_file), "--annotate", "--workers", "1", "--no-langid", "--unit-mb", UNIT)
-    assert report_of(whole) == report_of(split)
+    assert without_timing(report_of(whole)) == without_timing(report_of(split))
     assert len(list((split / "shards").glob("big.parquet-*-rg*.json"))) == 12
     ids = sorted(pq.read_table(split / "annotations").column("doc_id").to_pylist())
     assert ids == sorted(pq.read_table(whole / "annotations").column("doc_id").to_pylist())
