@@ -24,8 +24,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def json_bytes(document: Any) -> bytes:
+    """The one JSON layout of every output file: UTF-8, indented, keys in the document's order."""
+    return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode()
+
+
 def atomic_write_json(path: Path, document: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(path, json_bytes(document))
 
 
 def temporary_sibling(path: Path) -> Path:

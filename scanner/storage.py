@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, temporary_sibling
+from scanner.outputs import atomic_write_bytes, json_bytes, temporary_sibling
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NATIVE = {"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"}
@@ -136,7 +136,7 @@ class Folder:
             stream.write(data)
 
     def write_json(self, parts: tuple[str, ...], document: Any) -> None:
-        self.write_bytes(parts, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode())
+        self.write_bytes(parts, json_bytes(document))
 
     def delete(self, *parts: str) -> None:
         path = self.path(*parts)
