@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +41,7 @@ def scheme_of(location: str) -> str | None:
     return None if scheme == "file" else scheme
 
 
-@lru_cache(maxsize=None)
+@cache
 def _native(scheme: str, netloc: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow's filesystem for ``scheme://netloc`` and the path prefix it gives that root."""
     try:
