@@ -177,10 +177,8 @@ def _completed(folder: storage.Folder, shard: Shard, identity: dict[str, Any]) -
         stats = ShardStats.from_dict(document["stats"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    def without_annotations(unit: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in unit.items() if k != "annotations"}
-
-    if without_annotations(stored) != without_annotations(identity) or stats.errors:
+    inputs_match = all(stored.get(key) == value for key, value in identity.items() if key != "annotations")
+    if not inputs_match or stats.errors:
         return None
     if identity["annotations"] and not (stored.get("annotations") and folder.exists("annotations", f"{shard.name}.parquet")):
         return None
