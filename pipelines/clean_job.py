@@ -40,7 +40,11 @@ def clean(inputs: list[str], out: Path, lexicons: list[Path]) -> dict:
     (out / "data").mkdir(parents=True, exist_ok=True)
     scan_folder = Folder(out / "scan")
     run = s.describe()
-    for shard in discover_shards(inputs):
+    shards = discover_shards(inputs)
+    if any(shard.format != "parquet" for shard in shards):
+        msg = f"clean_job reads Parquet only; got {', '.join(x.label for x in shards if x.format != 'parquet')}"
+        raise scanner.ConfigError(msg)
+    for shard in shards:
         annotator = Annotator(s, shard=shard.label)
         clean_shard(annotator, shard.path, out / "data" / f"{shard.file_name}.parquet")
         stats = annotator.stats
@@ -55,7 +59,10 @@ def clean(inputs: list[str], out: Path, lexicons: list[Path]) -> dict:
 @click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, path_type=Path))
 def main(inputs: tuple[str, ...], out: Path, lexicons: tuple[Path, ...]) -> None:
     """Drop flagged documents from Parquet INPUTS; write the kept rows and the scan report to OUT."""
-    report = clean(list(inputs), out, list(lexicons))
+    try:
+        report = clean(list(inputs), out, list(lexicons))
+    except scanner.ConfigError as e:
+        raise click.UsageError(str(e)) from e
     totals = report["totals"]
     click.echo(f"kept {totals['documents'] - totals['flagged_documents']} of {totals['documents']} documents; report in {out / 'scan'}")
 

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, temporary_sibling
+from scanner.outputs import atomic_write_bytes, json_bytes, temporary_sibling
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NATIVE = {"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"}
@@ -41,7 +41,7 @@ def scheme_of(location: str) -> str | None:
     return None if scheme == "file" else scheme
 
 
-@lru_cache(maxsize=None)
+@cache
 def _native(scheme: str, netloc: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow's filesystem for ``scheme://netloc`` and the path prefix it gives that root."""
     try:
@@ -136,7 +136,7 @@ class Folder:
             stream.write(data)
 
     def write_json(self, parts: tuple[str, ...], document: Any) -> None:
-        self.write_bytes(parts, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode())
+        self.write_bytes(parts, json_bytes(document))
 
     def delete(self, *parts: str) -> None:
         path = self.path(*parts)
