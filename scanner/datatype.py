@@ -40,7 +40,8 @@ def _count(texts: pa.Array, pattern: str) -> np.ndarray:
 def code_features(texts: pa.Array | pa.ChunkedArray) -> dict[str, np.ndarray]:
     """Per-document line count and the shares the rule uses (exposed for the benchmark)."""
     prefix = pc.utf8_slice_codeunits(texts, 0, PREFIX_CHARS)
-    wrapped = pc.binary_join_element_wise(pa.scalar("\n"), pc.fill_null(prefix, ""), pa.scalar("\n"), pa.scalar(""))
+    newline, empty = pa.scalar("\n", prefix.type), pa.scalar("", prefix.type)  # large_string texts need large scalars
+    wrapped = pc.binary_join_element_wise(newline, pc.fill_null(prefix, empty), newline, empty)
     lines = _count(wrapped, _LINE)
     per_line = np.maximum(lines, 1)
     chars = np.maximum(np.asarray(pc.utf8_length(wrapped), dtype=np.float64), 1)

@@ -95,6 +95,7 @@ CHECK_NAMES: dict[str, tuple[str, str]] = {
     "technical-spot-check": ("技术抽检", "Technical spot check"),
     "human-spot-check": ("人工抽检", "Human spot check"),
     "keyword-library": ("关键词库规模", "Keyword library"),
+    "foreign-open-source-share": ("境外开源语料占比（备案实践）", "Foreign open-source share (filing practice)"),
 }
 
 

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from scanner.errors import ConfigError
+from scanner.datatype import data_types, detect_code
 from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
 from scanner.matcher import STEP_BITS, Hits, Matcher
@@ -27,6 +29,7 @@ from scanner.sources import Registry, resolve_sources
 from scanner.stats import BatchCounts, ShardStats
 from scanner.taxonomy import RISK_CODES
 from scanner.textview import offsets_and_data
+from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, count_tokens
 
 MATCH_TYPE = pa.struct(
     [
@@ -72,9 +75,14 @@ class ScanOptions:
     registry: Registry = field(default_factory=Registry)
     sample: SampleSpec = field(default_factory=SampleSpec)
     normalize: tuple[str, ...] = DEFAULT_STEPS
+    tokens: str = "estimate"
+    tokenizer: str = DEFAULT_TOKENIZER
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "normalize", parse_steps(self.normalize))
+        if self.tokens not in TOKEN_MODES:
+            msg = f"tokens must be one of {', '.join(TOKEN_MODES)}, not {self.tokens!r}"
+            raise ConfigError(msg)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -97,6 +105,8 @@ class BatchResult:
     pair_term: np.ndarray
     text: pa.Array
     term_text: pa.Array
+    data_type: pa.Array
+    doc_tokens: np.ndarray | None  # only in ``tokens="exact"`` mode
 
     @property
     def flagged(self) -> np.ndarray:
@@ -211,13 +221,16 @@ class Scanner:
         generated = pa.array([f"{shard_label}:{n}" for n in batch.row_number.tolist()], type=pa.string())
         doc_id = generated if batch.id is None else pc.coalesce(batch.id, generated)
         language = self.langid.identify(text) if self.langid else pa.array([UNDETERMINED] * rows, type=pa.string())
+        source = resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry)
+        declared = [e.name for e in self.options.registry.entries if e.data_type == "code"]
+        is_code = detect_code(text) | np.asarray(pc.is_in(source, pa.array(declared, pa.string())), dtype=bool)
         return BatchResult(
             doc_id=doc_id,
             hits_per_doc=hits_per_doc,
             category_mask=category_mask,
             terms=terms,
             language=language,
-            source=resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry),
+            source=source,
             doc_bytes=np.asarray(pc.fill_null(pc.binary_length(text), 0), dtype=np.int64),
             doc_chars=np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64),
             hits=hits,
@@ -225,6 +238,8 @@ class Scanner:
             pair_term=pair_term,
             text=text,
             term_text=self.matcher.term_text,
+            data_type=data_types(language, is_code),
+            doc_tokens=count_tokens(text, self.options.tokenizer) if self.options.tokens == "exact" else None,
         )
 
     def count(self, result: BatchResult) -> BatchCounts:
@@ -268,6 +283,16 @@ class Scanner:
         }
         for row in table.group_by(["source", "language"]).aggregate([("flagged", "count")]).to_pylist():
             by_source[row["source"]]["languages"][row["language"]] = row["flagged_count"]
+        table = table.append_column("data_type", result.data_type)
+        aggregates = [("bytes", "count"), ("bytes", "sum")]
+        if result.doc_tokens is not None:
+            table = table.append_column("tokens", pa.array(result.doc_tokens))
+            aggregates.append(("tokens", "sum"))
+        for row in table.group_by(["source", "data_type"]).aggregate(aggregates).to_pylist():
+            cell = {"documents": row["bytes_count"], "bytes": row["bytes_sum"]}
+            if "tokens_sum" in row:
+                cell["tokens"] = row["tokens_sum"]
+            by_source[row["source"]].setdefault("data_types", {})[row["data_type"]] = cell
         totals = {
             "documents": len(flagged),
             "empty_documents": int(np.count_nonzero(result.doc_bytes == 0)),

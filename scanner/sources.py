@@ -82,6 +82,7 @@ class RegistrySource:
     domains: tuple[str, ...] = ()
     url_prefixes: tuple[str, ...] = ()
     shards: tuple[str, ...] = ()
+    data_type: str = ""  # "code" declares every document of the source as code; "" lets the detector decide
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ def _entry(raw: dict, where: str) -> RegistrySource:
     if origin not in ORIGINS:
         msg = f"{where}: source {name!r} has origin {origin!r}; expected domestic or foreign"
         raise ConfigError(msg)
+    data_type = str(raw.get("data_type") or "").strip()
+    if data_type not in ("", "code"):
+        msg = f"{where}: source {name!r} has data_type {data_type!r}; expected code or nothing"
+        raise ConfigError(msg)
     blocklisted = raw.get("blocklisted", False)
     if isinstance(blocklisted, str):
         blocklisted = blocklisted.strip().lower() in ("1", "true", "yes", "y")
@@ -168,6 +173,7 @@ def _entry(raw: dict, where: str) -> RegistrySource:
         domains=domains,
         url_prefixes=_as_tuple(raw.get("url_prefixes"), where, "url_prefixes"),
         shards=_as_tuple(raw.get("shards"), where, "shards"),
+        data_type=data_type,
     )
 
 

@@ -92,6 +92,7 @@ class Profile:
     diversity_min_sources: int
     diversity_min_language_share: float
     clauses: dict[str, tuple[str, str]]
+    foreign_open_source_max_share: float = 0.30  # filers' practice, not a clause of the standard
 
 
 _GBT45654_CLAUSES = {
@@ -118,6 +119,10 @@ _GBT45654_CLAUSES = {
     "human-spot-check": (
         "GB/T 45654-2025 语料安全评估：从全部训练语料中随机抽取不少于 4000 条进行人工抽检，合格率不应低于 96%",
         "GB/T 45654-2025 corpus safety assessment: a human spot check of at least 4,000 items drawn at random from all training corpus, pass rate at least 96 %",
+    ),
+    "foreign-open-source-share": (
+        "备案实践（非标准条款）：境外开源语料占训练语料（按存储量）超过约 30% 时易被问询；境内外来源应合理搭配（GB/T 45654-2025 5.1）",
+        "Filing practice (not a clause of the standard): foreign open-source corpora above about 30 % of the corpus (by storage) draw questions; combine domestic and foreign sources sensibly (GB/T 45654-2025 5.1)",
     ),
     "keyword-library": (
         "GB/T 45654-2025 关键词库：总规模不少于 10000 个，覆盖附录 A.1、A.2 的 17 种安全风险，A.1 每种不少于 200 个，A.2 每种不少于 100 个",

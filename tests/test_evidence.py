@@ -109,7 +109,7 @@ def test_checks_have_stable_ids_and_correct_statuses(scanned):
     report = report_of(scanned)
     assert [c["id"] for c in report["checks"]] == [
         "source-unsafe-share", "blocklisted-sources", "source-diversity", "source-traceability",
-        "technical-spot-check", "human-spot-check", "keyword-library",
+        "technical-spot-check", "human-spot-check", "keyword-library", "foreign-open-source-share",
     ]
     for c in report["checks"]:
         assert {"id", "requirement", "value", "threshold", "status", "offending", "evidence"} <= set(c)

@@ -28,6 +28,7 @@ CHECK_IDS = [
     "technical-spot-check",
     "human-spot-check",
     "keyword-library",
+    "foreign-open-source-share",
 ]
 # The order the issue asks for; other sections (human sample, errors) may sit in between.
 SECTION_ORDER = ["checks", "sources", "matrix", "flagged-chart", "categories", "top-terms", "origins", "source-types", "lexicon-audit", "provenance"]
@@ -216,7 +217,7 @@ def test_page_in_headless_chromium(scans, browser, lang):
     assert table.is_visible()
     box = table.bounding_box()
     assert box is not None and box["y"] < 900, "the checks table must be on the first screen"
-    assert tab.locator("table#checks tbody tr").count() == 7
+    assert tab.locator("table#checks tbody tr").count() == len(CHECK_IDS)
     ids = tab.eval_on_selector_all("table#checks tbody tr", "rows => rows.map(r => r.dataset.check)")
     assert ids == CHECK_IDS
     statuses = tab.eval_on_selector_all("table#checks tbody tr td:nth-child(2)", "cells => cells.map(c => c.className)")

@@ -1,0 +1,40 @@
+"""Token counts for the filing form's corpus-scale table (按词元计数).
+
+Two tokenizers: a user's Hugging Face ``tokenizer.json`` through the ``tokenizers`` package, or by
+default the bundled ``o200k_base`` vocabulary of the ``bpe-openai`` wheel (works offline). Both count
+a batch of texts at once; special-token strings in the corpus are counted as ordinary text.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+
+DEFAULT_TOKENIZER = "o200k_base"
+TOKEN_MODES = ("estimate", "exact", "off")
+
+
+@lru_cache(maxsize=4)
+def _load(name: str):
+    """Cached per process: a vocabulary loads in seconds, a batch tokenizes in milliseconds."""
+    if name == DEFAULT_TOKENIZER:
+        with warnings.catch_warnings():  # bpe-openai 0.1.4 reads vocabularies (at import) with a deprecated importlib API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import bpe_openai
+
+            encoding = bpe_openai.get_encoding(name)
+        return lambda texts: [len(ids) for ids in encoding.encode_ordinary_batch(texts)]
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(name)
+    return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def count_tokens(texts: pa.Array | pa.ChunkedArray | list[str], tokenizer: str = DEFAULT_TOKENIZER) -> np.ndarray:
+    """Tokens per text (nulls count 0) with ``tokenizer``: ``o200k_base`` or a ``tokenizer.json`` path."""
+    values = texts.to_pylist() if not isinstance(texts, list) else texts
+    counts = _load(tokenizer)([v or "" for v in values])
+    return np.asarray(counts, dtype=np.int64)
