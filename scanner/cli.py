@@ -13,6 +13,7 @@ import click
 
 from scanner import __version__
 from scanner.errors import ConfigError
+from scanner.filing import filing_table_bytes
 from scanner.i18n import LANGUAGES
 from scanner.lexicon import load_lexicons
 from scanner.normalize import DEFAULT_STEPS, STEPS
@@ -24,6 +25,7 @@ from scanner.scan import ScanOptions
 from scanner.sources import load_registry
 from scanner.storage import Folder, join
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
+from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES
 
 EXIT_CHECK_FAILED = 3
 EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
@@ -112,6 +114,9 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
+@click.option("--tokens", "tokens", type=click.Choice(TOKEN_MODES), default="estimate", show_default=True,
+              help="Token counts for the filing table: exact (tokenize every document), estimate (tokenize the sample), off.")
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help="A Hugging Face tokenizer.json path, or the bundled o200k_base.")
 @click.option(
     "--normalize",
     "normalize",
@@ -132,7 +137,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @_config_errors_exit_2
 def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column,
          source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
-         fail_on_check, strict, normalize, progress) -> None:
+         fail_on_check, strict, normalize, progress, tokens, tokenizer) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
         msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
@@ -147,6 +152,8 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
         normalize=normalize,
         registry=load_registry(registry_path),
         sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
+        tokens=tokens,
+        tokenizer=tokenizer if tokenizer == DEFAULT_TOKENIZER else str(Path(tokenizer).resolve()),
     )
     command = shlex.join(["scanner", *sys.argv[1:]])
     config = RunConfig(
@@ -186,8 +193,9 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
 @_lang_option
 @_fail_option
 @click.option("--verify", is_flag=True, help="Recompute every figure from the shard files and fail (exit 1) on any difference.")
+@click.option("--filing-table", "filing_format", type=click.Choice(["csv", "xlsx"]), default=None, help="Also write the corpus-scale table for the filing form to OUT/filing_table.<format>.")
 @_config_errors_exit_2
-def report(out, profile, report_lang, fail_on_check, verify) -> None:
+def report(out, profile, report_lang, fail_on_check, verify, filing_format) -> None:
     """Rebuild OUT/report.json, report.md and report.html from the shard statistics in OUT/shards (a path or a URI)."""
     if verify:
         differences = verify_report(out, profile)
@@ -197,7 +205,11 @@ def report(out, profile, report_lang, fail_on_check, verify) -> None:
             click.echo(click.style(f"report.json does not match its shard files ({len(differences)} differences)", fg="red", bold=True), err=True)
             sys.exit(1)
         click.echo("verified: report.json matches a recomputation from the shard files")
-    _finish(write_report(out, profile, report_lang), out, fail_on_check)
+    result = write_report(out, profile, report_lang)
+    if filing_format:
+        Folder(out).write_bytes((f"filing_table.{filing_format}",), filing_table_bytes(result["filing_table"], filing_format, report_lang))
+        click.echo(f"filing table: {Folder(out).uri(f'filing_table.{filing_format}')}")
+    _finish(result, out, fail_on_check)
 
 
 @cli.group()

@@ -17,6 +17,8 @@ sources (independent strata); intervals are estimate +/- 1.96 standard errors.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.datatype import DATA_TYPES, data_types, detect_code
+from scanner.i18n import label
 from scanner.tokens import count_tokens
 
 ROWS = ("open-source-domestic", "open-source-foreign", "self-collected", "commercial", "other")
@@ -120,3 +123,59 @@ def build_filing_table(
         "shares": {row: (row_totals[row]["bytes"] / total["bytes"] if total["bytes"] else 0.0) for row in ROWS},
         "estimate_samples": sum(v[2] for k, v in (ratios or {}).items() if k[0] != "*") if mode == "estimate" else None,
     }
+
+
+def _tokens_text(cell: dict[str, Any]) -> str:
+    if cell["tokens"] is None:
+        return "-"
+    interval = cell.get("tokens_interval_95")
+    return f"{cell['tokens']}" + (f" [{interval[0]}, {interval[1]}]" if interval else "")
+
+
+def filing_rows(filing: dict[str, Any], lang: str) -> list[list[str]]:
+    """The table as it is pasted into the form: a header, one line per row, a total line; each data
+    type contributes bytes, GB and tokens (with the 95 % interval in estimate mode). Shared by
+    report.md, report.html and the CSV/XLSX export."""
+    kinds = filing["data_types"]
+    header = [label("filing_row", lang)]
+    for dt in [*kinds, "total"]:
+        name = label(f"dt-{dt}", lang)
+        header += [f"{name} {label('bytes', lang)}", f"{name} GB", f"{name} {label('tokens', lang)}"]
+    header.append(label("share", lang))
+
+    def line(name: str, cells: list[dict[str, Any]], share: float) -> list[str]:
+        out = [name]
+        for cell in cells:
+            out += [str(cell["bytes"]), f"{cell['gb']:.6f}", _tokens_text(cell)]
+        return [*out, f"{100 * share:.2f}%"]
+
+    rows = [header]
+    for row in ROWS:
+        rows.append(line(label(f"row-{row}", lang), [*(filing["rows"][row][dt] for dt in kinds), filing["row_totals"][row]], filing["shares"][row]))
+    rows.append(line(label("total", lang), [*(filing["data_type_totals"][dt] for dt in kinds), filing["totals"]], 1.0 if filing["totals"]["bytes"] else 0.0))
+    return rows
+
+
+def method_note(filing: dict[str, Any], lang: str) -> str:
+    """One sentence stating how the token column was produced."""
+    return label(f"tokens-mode-{filing['mode']}", lang).format(tokenizer=filing["tokenizer"], samples=filing.get("estimate_samples"))
+
+
+def filing_table_bytes(filing: dict[str, Any], fmt: str, lang: str) -> bytes:
+    """The table as a CSV (UTF-8 with BOM, so Excel reads the Chinese labels) or an XLSX file,
+    with the method sentence under it."""
+    rows = [*filing_rows(filing, lang), [], [method_note(filing, lang)]]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        return ("\ufeff" + buffer.getvalue()).encode()
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "corpus-scale"
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from scanner.filing import filing_rows, method_note
 from scanner.i18n import label, requirement, risk_name
 from scanner.render import format_threshold, format_value, normalization_rows, percent
 
@@ -182,6 +183,10 @@ def render(report: dict[str, Any], lang: str) -> str:
         _table([L("rule"), L("value"), L("threshold"), L("status")], [[r["rule"], r["value"], r["threshold"], _status_cell(r["status"], lang)] for r in audit["rules"]], table_id="audit"),
         f"<ul>{''.join(lint)}</ul>",
     )
+    filing = report.get("filing_table")
+    if filing:
+        rows = filing_rows(filing, lang)
+        section("filing-table", L("filing_table"), f"<p>{escape(method_note(filing, lang))}</p>", _table(rows[0], rows[1:], table_id="filing-table"))
     sample = report["human_sample"]
     section(
         "human-sample",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scanner.filing import filing_rows, method_note
 from scanner.i18n import check_language, label, requirement, risk_name
 
 
@@ -73,6 +74,11 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     lines += _table([L("origin"), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], percent(v["share_of_chars"])] for k, v in report["by_origin"].items()])
     lines += [f"## {L('source_types')}", ""]
     lines += _table([L("type"), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], percent(v["share_of_chars"])] for k, v in report["by_source_type"].items()])
+    filing = report.get("filing_table")
+    if filing:
+        rows = filing_rows(filing, lang)
+        lines += [f"## {L('filing_table')}", "", method_note(filing, lang), ""]
+        lines += _table(rows[0], rows[1:])
     lines += [f"## {L('categories')}", ""]
     lines += _table([L("code"), L("name"), L("documents"), L("hits")], [[code, risk_name(c, lang), c["documents"], c["hits"]] for code, c in report["by_category"].items()])
     lines += [f"## {L('normalizations')}", ""]
