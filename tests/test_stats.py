@@ -123,3 +123,24 @@ def test_by_normalization_merges_round_trips_and_counts_hits_per_step(a, b):
     expected = Counter(step for hits in naive for *_, steps in hits for step in steps)
     assert merged.by_normalization == dict(expected)
     assert merged.totals["hits"] == sum(len(h) for h in naive)
+
+
+EXACT = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False, tokens="exact"))
+
+
+@given(a=documents, b=documents)
+@settings(max_examples=50, deadline=None)
+def test_data_type_counters_merge_round_trip_and_count_tokens_exactly(a, b):
+    """by_source[...]["data_types"] stays an exact monoid; tokens equal the tokenizer's own count."""
+    from scanner.tokens import count_tokens
+
+    schema = pa.schema([("text", pa.string()), ("source", pa.string())])
+    x, y = (EXACT.stats_of([pa.Table.from_pylist(d, schema=schema)]) for d in (a, b))
+    assert x + y == EXACT.stats_of([pa.Table.from_pylist(a + b, schema=schema)]) == y + x
+    assert scanner.ShardStats.from_dict(json.loads(json.dumps((x + y).to_dict()))) == x + y
+    for source in {d["source"] for d in a + b}:
+        texts = [d["text"] for d in a + b if d["source"] == source]
+        cells = (x + y).by_source[source]["data_types"]
+        assert sum(c["documents"] for c in cells.values()) == len(texts)
+        assert sum(c["bytes"] for c in cells.values()) == sum(len((t or "").encode()) for t in texts)
+        assert sum(c["tokens"] for c in cells.values()) == int(count_tokens(texts).sum())
