@@ -7,12 +7,12 @@ Cells come from the exact ``by_source[...]["data_types"]`` counters of the scan;
 (counted on every document at scan time), estimated, or absent, as ``mode`` says.
 
 Estimate: within a source, the sample candidates are the documents whose keyed hash is below a
-threshold, i.e. a uniform sample, so per (source, data type) cell the ratio estimator
-tokens/byte = sum(t)/sum(b) over its candidates applies, with the usual linearised variance
-(no finite-population correction: conservative). Candidate texts are truncated, so tokens and
-bytes are both measured on the truncated text. A cell with fewer than 2 candidates borrows the
-ratio of all candidates of its data type (or of all candidates). Cell variances add up across
-sources (independent strata); intervals are estimate +/- 1.96 standard errors.
+threshold, i.e. a uniform sample; their full-text tokens and bytes are counted at scan time. Per
+(source, data type) cell the ratio estimator tokens/byte = sum(t)/sum(b) applies, with the usual
+linearised variance (no finite-population correction: conservative). A cell with fewer than 2
+candidates borrows the ratio of all candidates of its data type (or of all candidates). Cell
+variances add up across sources (independent strata); intervals are estimate +/- 1.96 standard
+errors.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.datatype import DATA_TYPES, data_types, detect_code
+from scanner.datatype import DATA_TYPES
 from scanner.i18n import label
 from scanner.tokens import count_tokens
 
@@ -50,18 +50,17 @@ def _ratio(tokens: np.ndarray, nbytes: np.ndarray) -> tuple[float, float]:
     return float(r), residual_var / (n * max(float(nbytes.mean()), 1e-9) ** 2)
 
 
-def sample_ratios(candidates: pa.Table, tokenizer: str, registry_code: set[str]) -> dict[tuple[str, str], tuple[float, float, int]]:
+def sample_ratios(candidates: pa.Table) -> dict[tuple[str, str], tuple[float, float, int]]:
     """Tokens-per-byte ratio, its variance and sample size per (source, data type) cell, with
-    ``("*", dt)`` and ``("*", "*")`` pooled fallbacks; cells with fewer than 2 samples are left out."""
-    candidates = candidates.filter(pc.greater(pc.binary_length(candidates["text"]), 0))
+    ``("*", dt)`` and ``("*", "*")`` pooled fallbacks; cells with fewer than 2 samples are left out.
+    Uses the candidates' full-document ``doc_tokens``/``doc_bytes`` counted at scan time."""
+    candidates = candidates.filter(pc.is_valid(candidates["doc_tokens"]))
     if candidates.num_rows < 2:
         return {}
-    sources = candidates["source"].combine_chunks()
-    is_code = detect_code(candidates["text"]) | np.asarray(pc.is_in(sources, pa.array(sorted(registry_code), pa.string())), dtype=bool)
-    kinds = np.asarray(data_types(candidates["language"].combine_chunks(), is_code).to_pylist(), dtype=object)
-    names = np.asarray(sources.to_pylist(), dtype=object)
-    tokens = count_tokens(candidates["text"].combine_chunks(), tokenizer).astype(np.float64)
-    nbytes = np.asarray(pc.binary_length(candidates["text"]), dtype=np.float64)
+    names = np.asarray(candidates["source"].to_pylist(), dtype=object)
+    kinds = np.asarray(candidates["data_type"].to_pylist(), dtype=object)
+    tokens = candidates["doc_tokens"].to_numpy().astype(np.float64)
+    nbytes = candidates["doc_bytes"].to_numpy().astype(np.float64)
     groups: dict[tuple[str, str], np.ndarray] = {("*", "*"): np.ones(len(names), dtype=bool)}
     for dt in DATA_TYPES:
         groups[("*", dt)] = kinds == dt

@@ -251,11 +251,11 @@ def foreign_open_source_check(filing: dict[str, Any], profile: Profile) -> dict[
     )
 
 
-def _filing_table(stats: ShardStats, by_source: dict[str, dict[str, Any]], options: dict[str, Any], candidates: pa.Table, registry: Registry) -> dict[str, Any]:
-    """The corpus-scale table; estimate mode tokenizes the sample candidates only."""
+def _filing_table(stats: ShardStats, by_source: dict[str, dict[str, Any]], options: dict[str, Any], candidates: pa.Table) -> dict[str, Any]:
+    """The corpus-scale table; estimate mode uses the candidates' token counts from the scan."""
     mode = options.get("tokens", "off")  # scans before the table existed counted no tokens
     tokenizer = options.get("tokenizer", DEFAULT_TOKENIZER)
-    ratios = sample_ratios(candidates, tokenizer, {e.name for e in registry.entries if e.data_type == "code"}) if mode == "estimate" else None
+    ratios = sample_ratios(candidates) if mode == "estimate" else None
     counts = {name: s.get("data_types", {}) for name, s in stats.by_source.items()}
     return build_filing_table(by_source, counts, mode, tokenizer, ratios)
 
@@ -353,7 +353,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
     origins = _shares_by(by_source, "origin")
     candidates = merged_candidates(out, spec)
     sample = human_sample(candidates, spec)
-    filing = _filing_table(stats, by_source, options, candidates, registry)
+    filing = _filing_table(stats, by_source, options, candidates)
     checks = [
         source_unsafe_check(by_source, profile),
         blocklist_check(by_source, profile),

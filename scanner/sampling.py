@@ -34,6 +34,10 @@ CANDIDATE_SCHEMA = pa.schema(
         ("terms", pa.list_(pa.string())),
         ("categories", pa.list_(pa.string())),
         ("text", pa.string()),
+        # For the filing table's token estimate: full-document bytes and tokens (null with --tokens off).
+        ("data_type", pa.string()),
+        ("doc_bytes", pa.int64()),
+        ("doc_tokens", pa.int64()),
     ]
 )
 _SORT_KEYS = [("hash", "ascending"), ("doc_id", "ascending"), ("shard", "ascending"), ("row", "ascending")]
@@ -156,6 +160,8 @@ def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
     """Merge per-shard candidates, pruning as it goes; the result holds every sample's rows."""
     merged = CANDIDATE_SCHEMA.empty_table()
     for table in tables:
+        for name in CANDIDATE_SCHEMA.names[len(table.schema) :]:  # files written before the token columns existed
+            table = table.append_column(name, pa.nulls(table.num_rows, CANDIDATE_SCHEMA.field(name).type))
         merged = keep_candidates(pa.concat_tables([merged, table.cast(CANDIDATE_SCHEMA)]), spec)
     return merged
 

@@ -112,8 +112,9 @@ class BatchResult:
     def flagged(self) -> np.ndarray:
         return self.hits_per_doc > 0
 
-    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray) -> pa.Table:
-        """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only."""
+    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray, tokens: np.ndarray | None = None) -> pa.Table:
+        """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
+        ``tokens`` are those documents' full-text token counts (None: not counted)."""
         take = pa.array(rows)
         annotations = self.annotations(rows, evidence=False)
         return pa.table(
@@ -129,6 +130,9 @@ class BatchResult:
                 "terms": annotations["terms"],
                 "categories": annotations["categories"],
                 "text": batch.text.take(take),
+                "data_type": self.data_type.take(take),
+                "doc_bytes": pa.array(self.doc_bytes[rows], pa.int64()),
+                "doc_tokens": pa.nulls(len(rows), pa.int64()) if tokens is None else pa.array(tokens, pa.int64()),
             }
         )
 
@@ -339,6 +343,14 @@ class Scanner:
         stats.rows_read = seen
         return stats
 
+    def _candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
+        """Full-text token counts of sample candidates: the estimate mode's only tokenizing."""
+        if result.doc_tokens is not None:
+            return result.doc_tokens[rows]
+        if self.options.tokens == "estimate":
+            return count_tokens(result.text.take(pa.array(rows)), self.options.tokenizer)
+        return None
+
     def iter_shard(self, shard: Shard) -> Iterator[tuple[DocumentBatch, BatchResult]]:
         """Stream a shard's batches with their results (raises ``ShardError`` if it is unreadable)."""
         for batch in read_batches(shard, self.options.columns):
@@ -363,7 +375,7 @@ class Scanner:
                 if candidates is not None:
                     rows = np.flatnonzero(candidates.wanted(hashes) & (result.doc_bytes > 0))
                     if len(rows):
-                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows))
+                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, self._candidate_tokens(result, rows)))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)
