@@ -15,6 +15,7 @@ import pyarrow as pa
 
 DEFAULT_TOKENIZER = "o200k_base"
 TOKEN_MODES = ("estimate", "exact", "off")
+PIECE_CHARS = 50_000
 
 
 @lru_cache(maxsize=4)
@@ -26,11 +27,22 @@ def _load(name: str):
             import bpe_openai
 
             encoding = bpe_openai.get_encoding(name)
-        return lambda texts: [len(ids) for ids in encoding.encode_ordinary_batch(texts)]
+        return lambda texts: _count_in_pieces(texts, lambda pieces: [len(ids) for ids in encoding.encode_ordinary_batch(pieces)])
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(name)
     return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def _count_in_pieces(texts: list[str], count) -> list[int]:
+    """bpe-openai refuses inputs over 200,000 tokens, so texts longer than ``PIECE_CHARS`` (at most 4
+    tokens per character) are counted in pieces and summed; a cut may shift a count by a token."""
+    owners, pieces = [], []
+    for i, text in enumerate(texts):
+        for start in range(0, max(len(text), 1), PIECE_CHARS):
+            owners.append(i)
+            pieces.append(text[start : start + PIECE_CHARS])
+    return np.bincount(owners, weights=count(pieces), minlength=len(texts)).astype(np.int64).tolist()
 
 
 def count_tokens(texts: pa.Array | pa.ChunkedArray | list[str], tokenizer: str = DEFAULT_TOKENIZER) -> np.ndarray:
