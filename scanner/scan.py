@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -82,6 +83,9 @@ class ScanOptions:
         object.__setattr__(self, "normalize", parse_steps(self.normalize))
         if self.tokens not in TOKEN_MODES:
             msg = f"tokens must be one of {', '.join(TOKEN_MODES)}, not {self.tokens!r}"
+            raise ConfigError(msg)
+        if self.tokens != "off" and self.tokenizer != DEFAULT_TOKENIZER and not Path(self.tokenizer).is_file():
+            msg = f"tokenizer {self.tokenizer!r} is neither {DEFAULT_TOKENIZER} nor a tokenizer.json file"
             raise ConfigError(msg)
 
     def digest(self) -> str:

@@ -126,3 +126,10 @@ def test_check_is_appended_and_table_is_in_md_html_and_export(sample_scans, tmp_
     assert rows[0][0] == "来源类别" and len(rows[1]) == len(rows[0])
     assert CliRunner().invoke(cli, ["report", str(out), "--filing-table", "xlsx"]).exit_code in (0, 1)
     assert (out / "filing_table.xlsx").read_bytes()[:2] == b"PK"
+
+
+def test_bad_token_options_are_config_errors(tmp_path):
+    with pytest.raises(scanner.ConfigError):
+        scanner.ScanOptions(tokens="approximate")
+    with pytest.raises(scanner.ConfigError):
+        scanner.ScanOptions(tokens="exact", tokenizer=str(tmp_path / "missing.json"))
