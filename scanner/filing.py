@@ -28,7 +28,6 @@ import pyarrow.compute as pc
 
 from scanner.datatype import DATA_TYPES
 from scanner.i18n import label
-from scanner.tokens import count_tokens
 
 ROWS = ("open-source-domestic", "open-source-foreign", "self-collected", "commercial", "other")
 Z95 = 1.959963984540054

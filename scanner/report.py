@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 from scanner.audit import keyword_library_rules
 from scanner.errors import ConfigError
 from scanner.filing import build_filing_table, sample_ratios
+from scanner.normalize import STEPS
 from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, wilson_interval
 from scanner.sources import Registry, RegistrySource, origin_of_host
-from scanner.normalize import STEPS
 from scanner.stats import ShardStats
 from scanner.storage import Folder
-from scanner.tokens import DEFAULT_TOKENIZER
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
+from scanner.tokens import DEFAULT_TOKENIZER
 
 SHARD_FORMAT = "scanner-shard-stats/1"
 UNDETERMINED = "und"

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scanner.errors import ConfigError
 from scanner.datatype import data_types, detect_code
+from scanner.errors import ConfigError
 from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
 from scanner.matcher import STEP_BITS, Hits, Matcher
