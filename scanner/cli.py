@@ -114,7 +114,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
-@click.option("--tokens", "tokens", type=click.Choice(TOKEN_MODES), default="estimate", show_default=True,
+@click.option("--tokens", "tokens", type=click.Choice(TOKEN_MODES), default="off", show_default=True,
               help="Token counts for the filing table: exact (tokenize every document), estimate (tokenize the sample), off.")
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help="A Hugging Face tokenizer.json path, or the bundled o200k_base.")
 @click.option(

@@ -76,7 +76,7 @@ class ScanOptions:
     registry: Registry = field(default_factory=Registry)
     sample: SampleSpec = field(default_factory=SampleSpec)
     normalize: tuple[str, ...] = DEFAULT_STEPS
-    tokens: str = "estimate"
+    tokens: str = "off"
     tokenizer: str = DEFAULT_TOKENIZER
 
     def __post_init__(self) -> None:
