@@ -6,7 +6,7 @@
     python benchmarks/bench_scale.py merge --units 2000
 
 ``speedup`` runs ``scanner scan FILE --workers 1`` and ``--workers 2`` alternately, checks that
-the reports are byte-identical, and prints wall times (median) and their ratio. The machine may
+the reports are identical apart from their ``provenance`` (timestamps, command line), and prints wall times (median) and their ratio. The machine may
 be shared: a run during which other processes used more than 5 % of the CPUs is repeated (up to
 ``--tries`` times), and each line says how much the others used. ``rss`` samples the resident memory of the whole process tree (driver
 plus workers) every 50 ms and prints each input's peak. ``merge`` times ``scanner report`` over
@@ -66,8 +66,8 @@ def busy_seconds() -> float:
 
 
 def run_scan(path: str, workers: int, extra: list[str]) -> tuple[float, int, bytes, float]:
-    """(wall seconds, peak tree RSS, report.json bytes, share of the machine other processes used
-    meanwhile) of one fresh scan."""
+    """(wall seconds, peak tree RSS, report.json without its timing block (``provenance``), share of
+    the machine other processes used meanwhile) of one fresh scan."""
     out = tempfile.mkdtemp(prefix="bench-scale-")
     try:
         busy_before, started = busy_seconds(), time.perf_counter()
@@ -83,7 +83,9 @@ def run_scan(path: str, workers: int, extra: list[str]) -> tuple[float, int, byt
         others = (busy_seconds() - busy_before - usage.ru_utime - usage.ru_stime) / (elapsed * os.cpu_count())
         if os.waitstatus_to_exitcode(status):
             sys.exit(f"scan failed with exit code {os.waitstatus_to_exitcode(status)}")
-        return elapsed, peak, Path(out, "report.json").read_bytes(), max(others, 0.0)
+        report = json.loads(Path(out, "report.json").read_text(encoding="utf-8"))
+        report.pop("provenance")  # command line and timestamps differ between any two runs
+        return elapsed, peak, json.dumps(report, sort_keys=True).encode(), max(others, 0.0)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
