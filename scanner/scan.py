@@ -226,8 +226,10 @@ class Scanner:
         np.bitwise_or.at(category_mask, pair_row, self.matcher.term_category_mask[pair_term])
         term_offsets = np.concatenate([[0], np.cumsum(np.bincount(pair_row, minlength=rows))]).astype(np.int32)
         terms = pa.ListArray.from_arrays(pa.array(term_offsets), self.matcher.term_text.take(pa.array(pair_term)))
-        generated = pa.array([f"{shard_label}:{n}" for n in batch.row_number.tolist()], type=pa.string())
-        doc_id = generated if batch.id is None else pc.coalesce(batch.id, generated)
+        doc_id = batch.id
+        if doc_id is None or doc_id.null_count:  # only then build ``<shard>:<row>`` ids (a Python loop)
+            generated = pa.array([f"{shard_label}:{n}" for n in batch.row_number.tolist()], type=pa.string())
+            doc_id = generated if doc_id is None else pc.coalesce(doc_id, generated)
         language = self.langid.identify(text) if self.langid else pa.array([UNDETERMINED] * rows, type=pa.string())
         source = resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry)
         declared = [e.name for e in self.options.registry.entries if e.data_type == "code"]
