@@ -37,7 +37,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -193,14 +193,23 @@ def _completed(folder: storage.Folder, shard: Shard, identity: dict[str, Any]) -
     return stats
 
 
-def input_fingerprint(shard: Shard, window: int = 1 << 20) -> str:
-    """SHA-256 over the file size and its first and last MiB: cheap, content-based, machine-independent."""
-    fs, path = storage.resolve(shard.path)
-    digest = hashlib.sha256(str(shard.bytes).encode())
+def input_fingerprint(shard: Shard) -> str:
+    """SHA-256 over the file size and its first and last MiB: cheap, content-based, machine-independent.
+    Computed once per file and process, not once per work unit (a file may have dozens); not cached
+    where the filesystem keeps no mtime, since a rewrite of the same size would go unnoticed."""
+    if shard.mtime_ns is None:
+        return _file_fingerprint.__wrapped__(shard.path, shard.bytes, None)
+    return _file_fingerprint(shard.path, shard.bytes, shard.mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _file_fingerprint(location: str, size: int, mtime_ns: int | None, window: int = 1 << 20) -> str:
+    fs, path = storage.resolve(location)
+    digest = hashlib.sha256(str(size).encode())
     with fs.open_input_file(path) as f:
         digest.update(f.read(window))
-        if shard.bytes > window:
-            f.seek(max(shard.bytes - window, window))
+        if size > window:
+            f.seek(max(size - window, window))
             digest.update(f.read(window))
     return digest.hexdigest()
 
