@@ -25,7 +25,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -97,7 +97,8 @@ class Shard:
     file-system-safe, collision-free stem for the unit's outputs: only ``[A-Za-z0-9._-]``, no ``..``,
     never empty, plus a hash of the label, so it cannot leave OUT. ``mtime_ns`` is ``None`` where the
     filesystem keeps no modification time. ``first_row`` numbers the unit's first row within the file;
-    ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress.
+    ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress;
+    ``rows`` is the unit's row count where the metadata tells it (Parquet), else None.
     """
 
     path: str
@@ -109,6 +110,7 @@ class Shard:
     row_groups: tuple[int, int] | None = None
     first_row: int = 0
     text_bytes: int | None = None
+    rows: int | None = None
 
     @property
     def file_name(self) -> str:
@@ -191,6 +193,14 @@ def _shard(path: Path, label: str) -> Shard:
     real = os.path.realpath(path)
     status = os.stat(real)
     return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=status.st_size, mtime_ns=status.st_mtime_ns)
+
+
+def shard_at(location: str, label: str) -> Shard:
+    """The whole-file shard at a path or URI recorded by an earlier scan, under its original label."""
+    if storage.scheme_of(location):
+        fs, path = storage.resolve(location)
+        return dataclasses.replace(_remote_shard(fs.get_file_info(path), location), label=label)
+    return _shard(Path(location), label)
 
 
 def _remote_shard(info: pafs.FileInfo, label: str) -> Shard:
@@ -314,8 +324,11 @@ def _units_of(shard: Shard, columns: Columns, unit_bytes: int) -> list[Shard]:
             ranges.append((start, end))
             start = end
     if len(ranges) == 1:
-        return [dataclasses.replace(shard, text_bytes=sum(sizes))]
-    return [dataclasses.replace(shard, row_groups=(a, b), first_row=sum(rows[:a]), text_bytes=sum(sizes[a:b])) for a, b in ranges]
+        return [dataclasses.replace(shard, text_bytes=sum(sizes), rows=sum(rows))]
+    return [
+        dataclasses.replace(shard, row_groups=(a, b), first_row=sum(rows[:a]), text_bytes=sum(sizes[a:b]), rows=sum(rows[a:b]))
+        for a, b in ranges
+    ]
 
 
 def plan_units(shards: list[Shard], columns: Columns, unit_bytes: int = UNIT_BYTES) -> list[Shard]:
@@ -577,3 +590,28 @@ def read_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     """Stream a shard as ``DocumentBatch``es; raises ``ShardError`` if the shard is unreadable."""
     readers = {"parquet": _parquet_batches, "arrow": _arrow_batches, "jsonl": _jsonl_batches}
     return readers[shard.format](shard, columns)
+
+
+def read_texts(shard: Shard, columns: Columns, rows: Iterable[int]) -> dict[int, str | None]:
+    """Texts of some rows of a file (numbered as ``DocumentBatch.row_number``): only the Parquet row
+    groups holding them are read; other formats stream up to the last wanted row. Rows the file no
+    longer has are missing from the result."""
+    wanted = np.unique(np.fromiter(rows, dtype=np.int64))
+    parts = [shard]
+    if shard.format == "parquet" and len(wanted):
+        try:
+            metadata = pq.ParquetFile(_open_random_access(shard)).metadata
+        except (pa.ArrowException, OSError) as e:
+            msg = f"{shard.path}: not a readable Parquet file: {e}"
+            raise ShardError(msg) from e
+        starts = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+        groups = np.unique(np.searchsorted(starts, wanted, side="right") - 1)
+        parts = [dataclasses.replace(shard, row_groups=(int(g), int(g) + 1), first_row=int(starts[g])) for g in groups if g < metadata.num_row_groups]
+    found: dict[int, str | None] = {}
+    for part in parts:
+        for batch in read_batches(part, columns):
+            hit = np.flatnonzero(np.isin(batch.row_number, wanted))
+            found.update(zip(batch.row_number[hit].tolist(), batch.text.take(pa.array(hit)).to_pylist()))
+            if len(found) == len(wanted):
+                return found
+    return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner.audit import keyword_library_rules
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, ShardError
 from scanner.filing import build_filing_table, sample_ratios
 from scanner.normalize import STEPS
-from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, wilson_interval
+from scanner.readers import Columns, read_texts, shard_at
+from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, truncate_texts, wilson_interval
 from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
-from scanner.tokens import DEFAULT_TOKENIZER
+from scanner.tokens import DEFAULT_TOKENIZER, count_tokens
 
 SHARD_FORMAT = "scanner-shard-stats/1"
 UNDETERMINED = "und"
@@ -61,16 +63,29 @@ def iter_shard_files(out: str | Path) -> Iterator[dict[str, Any]]:
     return map(read, names)
 
 
-def _merge(documents: Iterable[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """One pass over the shard documents: summed stats, distinct ``run`` blocks, provenance blocks and
-    per-unit row accounting (small), so only one shard document is held at a time."""
-    stats, runs, provenance, shards = ShardStats(), {}, [], {}
+@dataclass
+class _Merged:
+    """What one pass over the shard documents yields: summed stats, distinct ``run`` blocks,
+    provenance blocks, per-file row accounting, and where each file (by label) was read from."""
+
+    stats: ShardStats
+    runs: list[dict[str, Any]]
+    provenance: list[dict[str, Any]]
+    shards: list[dict[str, Any]]
+    locations: dict[str, str]
+
+
+def _merge(documents: Iterable[dict[str, Any]]) -> _Merged:
+    """One pass over the shard documents, so only one is held at a time."""
+    stats, runs, provenance, shards, locations = ShardStats(), {}, [], {}, {}
     for document in documents:
         stats = stats + ShardStats.from_dict(document["stats"])
         runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
         provenance.append(document.get("provenance", {}))
         _add_row_accounting(shards, document)
-    return stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)]
+        if (document.get("unit") or {}).get("path"):
+            locations[document["shard"]["path"]] = document["unit"]["path"]
+    return _Merged(stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)], locations)
 
 
 def _single(documents: list[dict[str, Any]], key: str, what: str) -> Any:
@@ -311,6 +326,44 @@ def merged_candidates(out: str | Path, spec: SampleSpec) -> pa.Table:
     return merge_candidates((pq.read_table(folder.path("samples", "candidates", n), filesystem=folder.fs) for n in names), spec)
 
 
+def fill_sample_texts(candidates: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:
+    """Read back from their inputs the texts of merged candidates whose unit stored none (see
+    ``sampling.text_cutoff``), and in estimate mode count their tokens; rare, and only these rows are
+    read. A file that is gone or no longer holds the same document is a ConfigError naming it."""
+    text_missing = np.asarray(candidates["text"].is_null(), dtype=bool)
+    if not text_missing.any():
+        return candidates
+    columns = Columns(**options["columns"])
+    labels = candidates["shard"].to_pylist()
+    rows = candidates["row"].to_pylist()
+    doc_bytes = candidates["doc_bytes"].to_pylist()
+    full: dict[int, str] = {}
+    for label in sorted({labels[i] for i in np.flatnonzero(text_missing)}):
+        wanted = [i for i in np.flatnonzero(text_missing) if labels[i] == label]
+        try:
+            texts = read_texts(shard_at(locations[label], label), columns, (rows[i] for i in wanted))
+        except (KeyError, ConfigError, ShardError, OSError) as e:
+            msg = f"{label}: the sample needs texts from this input, which cannot be read now ({e}); scan again with --force"
+            raise ConfigError(msg) from e
+        for i in wanted:
+            text = texts.get(rows[i])
+            if text is None or len(text.encode()) != doc_bytes[i]:
+                msg = f"{label}: row {rows[i]} is not the document scanned there (the file changed); scan again"
+                raise ConfigError(msg)
+            full[i] = text
+    order = sorted(full)
+    text = candidates["text"].to_pylist()
+    for i, value in zip(order, truncate_texts(pa.array([full[i] for i in order], pa.string()), spec.text_chars).to_pylist()):
+        text[i] = value
+    candidates = candidates.set_column(candidates.schema.get_field_index("text"), "text", pa.array(text, pa.string()))
+    if options.get("tokens") == "estimate":
+        tokens = candidates["doc_tokens"].to_pylist()
+        for i, count in zip(order, count_tokens([full[i] for i in order], options.get("tokenizer", DEFAULT_TOKENIZER)).tolist()):
+            tokens[i] = count
+        candidates = candidates.set_column(candidates.schema.get_field_index("doc_tokens"), "doc_tokens", pa.array(tokens, pa.int64()))
+    return candidates
+
+
 def _id_hashes(folder: Folder) -> Iterator[np.ndarray]:
     for name in folder.names("ids", suffix=".npy"):
         yield np.load(io.BytesIO(folder.read_bytes("ids", name)), allow_pickle=False)
@@ -337,7 +390,8 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
     """The merged report of an output folder (a path or a URI), and the human sample it implies."""
     profile = get_profile(profile_name)
     folder = Folder(out)
-    stats, documents, provenance, shards = _merge(iter_shard_files(out))
+    merged = _merge(iter_shard_files(out))
+    stats, documents, provenance, shards = merged.stats, merged.runs, merged.provenance, merged.shards
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
     langid = _single(documents, "langid", "language-ID settings")
@@ -351,7 +405,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
     by_source = _source_table(stats, registry)
     by_language = {code: stats.by_language[code] for code in sorted(stats.by_language)}
     origins = _shares_by(by_source, "origin")
-    candidates = merged_candidates(out, spec)
+    candidates = fill_sample_texts(merged_candidates(out, spec), merged.locations, options, spec)
     sample = human_sample(candidates, spec)
     filing = _filing_table(stats, by_source, options, candidates)
     checks = [

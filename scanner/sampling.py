@@ -6,13 +6,22 @@ own bottom-k candidates (globally and per source); the report merges candidates 
 bottom-k again, which equals the bottom-k of the whole corpus. Empty documents are not sampled.
 Ties (equal hashes, e.g. duplicate ids) break on doc_id, then shard and row.
 
+Texts are the costly part of a candidate (k rows per unit, a thousand characters each, and with
+the estimate mode their tokens), and almost none survive the merge. So a run sets a *text cut-off*
+from the planned row count (``text_cutoff``): only candidates whose hash is at or below it keep text
+and tokens, about k + 10 sqrt(k) documents in the whole corpus. The others keep their small columns,
+which decide the sample exactly; a sampled document without text (the cut-off was too low, e.g. many
+empty rows, or a resumed run planned other files) has its text read back from its input at report
+time (``scanner.report``).
+
 Resource usage: hashing costs ~1 us per document in Python; a shard's candidate file holds at most
-k + sources x k_per_source rows with texts truncated to ``text_chars`` characters.
+k + sources x k_per_source rows, texts truncated to ``text_chars`` characters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,6 +60,24 @@ class SampleSpec:
     per_source: int = 0
     seed: str = DEFAULT_SEED
     text_chars: int = 1000
+
+
+def text_cutoff(expected_documents: int, spec: SampleSpec) -> int | None:
+    """The hash at or below which candidates keep their text: the bottom-k of ``expected_documents``
+    uniform 64-bit hashes lies below it unless the count falls short by over 10 standard deviations
+    (the margin also absorbs a few empty rows). None (every candidate keeps its text) with per-source
+    samples, which need texts of small sources wherever they rank, or when the corpus is small."""
+    if spec.per_source or expected_documents <= 0:
+        return None
+    wanted = spec.size + 10 * math.sqrt(spec.size) + 100
+    if wanted >= expected_documents:
+        return None
+    return int(wanted / expected_documents * 2**64)
+
+
+def truncate_texts(texts: pa.Array | pa.ChunkedArray, chars: int) -> pa.Array:
+    """The first ``chars`` characters of each text, as ``string`` (what candidates and samples store)."""
+    return pc.utf8_slice_codeunits(texts, 0, chars).cast(pa.string())
 
 
 def doc_hashes(doc_ids: Iterable[str], seed: str) -> np.ndarray:
@@ -95,8 +122,9 @@ class CandidateCollector:
     are held, only hashes at or below the current k-th smallest can (without per-source samples).
     """
 
-    def __init__(self, spec: SampleSpec) -> None:
+    def __init__(self, spec: SampleSpec, text_cutoff: int | None = None) -> None:
         self.spec = spec
+        self.text_cutoff = text_cutoff
         self._parts: list[pa.Table] = []
         self._hashes = np.zeros(0, dtype=np.uint64)  # hashes of the rows held in ``_parts``
         self._cutoff: int | None = None
@@ -112,11 +140,17 @@ class CandidateCollector:
             cutoff = in_batch if cutoff is None else min(cutoff, in_batch)
         return np.ones(len(hashes), dtype=bool) if cutoff is None else hashes <= cutoff
 
+    def keeps_text(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of these candidates store their text (and tokens): see ``text_cutoff``."""
+        if self.text_cutoff is None:
+            return np.ones(len(hashes), dtype=bool)
+        return hashes <= np.uint64(self.text_cutoff)
+
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
         seed) and only non-empty documents. Rows are pruned (a sort that moves texts) only when
         two samples' worth have piled up; the cut-off needs hashes alone."""
-        text = pc.utf8_slice_codeunits(table["text"], 0, self.spec.text_chars).cast(pa.string())
+        text = truncate_texts(table["text"], self.spec.text_chars)
         table = table.set_column(table.schema.get_field_index("text"), "text", text)
         self._parts.append(table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA))
         self._hashes = np.concatenate([self._hashes, table["hash"].to_numpy()])

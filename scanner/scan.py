@@ -116,10 +116,16 @@ class BatchResult:
     def flagged(self) -> np.ndarray:
         return self.hits_per_doc > 0
 
-    def sample_rows(self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray, tokens: np.ndarray | None = None) -> pa.Table:
+    def sample_rows(
+        self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray, with_text: np.ndarray, tokens: np.ndarray | None = None
+    ) -> pa.Table:
         """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
-        ``tokens`` are those documents' full-text token counts (None: not counted)."""
+        text only where ``with_text`` (else null); ``tokens`` are the full-text token counts of the rows
+        with text (None: not counted)."""
         take = pa.array(rows)
+        doc_tokens = np.zeros(len(rows), dtype=np.int64)
+        if tokens is not None:
+            doc_tokens[with_text] = tokens
         annotations = self.annotations(rows, evidence=False)
         return pa.table(
             {
@@ -133,10 +139,10 @@ class BatchResult:
                 "hits": annotations["hits"],
                 "terms": annotations["terms"],
                 "categories": annotations["categories"],
-                "text": batch.text.take(take),
+                "text": batch.text.take(pa.array(rows, mask=~with_text)),  # a null index takes a null
                 "data_type": self.data_type.take(take),
                 "doc_bytes": pa.array(self.doc_bytes[rows], pa.int64()),
-                "doc_tokens": pa.nulls(len(rows), pa.int64()) if tokens is None else pa.array(tokens, pa.int64()),
+                "doc_tokens": pa.array(doc_tokens, pa.int64(), mask=~with_text if tokens is not None else np.ones(len(rows), dtype=bool)),
             }
         )
 
@@ -350,7 +356,8 @@ class Scanner:
         return stats
 
     def _candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
-        """Full-text token counts of sample candidates: the estimate mode's only tokenizing."""
+        """Full-text token counts of the sample candidates that keep their text: the estimate mode's
+        only tokenizing (a few thousand documents per corpus, see ``sampling.text_cutoff``)."""
         if result.doc_tokens is not None:
             return result.doc_tokens[rows]
         if self.options.tokens == "estimate":
@@ -381,7 +388,9 @@ class Scanner:
                 if candidates is not None:
                     rows = np.flatnonzero(candidates.wanted(hashes) & (result.doc_bytes > 0))
                     if len(rows):
-                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, self._candidate_tokens(result, rows)))
+                        with_text = candidates.keeps_text(hashes[rows])
+                        tokens = self._candidate_tokens(result, rows[with_text])
+                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, tokens))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)

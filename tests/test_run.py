@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,7 @@ import scanner
 from scanner.cli import EXIT_REJECTED, cli
 from scanner.readers import Columns, discover_shards, plan_units
 from scanner.run import Progress, RunConfig, run_scan
+from scanner.sampling import SampleSpec, doc_hashes, text_cutoff
 
 
 def scan(*args: str, expect: int = 0) -> dict:
@@ -255,3 +257,45 @@ def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, mon
     result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "ray"])
     assert result.exit_code == 2
     assert "pip install 'corpus-scanner[ray]'" in result.output
+
+
+def test_text_cutoff_keeps_the_bottom_k_with_a_small_margin():
+    spec = SampleSpec(size=200)
+    assert text_cutoff(400, spec) is None  # a small corpus: every candidate keeps its text
+    assert text_cutoff(10**6, SampleSpec(size=200, per_source=5)) is None
+    for documents in (2_000, 30_000, 200_000):
+        cutoff = text_cutoff(documents, spec)
+        hashes = np.sort(doc_hashes([f"d{i}" for i in range(documents)], spec.seed))
+        assert hashes[spec.size - 1] <= cutoff  # the whole sample keeps its text
+        assert np.count_nonzero(hashes <= cutoff) < 3 * spec.size  # and few others (k + 10 sqrt(k) + 100 expected)
+
+
+@pytest.mark.parametrize("tokens", ["off", "estimate"])
+def test_sampled_documents_without_stored_text_are_read_back(tmp_path, corpus, lexicon_file, monkeypatch, tokens):
+    """Whether units keep every candidate's text, only those under the planned cut-off, or none (the
+    plan's row count was far too high), the report, its sample texts and token estimate agree."""
+    args = [str(corpus), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "60", "--tokens", tokens]
+    outs = {}
+    for case, documents in (("all", lambda units: 0), ("planned", None), ("none", lambda units: 10**12)):
+        if documents is not None:
+            monkeypatch.setattr("scanner.run.expected_documents", documents)
+        outs[case] = tmp_path / case
+        scan(*args, "--out", str(outs[case]))
+        monkeypatch.undo()
+    stored = {case: pq.read_table(out / "samples" / "candidates")["text"] for case, out in outs.items()}
+    assert stored["all"].null_count == 0 and 0 < stored["planned"].null_count < len(stored["planned"]) and stored["none"].null_count == len(stored["none"])
+    reference = pq.read_table(outs["all"] / "samples" / "human_sample.parquet")
+    assert reference.num_rows == 60 and reference["text"].null_count == 0
+    for case in ("planned", "none"):
+        assert pq.read_table(outs[case] / "samples" / "human_sample.parquet").equals(reference)
+        assert without_timing(report_of(outs[case])) == without_timing(report_of(outs["all"]))
+
+
+def test_report_names_an_input_that_changed_before_its_texts_were_read_back(tmp_path, lexicon_file, monkeypatch):
+    path = write_jsonl(tmp_path / "a.jsonl", synthetic_rows(300, seed=4))
+    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**12)
+    scan(str(path), "--out", str(tmp_path / "o"), "--lexicon", str(lexicon_file), "--no-langid", "--sample-size", "20")
+    write_jsonl(path, synthetic_rows(300, seed=5))
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "a.jsonl" in result.output and "changed" in result.output
