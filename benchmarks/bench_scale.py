@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SCANNER = [sys.executable, "-c", "from scanner.cli import cli; cli()"]
+SCANNER = [sys.executable, "-m", "scanner"]
 
 
 def tree_rss(root: int) -> int:

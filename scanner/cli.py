@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import json
 import shlex
 import sys
@@ -314,5 +315,33 @@ def lexicon_import(wordlists, categories, language, output) -> None:
     click.echo(f"wrote {written} terms to {output}")
 
 
-def main() -> None:  # pragma: no cover - console-script entry point
+def hide_pandas_from_pyarrow(argv: list[str]) -> bool:
+    """pyarrow imports pandas (~0.2 s) on its first conversion only to recognise pandas objects, which
+    the scanner never hands it; with worker processes that import repeats in every worker and in the
+    report step. So the command marks pandas as absent, unless it runs another executor than
+    ``local`` (Ray Data converts through pandas). True if pandas was hidden."""
+    executor = "local"
+    for i, arg in enumerate(argv):
+        if arg == "--executor" and i + 1 < len(argv):
+            executor = argv[i + 1]
+        elif arg.startswith("--executor="):
+            executor = arg.split("=", 1)[1]
+    if executor != "local" or "pandas" in sys.modules:
+        return False
+    sys.meta_path.insert(0, _PandasHidden())
+    return True
+
+
+class _PandasHidden(importlib.abc.MetaPathFinder):
+    """Makes ``import pandas`` raise ImportError, which pyarrow takes for "pandas is not installed"."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            msg = "pandas is hidden from this scanner process (see hide_pandas_from_pyarrow)"
+            raise ImportError(msg)
+
+
+def main() -> None:
+    """Console-script entry point (tests call ``cli`` so their process keeps pandas)."""
+    hide_pandas_from_pyarrow(sys.argv[1:])
     cli()

@@ -154,45 +154,53 @@ class Matcher:
         self._runs: dict[int, tuple[int, ...]] = {}
         self._rest: dict[int, str] = {}
         alphabet: set[str] = set()
+        patterns: dict[bytes, list[int]] = {}  # automaton pattern (ASCII-lowered spelling) -> entries
         t2s, preimages = t2s_table(), t2s_preimages()
+        # Character steps only: a term none of whose characters they change is its own normal form.
+        changed = char_table(self._view_steps).index if self._view_steps and not self._whole_column else None
         for term_id, term in enumerate(terms):
-            normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
-            active = self.steps if "t2s" in self.steps and not any(c in t2s for c in normal.text) else self._view_steps
-            text = normal.text
+            if changed is not None and not any(changed[ord(c)] >= 0 for c in term.text):
+                text, runs = term.text, (1,)
+            else:
+                normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
+                text, runs = normal.text, normal.runs
             if not text:
                 continue  # nothing left to match (a term made of invisible characters)
+            active = self.steps if "t2s" in self.steps and not any(c in t2s for c in text) else self._view_steps
             if "t2s" in active:
                 options = [(c, *preimages.get(c, ())) for c in text]
-                count = np.cumprod([len(o) for o in options])
-                head = max(1, int(np.searchsorted(count, T2S_VARIANT_LIMIT, side="right")))
+                head, count = 0, 1  # the longest prefix with at most T2S_VARIANT_LIMIT spellings (>= 1 character)
+                while head < len(options) and count * len(options[head]) <= T2S_VARIANT_LIMIT:
+                    count *= len(options[head])
+                    head += 1
+                head = max(head, 1)
                 spellings = ["".join(p) for p in itertools.product(*options[:head])]
                 rest = text[head:]
                 alphabet.update(c for o in options for c in o)
             else:
                 spellings, rest = [text], ""
                 alphabet.update(text)
-            first = len(entry_term)
+            entries = range(len(entry_term), len(entry_term) + len(spellings))
             entry_term.extend([term_id] * len(spellings))
             entry_text.extend(spellings)
             sizes.append(len(spellings[-1].encode()) + 4 * len(rest))
             bounded_start.extend([is_ascii_alnum(text[0])] * len(spellings))
             bounded_end.extend([is_ascii_alnum(text[-1])] * len(spellings))
-            folded = is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])
-            for entry, spelling in enumerate(spellings, start=first):
-                if not folded and _has_ascii_letter(spelling.encode()):
-                    self._verify[entry] = spelling.encode()
-                if max(normal.runs) > 1:
-                    self._runs[entry] = normal.runs
-                if rest:
-                    self._rest[entry] = rest
+            # Spellings differ in Han characters only, so they share ASCII letters and runs.
+            has_letter = _has_ascii_letter(text.encode())
+            if has_letter and not (is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])):
+                self._verify.update((entry, spelling.encode()) for entry, spelling in zip(entries, spellings))
+            if max(runs) > 1:
+                self._runs.update(dict.fromkeys(entries, runs))
+            if rest:
+                self._rest.update(dict.fromkeys(entries, rest))
+            for entry, spelling in zip(entries, spellings):
+                patterns.setdefault((ascii_lower(spelling) if has_letter else spelling).encode(), []).append(entry)
         self._entry_term = np.array(entry_term, dtype=np.int64)
         self._entry_text = entry_text
         self._bounded_start = np.array(bounded_start, dtype=bool)
         self._bounded_end = np.array(bounded_end, dtype=bool)
         self._margin = max(sizes, default=0) + 8  # bytes: the longest spelling, a neighbour and slack
-        patterns: dict[bytes, list[int]] = {}
-        for entry, text in enumerate(entry_text):
-            patterns.setdefault(ascii_lower(text).encode(), []).append(entry)
         group_sizes = np.array([len(ids) for ids in patterns.values()], dtype=np.int64)
         self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
         self._group_entries = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)

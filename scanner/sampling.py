@@ -191,11 +191,14 @@ def duplicate_counts(id_hashes: Iterable[np.ndarray]) -> dict[str, int]:
 
 
 def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
-    """Merge per-shard candidates, pruning as it goes; the result holds every sample's rows."""
+    """Merge per-shard candidates, pruning as it goes; the result holds every sample's rows. Without
+    per-source samples, rows above the k-th smallest hash merged so far are dropped before any sort."""
     merged = CANDIDATE_SCHEMA.empty_table()
     for table in tables:
         for name in CANDIDATE_SCHEMA.names[len(table.schema) :]:  # files written before the token columns existed
             table = table.append_column(name, pa.nulls(table.num_rows, CANDIDATE_SCHEMA.field(name).type))
+        if not spec.per_source and merged.num_rows >= spec.size > 0:
+            table = table.filter(pc.less_equal(table["hash"], merged["hash"][spec.size - 1]))
         merged = keep_candidates(pa.concat_tables([merged, table.cast(CANDIDATE_SCHEMA)]), spec)
     return merged
 

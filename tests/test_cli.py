@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -247,3 +249,15 @@ def test_unknown_normalisation_exits_2(tmp_path, lexicon_path):
     result = CliRunner().invoke(cli, ["scan", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "o"), "--normalize", "nfkc,nfc"])
     assert result.exit_code == 2
     assert "unknown normalisation 'nfc'" in result.output
+
+
+def test_console_command_hides_pandas_from_pyarrow_except_for_ray():
+    """A local scan never hands pyarrow pandas objects, so the console command skips importing pandas
+    (0.2 s per process); Ray Data needs pandas, so ``--executor ray`` keeps it."""
+    code = (
+        "import sys; from scanner.cli import hide_pandas_from_pyarrow as hide; import pyarrow as pa\n"
+        "assert not hide(['scan', 'x', '--executor', 'ray']) and not hide(['scan', '--executor=ray'])\n"
+        "assert hide(['scan', 'x', '--executor', 'local'])\n"
+        "pa.table({'a': [1]}).to_pylist(); assert 'pandas' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
