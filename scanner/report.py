@@ -28,6 +28,7 @@ from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
+from scanner.threads import arrow_cpu_threads
 from scanner.tokens import DEFAULT_TOKENIZER, count_tokens
 
 SHARD_FORMAT = "scanner-shard-stats/1"
@@ -493,7 +494,8 @@ def write_report(out: str | Path, profile: str = DEFAULT_PROFILE, lang: str = "z
     """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder."""
     from scanner.render import render_html, render_markdown
 
-    report, sample = build_report(out, profile)
+    with arrow_cpu_threads(1):
+        report, sample = build_report(out, profile)
     folder = Folder(out)
     folder.makedirs("samples")
     with folder.parquet_writer(("samples", "human_sample.parquet"), sample.schema) as writer:

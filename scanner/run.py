@@ -43,6 +43,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scanner import storage
@@ -53,6 +54,7 @@ from scanner.report import SHARD_FORMAT
 from scanner.sampling import CandidateCollector, IdHashes, text_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
+from scanner.threads import arrow_cpu_threads
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
@@ -335,6 +337,7 @@ _worker_events: Any = None
 
 def _init_worker(lexicon: Lexicon, options: ScanOptions, events: Any) -> None:
     global _worker_scanner, _worker_events  # noqa: PLW0603 - one compiled scanner per worker process
+    pa.set_cpu_count(1)  # a worker is one core (see scanner.threads)
     _worker_scanner = Scanner(lexicon, options)
     _worker_events = events
 
@@ -360,12 +363,13 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     if workers <= 1:
         scanner = Scanner(lexicon, options)
         total = ShardStats()
-        for unit in units:
-            result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: tracker.batch(name, docs, size))
-            tracker.finished(unit, result)
-            total = total + result.stats
-            if _should_stop(config, total):
-                break
+        with arrow_cpu_threads(1):
+            for unit in units:
+                result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: tracker.batch(name, docs, size))
+                tracker.finished(unit, result)
+                total = total + result.stats
+                if _should_stop(config, total):
+                    break
         return total
     if not options.langid:
         scanner = Scanner(lexicon, options)

@@ -106,13 +106,15 @@ def _within_source_rank_mask(sources: list[str], limit: int) -> np.ndarray:
 
 
 def keep_candidates(table: pa.Table, spec: SampleSpec) -> pa.Table:
-    """Rows that can still end up in the global bottom-k or a per-source bottom-k, in rank order."""
-    table = table.sort_by(_SORT_KEYS)
-    mask = np.zeros(table.num_rows, dtype=bool)
-    mask[: spec.size] = True
+    """Rows that can still end up in the global bottom-k or a per-source bottom-k, in rank order.
+    The rank order is found on the small columns and the texts are moved once (a ``sort_by`` and a
+    ``filter`` would move them twice; that dominated the report's merge)."""
+    order = pc.sort_indices(table.select([key for key, _ in _SORT_KEYS]), sort_keys=_SORT_KEYS).to_numpy()
+    keep = np.zeros(len(order), dtype=bool)
+    keep[: spec.size] = True
     if spec.per_source:
-        mask |= _within_source_rank_mask(table["source"].to_pylist(), spec.per_source)
-    return table.filter(pa.array(mask))
+        keep |= _within_source_rank_mask(table["source"].take(pa.array(order)).to_pylist(), spec.per_source)
+    return table.take(pa.array(order[keep]))
 
 
 class CandidateCollector:
@@ -191,16 +193,17 @@ def duplicate_counts(id_hashes: Iterable[np.ndarray]) -> dict[str, int]:
 
 
 def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
-    """Merge per-shard candidates, pruning as it goes; the result holds every sample's rows. Without
-    per-source samples, rows above the k-th smallest hash merged so far are dropped before any sort."""
-    merged = CANDIDATE_SCHEMA.empty_table()
+    """Merge per-shard candidates with the collector a shard uses (rows above the running k-th hash
+    are dropped unsorted, pruning only when two samples' worth piled up); the result holds every
+    sample's rows, in rank order."""
+    merged = CandidateCollector(spec)
     for table in tables:
         for name in CANDIDATE_SCHEMA.names[len(table.schema) :]:  # files written before the token columns existed
             table = table.append_column(name, pa.nulls(table.num_rows, CANDIDATE_SCHEMA.field(name).type))
-        if not spec.per_source and merged.num_rows >= spec.size > 0:
-            table = table.filter(pc.less_equal(table["hash"], merged["hash"][spec.size - 1]))
-        merged = keep_candidates(pa.concat_tables([merged, table.cast(CANDIDATE_SCHEMA)]), spec)
-    return merged
+        wanted = merged.wanted(table["hash"].to_numpy())
+        if wanted.any():
+            merged.add(table.filter(pa.array(wanted)))
+    return merged.result()
 
 
 def human_sample(candidates: pa.Table, spec: SampleSpec) -> pa.Table:
