@@ -115,8 +115,10 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
 @click.option("--url-column", default=None, help="Default: 'url' if present.")
 @click.option("--no-langid", is_flag=True, help="Skip language identification (language 'und').")
-@click.option("--tokens", "tokens", type=click.Choice(TOKEN_MODES), default="off", show_default=True,
-              help="Token counts for the filing table: exact (tokenize every document), estimate (tokenize the sample), off.")
+@click.option("--tokens", "tokens", type=click.Choice(TOKEN_MODES), default="estimate", show_default=True,
+              help="Token counts for the filing table: estimate (tokenize --token-sample documents of the sample), exact (every document), off.")
+@click.option("--token-sample", type=click.IntRange(min=2), default=SampleSpec.tokens, show_default=True,
+              help="Estimate mode: how many of the human sample (by rank) are tokenized.")
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help="A Hugging Face tokenizer.json path, or the bundled o200k_base.")
 @click.option(
     "--normalize",
@@ -138,7 +140,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @_config_errors_exit_2
 def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column,
          source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
-         fail_on_check, strict, normalize, progress, tokens, tokenizer) -> None:
+         fail_on_check, strict, normalize, progress, tokens, token_sample, tokenizer) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
         msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
@@ -152,7 +154,7 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
         langid=not no_langid,
         normalize=normalize,
         registry=load_registry(registry_path),
-        sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars),
+        sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars, tokens=token_sample),
         tokens=tokens,
         tokenizer=tokenizer if tokenizer == DEFAULT_TOKENIZER else str(Path(tokenizer).resolve()),
     )

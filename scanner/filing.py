@@ -6,11 +6,12 @@ that the foreign share is never inflated by a guess. Columns are ``scanner.datat
 Cells come from the exact ``by_source[...]["data_types"]`` counters of the scan; tokens are exact
 (counted on every document at scan time), estimated, or absent, as ``mode`` says.
 
-Estimate: within a source, the sample candidates are the documents whose keyed hash is below a
-threshold, i.e. a uniform sample; their full-text tokens and bytes are counted at scan time. Per
-(source, data type) cell the ratio estimator tokens/byte = sum(t)/sum(b) applies, with the usual
-linearised variance (no finite-population correction: conservative). A cell with fewer than 2
-candidates borrows the ratio of all candidates of its data type (or of all candidates). Cell
+Estimate: the token sample is the first ``SampleSpec.tokens`` (default 1,000) documents of the
+order-free human sample, i.e. the documents with the smallest keyed hashes: a uniform sample, within
+every source too. Their full-text tokens and bytes are counted at scan time. Per (source, data type)
+cell the ratio estimator tokens/byte = sum(t)/sum(b) applies, with the usual linearised variance (no
+finite-population correction: conservative). A cell with fewer than 2 sampled documents borrows the
+ratio of all sampled documents of its data type (or of all of them). Cell
 variances add up across sources (independent strata); intervals are estimate +/- 1.96 standard
 errors.
 """

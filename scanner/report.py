@@ -267,11 +267,12 @@ def foreign_open_source_check(filing: dict[str, Any], profile: Profile) -> dict[
     )
 
 
-def _filing_table(stats: ShardStats, by_source: dict[str, dict[str, Any]], options: dict[str, Any], candidates: pa.Table) -> dict[str, Any]:
-    """The corpus-scale table; estimate mode uses the candidates' token counts from the scan."""
+def _filing_table(stats: ShardStats, by_source: dict[str, dict[str, Any]], options: dict[str, Any], token_sample: pa.Table) -> dict[str, Any]:
+    """The corpus-scale table; estimate mode uses the token counts of ``token_sample``: the first
+    ``SampleSpec.tokens`` documents of the human sample, by rank (a uniform sample itself)."""
     mode = options.get("tokens", "off")  # scans before the table existed counted no tokens
     tokenizer = options.get("tokenizer", DEFAULT_TOKENIZER)
-    ratios = sample_ratios(candidates) if mode == "estimate" else None
+    ratios = sample_ratios(token_sample) if mode == "estimate" else None
     counts = {name: s.get("data_types", {}) for name, s in stats.by_source.items()}
     return build_filing_table(by_source, counts, mode, tokenizer, ratios)
 
@@ -327,42 +328,45 @@ def merged_candidates(out: str | Path, spec: SampleSpec) -> pa.Table:
     return merge_candidates((pq.read_table(folder.path("samples", "candidates", n), filesystem=folder.fs) for n in names), spec)
 
 
-def fill_sample_texts(candidates: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:
-    """Read back from their inputs the texts of merged candidates whose unit stored none (see
-    ``sampling.text_cutoff``), and in estimate mode count their tokens; rare, and only these rows are
-    read. A file that is gone or no longer holds the same document is a ConfigError naming it."""
-    text_missing = np.asarray(candidates["text"].is_null(), dtype=bool)
-    if not text_missing.any():
-        return candidates
-    columns = Columns(**options["columns"])
-    labels = candidates["shard"].to_pylist()
-    rows = candidates["row"].to_pylist()
-    doc_bytes = candidates["doc_bytes"].to_pylist()
-    full: dict[int, str] = {}
-    for label in sorted({labels[i] for i in np.flatnonzero(text_missing)}):
-        wanted = [i for i in np.flatnonzero(text_missing) if labels[i] == label]
+def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:
+    """Read back from their inputs the documents of the human sample (in rank order) whose unit kept
+    no text, or, in estimate mode, counted no tokens among the first ``spec.tokens`` (a rank cut-off
+    was too low, see ``scanner.sampling``). Rare, and only those rows are read. A file that is gone
+    or no longer holds the same document is a ConfigError naming it."""
+    needs_text = np.asarray(sample["text"].is_null(), dtype=bool)
+    needs_tokens = np.zeros(sample.num_rows, dtype=bool)
+    if options.get("tokens") == "estimate":
+        needs_tokens[: spec.tokens] = np.asarray(sample["doc_tokens"].is_null(), dtype=bool)[: spec.tokens]
+    wanted = np.flatnonzero(needs_text | needs_tokens)
+    if not len(wanted):
+        return sample
+    labels, rows, doc_bytes = (sample[name].to_pylist() for name in ("shard", "row", "doc_bytes"))
+    full = {}
+    for label in sorted({labels[i] for i in wanted}):
+        mine = [int(i) for i in wanted if labels[i] == label]
         try:
-            texts = read_texts(shard_at(locations[label], label), columns, (rows[i] for i in wanted))
+            texts = read_texts(shard_at(locations[label], label), Columns(**options["columns"]), (rows[i] for i in mine))
         except (KeyError, ConfigError, ShardError, OSError) as e:
             msg = f"{label}: the sample needs texts from this input, which cannot be read now ({e}); scan again with --force"
             raise ConfigError(msg) from e
-        for i in wanted:
+        for i in mine:
             text = texts.get(rows[i])
             if text is None or len(text.encode()) != doc_bytes[i]:
                 msg = f"{label}: row {rows[i]} is not the document scanned there (the file changed); scan again"
                 raise ConfigError(msg)
             full[i] = text
-    order = sorted(full)
-    text = candidates["text"].to_pylist()
-    for i, value in zip(order, truncate_texts(pa.array([full[i] for i in order], pa.string()), spec.text_chars).to_pylist()):
+    text = sample["text"].to_pylist()
+    read_back = [i for i in wanted if needs_text[i]]
+    for i, value in zip(read_back, truncate_texts(pa.array([full[i] for i in read_back], pa.string()), spec.text_chars).to_pylist()):
         text[i] = value
-    candidates = candidates.set_column(candidates.schema.get_field_index("text"), "text", pa.array(text, pa.string()))
-    if options.get("tokens") == "estimate":
-        tokens = candidates["doc_tokens"].to_pylist()
-        for i, count in zip(order, count_tokens([full[i] for i in order], options.get("tokenizer", DEFAULT_TOKENIZER)).tolist()):
+    sample = sample.set_column(sample.schema.get_field_index("text"), "text", pa.array(text, pa.string()))
+    counted = [i for i in wanted if needs_tokens[i]]
+    if counted:
+        tokens = sample["doc_tokens"].to_pylist()
+        for i, count in zip(counted, count_tokens([full[i] for i in counted], options.get("tokenizer", DEFAULT_TOKENIZER)).tolist()):
             tokens[i] = count
-        candidates = candidates.set_column(candidates.schema.get_field_index("doc_tokens"), "doc_tokens", pa.array(tokens, pa.int64()))
-    return candidates
+        sample = sample.set_column(sample.schema.get_field_index("doc_tokens"), "doc_tokens", pa.array(tokens, pa.int64()))
+    return sample
 
 
 def _id_hashes(folder: Folder) -> Iterator[np.ndarray]:
@@ -406,9 +410,8 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
     by_source = _source_table(stats, registry)
     by_language = {code: stats.by_language[code] for code in sorted(stats.by_language)}
     origins = _shares_by(by_source, "origin")
-    candidates = fill_sample_texts(merged_candidates(out, spec), merged.locations, options, spec)
-    sample = human_sample(candidates, spec)
-    filing = _filing_table(stats, by_source, options, candidates)
+    sample = read_back_missing(human_sample(merged_candidates(out, spec), spec), merged.locations, options, spec)
+    filing = _filing_table(stats, by_source, options, sample.slice(0, spec.tokens))
     checks = [
         source_unsafe_check(by_source, profile),
         blocklist_check(by_source, profile),

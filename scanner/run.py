@@ -51,7 +51,7 @@ from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
-from scanner.sampling import CandidateCollector, IdHashes, text_cutoff
+from scanner.sampling import CandidateCollector, IdHashes
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 from scanner.threads import arrow_cpu_threads
@@ -67,9 +67,9 @@ class RunConfig:
     """What one ``scanner scan`` invocation does, besides which shards it reads.
 
     ``out`` is a local folder or a URI; ``workers`` ``None`` means every core (of this machine, or of
-    the Ray cluster); ``unit_bytes`` is the target text per Parquet work unit. ``sample_text_cutoff``
-    is set by ``run_scan`` from the plan (``sampling.text_cutoff``); it changes no result, so it is
-    not part of a unit's identity.
+    the Ray cluster); ``unit_bytes`` is the target text per Parquet work unit. ``expected_documents``
+    is set by ``run_scan`` from the plan, for the sample's rank cut-offs (``sampling``); it changes
+    no result, so it is not part of a unit's identity.
     """
 
     out: str
@@ -79,7 +79,7 @@ class RunConfig:
     unit_bytes: int = UNIT_BYTES
     command: str = ""
     stop_on_rejection: bool = False
-    sample_text_cutoff: int | None = None
+    expected_documents: int | None = None
 
     @cached_property
     def folder(self) -> storage.Folder:
@@ -243,14 +243,14 @@ def run_shard(
     started = _now()
     annotations = ("annotations", f"{shard.name}.parquet")
     folder.delete(*annotations)
-    candidates, id_hashes = CandidateCollector(scanner.options.sample, config.sample_text_cutoff), IdHashes()
+    candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
     try:
         with ExitStack() as stack:
             writer = stack.enter_context(folder.parquet_writer(annotations, ANNOTATION_SCHEMA)) if config.annotate else None
             stats = scanner.scan_shard(shard, writer, on_batch, candidates, id_hashes)
     except ShardError as e:
         stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
-        candidates, id_hashes = CandidateCollector(scanner.options.sample, config.sample_text_cutoff), IdHashes()
+        candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
     fingerprint = input_fingerprint(shard)
     stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
     with folder.parquet_writer(("samples", "candidates", f"{shard.name}.parquet"), candidates.result().schema) as sample_writer:
@@ -388,7 +388,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
 
 def expected_documents(units: list[Shard], bytes_per_document: int = 64 << 10) -> int:
     """Rows the plan will read: exact for Parquet units (metadata); for other formats a deliberate
-    underestimate (one document per 64 KiB), which makes the text cut-off generous, never short."""
+    underestimate (one document per 64 KiB), which makes the rank cut-offs generous, never short."""
     return sum(u.rows if u.rows is not None else u.bytes // bytes_per_document for u in units)
 
 
@@ -419,5 +419,5 @@ def run_scan(
     run_units = get_executor(executor)
     units = plan_units(shards, options.columns, config.unit_bytes)
     prepare_output(config, units)
-    config = dataclasses.replace(config, sample_text_cutoff=text_cutoff(expected_documents(units), options.sample))
+    config = dataclasses.replace(config, expected_documents=expected_documents(units))
     return run_units(units, lexicon, options, config, Tracker(units, on_progress))

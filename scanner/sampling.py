@@ -6,13 +6,14 @@ own bottom-k candidates (globally and per source); the report merges candidates 
 bottom-k again, which equals the bottom-k of the whole corpus. Empty documents are not sampled.
 Ties (equal hashes, e.g. duplicate ids) break on doc_id, then shard and row.
 
-Texts are the costly part of a candidate (k rows per unit, a thousand characters each, and with
-the estimate mode their tokens), and almost none survive the merge. So a run sets a *text cut-off*
-from the planned row count (``text_cutoff``): only candidates whose hash is at or below it keep text
-and tokens, about k + 10 sqrt(k) documents in the whole corpus. The others keep their small columns,
-which decide the sample exactly; a sampled document without text (the cut-off was too low, e.g. many
-empty rows, or a resumed run planned other files) has its text read back from its input at report
-time (``scanner.report``).
+Texts are the costly part of a candidate (k rows per unit, a thousand characters each), and almost
+none survive the merge; tokenizing (estimate mode) costs more still. So from the planned row count a
+run derives *rank cut-offs* (``rank_cutoff``): only candidates whose hash is at or below the text
+cut-off keep their text, about k + 10 sqrt(k) documents in the whole corpus, and only those below
+the token cut-off (for the first ``SampleSpec.tokens`` of the sample) have their tokens counted. The
+other candidates keep their small columns, which decide the sample exactly; a sampled document
+without text or tokens (a cut-off was too low: many empty rows, or a resumed run planned other
+files) is read back from its input at report time (``scanner.report``).
 
 Resource usage: hashing costs ~1 us per document in Python; a shard's candidate file holds at most
 k + sources x k_per_source rows, texts truncated to ``text_chars`` characters.
@@ -54,23 +55,22 @@ _SORT_KEYS = [("hash", "ascending"), ("doc_id", "ascending"), ("shard", "ascendi
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """How samples are drawn: size of the human sample, optional per-source size, key, text limit."""
+    """How samples are drawn: size of the human sample, optional per-source size, key, text limit,
+    and how many of the sample the token estimate tokenizes."""
 
     size: int = 4000
     per_source: int = 0
     seed: str = DEFAULT_SEED
     text_chars: int = 1000
+    tokens: int = 1000  # estimate mode: the first this many of the sample (by rank) are tokenized
 
 
-def text_cutoff(expected_documents: int, spec: SampleSpec) -> int | None:
-    """The hash at or below which candidates keep their text: the bottom-k of ``expected_documents``
-    uniform 64-bit hashes lies below it unless the count falls short by over 10 standard deviations
-    (the margin also absorbs a few empty rows). None (every candidate keeps its text) with per-source
-    samples, which need texts of small sources wherever they rank, or when the corpus is small."""
-    if spec.per_source or expected_documents <= 0:
-        return None
-    wanted = spec.size + 10 * math.sqrt(spec.size) + 100
-    if wanted >= expected_documents:
+def rank_cutoff(expected_documents: int, k: int) -> int | None:
+    """A hash at or below which the bottom-k of ``expected_documents`` uniform 64-bit hashes lies,
+    unless the count falls short by over 10 standard deviations (the margin also absorbs a few empty
+    rows); None (keep everything) when the corpus is not much larger than k."""
+    wanted = k + 10 * math.sqrt(k) + 100
+    if k <= 0 or wanted >= expected_documents:
         return None
     return int(wanted / expected_documents * 2**64)
 
@@ -124,9 +124,14 @@ class CandidateCollector:
     are held, only hashes at or below the current k-th smallest can (without per-source samples).
     """
 
-    def __init__(self, spec: SampleSpec, text_cutoff: int | None = None) -> None:
+    def __init__(self, spec: SampleSpec, expected_documents: int | None = None) -> None:
+        """``expected_documents``: the run's planned row count, which sets the rank cut-offs (None:
+        every candidate keeps its text and tokens). Per-source samples need texts of small sources
+        wherever they rank, so they keep every text."""
         self.spec = spec
-        self.text_cutoff = text_cutoff
+        known = expected_documents is not None
+        self._text_cutoff = rank_cutoff(expected_documents, spec.size) if known and not spec.per_source else None
+        self._token_cutoff = rank_cutoff(expected_documents, min(spec.tokens, spec.size)) if known else None
         self._parts: list[pa.Table] = []
         self._hashes = np.zeros(0, dtype=np.uint64)  # hashes of the rows held in ``_parts``
         self._cutoff: int | None = None
@@ -143,10 +148,12 @@ class CandidateCollector:
         return np.ones(len(hashes), dtype=bool) if cutoff is None else hashes <= cutoff
 
     def keeps_text(self, hashes: np.ndarray) -> np.ndarray:
-        """Which of these candidates store their text (and tokens): see ``text_cutoff``."""
-        if self.text_cutoff is None:
-            return np.ones(len(hashes), dtype=bool)
-        return hashes <= np.uint64(self.text_cutoff)
+        """Which of these candidates store their text (see the module docstring)."""
+        return _at_or_below(hashes, self._text_cutoff)
+
+    def counts_tokens(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of these candidates have their tokens counted in estimate mode (those keep text too)."""
+        return _at_or_below(hashes, self._token_cutoff) & self.keeps_text(hashes)
 
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
@@ -166,6 +173,10 @@ class CandidateCollector:
         if not self._parts:
             return CANDIDATE_SCHEMA.empty_table()
         return keep_candidates(pa.concat_tables(self._parts), self.spec)
+
+
+def _at_or_below(hashes: np.ndarray, cutoff: int | None) -> np.ndarray:
+    return np.ones(len(hashes), dtype=bool) if cutoff is None else hashes <= np.uint64(cutoff)
 
 
 class IdHashes:

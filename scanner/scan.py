@@ -76,7 +76,7 @@ class ScanOptions:
     registry: Registry = field(default_factory=Registry)
     sample: SampleSpec = field(default_factory=SampleSpec)
     normalize: tuple[str, ...] = DEFAULT_STEPS
-    tokens: str = "off"
+    tokens: str = "estimate"
     tokenizer: str = DEFAULT_TOKENIZER
 
     def __post_init__(self) -> None:
@@ -117,15 +117,22 @@ class BatchResult:
         return self.hits_per_doc > 0
 
     def sample_rows(
-        self, batch: DocumentBatch, shard_label: str, hashes: np.ndarray, rows: np.ndarray, with_text: np.ndarray, tokens: np.ndarray | None = None
+        self,
+        batch: DocumentBatch,
+        shard_label: str,
+        hashes: np.ndarray,
+        rows: np.ndarray,
+        with_text: np.ndarray,
+        with_tokens: np.ndarray,
+        tokens: np.ndarray | None = None,
     ) -> pa.Table:
         """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
-        text only where ``with_text`` (else null); ``tokens`` are the full-text token counts of the rows
-        with text (None: not counted)."""
+        text only where ``with_text`` (else null); ``tokens`` are the full-text token counts of the
+        rows where ``with_tokens`` (None: none counted)."""
         take = pa.array(rows)
         doc_tokens = np.zeros(len(rows), dtype=np.int64)
         if tokens is not None:
-            doc_tokens[with_text] = tokens
+            doc_tokens[with_tokens] = tokens
         annotations = self.annotations(rows, evidence=False)
         return pa.table(
             {
@@ -142,7 +149,7 @@ class BatchResult:
                 "text": batch.text.take(_with_nulls(rows, with_text)),  # a null index takes a null
                 "data_type": self.data_type.take(take),
                 "doc_bytes": pa.array(self.doc_bytes[rows], pa.int64()),
-                "doc_tokens": _with_nulls(doc_tokens, with_text if tokens is not None else np.zeros(len(rows), dtype=bool)),
+                "doc_tokens": _with_nulls(doc_tokens, with_tokens if tokens is not None else np.zeros(len(rows), dtype=bool)),
             }
         )
 
@@ -362,8 +369,8 @@ class Scanner:
         return stats
 
     def _candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
-        """Full-text token counts of the sample candidates that keep their text: the estimate mode's
-        only tokenizing (a few thousand documents per corpus, see ``sampling.text_cutoff``)."""
+        """Full-text token counts of these sample candidates: the estimate mode's only tokenizing
+        (about ``SampleSpec.tokens`` documents per corpus, see ``scanner.sampling``)."""
         if result.doc_tokens is not None:
             return result.doc_tokens[rows]
         if self.options.tokens == "estimate":
@@ -395,8 +402,10 @@ class Scanner:
                     rows = np.flatnonzero(candidates.wanted(hashes) & (result.doc_bytes > 0))
                     if len(rows):
                         with_text = candidates.keeps_text(hashes[rows])
-                        tokens = self._candidate_tokens(result, rows[with_text])
-                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, tokens))
+                        exact = self.options.tokens == "exact"  # counted for every row anyway
+                        with_tokens = np.ones(len(rows), dtype=bool) if exact else candidates.counts_tokens(hashes[rows])
+                        tokens = self._candidate_tokens(result, rows[with_tokens])
+                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, with_tokens, tokens))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny lexicons and corpora written into tmp_path (tests never read ../shared)."""
+"""Shared fixtures: tiny lexicons and corpora written into tmp_path (only test_filing also reads ../shared, when present)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import scanner
 from scanner.cli import EXIT_REJECTED, cli
 from scanner.readers import Columns, discover_shards, plan_units
 from scanner.run import Progress, RunConfig, run_scan
-from scanner.sampling import SampleSpec, doc_hashes, text_cutoff
+from scanner.sampling import CandidateCollector, SampleSpec, doc_hashes, rank_cutoff
 
 
 def scan(*args: str, expect: int = 0) -> dict:
@@ -259,15 +259,22 @@ def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, mon
     assert "pip install 'corpus-scanner[ray]'" in result.output
 
 
-def test_text_cutoff_keeps_the_bottom_k_with_a_small_margin():
-    spec = SampleSpec(size=200)
-    assert text_cutoff(400, spec) is None  # a small corpus: every candidate keeps its text
-    assert text_cutoff(10**6, SampleSpec(size=200, per_source=5)) is None
+def test_rank_cutoff_keeps_the_bottom_k_with_a_small_margin():
+    k, seed = 200, SampleSpec().seed
+    assert rank_cutoff(400, k) is None  # a small corpus: every candidate keeps its text
+    assert rank_cutoff(10**6, 0) is None
     for documents in (2_000, 30_000, 200_000):
-        cutoff = text_cutoff(documents, spec)
-        hashes = np.sort(doc_hashes([f"d{i}" for i in range(documents)], spec.seed))
-        assert hashes[spec.size - 1] <= cutoff  # the whole sample keeps its text
-        assert np.count_nonzero(hashes <= cutoff) < 3 * spec.size  # and few others (k + 10 sqrt(k) + 100 expected)
+        cutoff = rank_cutoff(documents, k)
+        hashes = np.sort(doc_hashes([f"d{i}" for i in range(documents)], seed))
+        assert hashes[k - 1] <= cutoff  # the whole sample keeps its text
+        assert np.count_nonzero(hashes <= cutoff) < 3 * k  # and few others (k + 10 sqrt(k) + 100 expected)
+
+
+def test_per_source_samples_keep_every_candidate_text():
+    hashes = doc_hashes([f"d{i}" for i in range(5000)], SampleSpec().seed)
+    plain, per_source = CandidateCollector(SampleSpec(size=100), 10**6), CandidateCollector(SampleSpec(size=100, per_source=3), 10**6)
+    assert 0 < plain.keeps_text(hashes).sum() < 50 and per_source.keeps_text(hashes).all()
+    assert per_source.counts_tokens(hashes).sum() == plain.counts_tokens(hashes).sum() > 0
 
 
 @pytest.mark.parametrize("tokens", ["off", "estimate"])
