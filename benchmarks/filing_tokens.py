@@ -104,8 +104,9 @@ def main() -> None:
     direct_seconds = time.perf_counter() - started
     exact, exact_seconds = scan(files, args.work / "out-exact", args.work / "sources.toml", "exact", args.workers)
     estimate, estimate_seconds = scan(files, args.work / "out-estimate", args.work / "sources.toml", "estimate", args.workers)
-    result = {"files": len(files), "file_bytes": total_bytes, "direct_seconds": round(direct_seconds, 2),
-              "scan_seconds": {"exact": round(exact_seconds, 2), "estimate": round(estimate_seconds, 2)}, "rows": {}}
+    _, off_seconds = scan(files, args.work / "out-off", args.work / "sources.toml", "off", args.workers)
+    result = {"files": len(files), "file_bytes": total_bytes, "workers": args.workers, "direct_seconds": round(direct_seconds, 2),
+              "scan_seconds": {"exact": round(exact_seconds, 2), "estimate": round(estimate_seconds, 2), "off": round(off_seconds, 2)}, "rows": {}}
     for row, cells in exact["row_totals"].items():
         est = estimate["row_totals"][row]
         low, high = est["tokens_interval_95"]

@@ -98,7 +98,8 @@ class Shard:
     never empty, plus a hash of the label, so it cannot leave OUT. ``mtime_ns`` is ``None`` where the
     filesystem keeps no modification time. ``first_row`` numbers the unit's first row within the file;
     ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress;
-    ``rows`` is the unit's row count where the metadata tells it (Parquet), else None.
+    ``expected_rows`` is the unit's row count: exact for Parquet (metadata), estimated for JSONL from
+    its first MiB (halved, to err low), else None.
     """
 
     path: str
@@ -110,7 +111,7 @@ class Shard:
     row_groups: tuple[int, int] | None = None
     first_row: int = 0
     text_bytes: int | None = None
-    rows: int | None = None
+    expected_rows: int | None = None
 
     @property
     def file_name(self) -> str:
@@ -307,7 +308,25 @@ def _parquet_text_sizes(metadata: pq.FileMetaData, text: str) -> list[int] | Non
     return [metadata.row_group(i).column(column).total_uncompressed_size for i in range(metadata.num_row_groups)]
 
 
+def _estimated_jsonl_rows(shard: Shard, window: int = 1 << 20) -> int | None:
+    """Lines in a JSONL shard, from its first MiB (decompressed) and the file bytes that took; halved,
+    so sample cut-offs err generous (compressed streams read ahead, so theirs err lower still). None
+    if the start cannot be read (the scan says why)."""
+    try:
+        with _open_lines(shard) as (stream, raw):
+            head = stream.read(window)
+            consumed = raw.tell()
+    except (OSError, EOFError, zstandard.ZstdError):
+        return None
+    lines = head.count(b"\n") + (not head.endswith(b"\n") and bool(head))
+    if len(head) < window:
+        return lines
+    return lines * shard.bytes // max(consumed, 1) // 2
+
+
 def _units_of(shard: Shard, columns: Columns, unit_bytes: int) -> list[Shard]:
+    if shard.format == "jsonl":
+        return [dataclasses.replace(shard, expected_rows=_estimated_jsonl_rows(shard))]
     if shard.format != "parquet":
         return [shard]
     try:
@@ -324,9 +343,9 @@ def _units_of(shard: Shard, columns: Columns, unit_bytes: int) -> list[Shard]:
             ranges.append((start, end))
             start = end
     if len(ranges) == 1:
-        return [dataclasses.replace(shard, text_bytes=sum(sizes), rows=sum(rows))]
+        return [dataclasses.replace(shard, text_bytes=sum(sizes), expected_rows=sum(rows))]
     return [
-        dataclasses.replace(shard, row_groups=(a, b), first_row=sum(rows[:a]), text_bytes=sum(sizes[a:b]), rows=sum(rows[a:b]))
+        dataclasses.replace(shard, row_groups=(a, b), first_row=sum(rows[:a]), text_bytes=sum(sizes[a:b]), expected_rows=sum(rows[a:b]))
         for a, b in ranges
     ]
 

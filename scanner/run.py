@@ -387,9 +387,9 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
 
 
 def expected_documents(units: list[Shard], bytes_per_document: int = 64 << 10) -> int:
-    """Rows the plan will read: exact for Parquet units (metadata); for other formats a deliberate
-    underestimate (one document per 64 KiB), which makes the rank cut-offs generous, never short."""
-    return sum(u.rows if u.rows is not None else u.bytes // bytes_per_document for u in units)
+    """Rows the plan will read (``Shard.expected_rows``); where a format tells nothing (Arrow), a
+    deliberate underestimate of one document per 64 KiB, so the rank cut-offs err generous."""
+    return sum(u.expected_rows if u.expected_rows is not None else u.bytes // bytes_per_document for u in units)
 
 
 def get_executor(name: str) -> ExecutorFunction:

@@ -122,3 +122,22 @@ def test_explicit_missing_id_column_is_a_shard_error(tmp_path):
 def test_missing_paths_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         discover_shards([str(tmp_path / "nope")])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
+def test_planned_jsonl_row_estimate_errs_low_and_is_exact_for_small_files(tmp_path, suffix):
+    import gzip
+
+    import zstandard
+
+    def write(path, count):
+        data = "".join(json.dumps({"id": str(i), "text": "文本 " * (i % 50 + 5)}, ensure_ascii=False) + "\n" for i in range(count)).encode()
+        path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else zstandard.compress(data) if suffix.endswith(".zst") else data)
+
+    write(tmp_path / f"big{suffix}", 30_000)
+    write(tmp_path / f"small{suffix}", 40)
+    big, small = readers.plan_units(discover_shards([str(tmp_path / f"big{suffix}"), str(tmp_path / f"small{suffix}")]), Columns())
+    assert 0 < big.expected_rows < 30_000  # low, so the sample's rank cut-offs err generous
+    if suffix == ".jsonl":
+        assert big.expected_rows > 0.3 * 30_000  # halved; compressed readers read ahead, so theirs err lower
+    assert small.expected_rows == 40
