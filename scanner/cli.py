@@ -17,6 +17,7 @@ from scanner.errors import ConfigError
 from scanner.filing import filing_table_bytes
 from scanner.i18n import LANGUAGES
 from scanner.lexicon import load_lexicons
+from scanner.matcher import DEFAULT_ENGINE, ENGINES
 from scanner.normalize import DEFAULT_STEPS, STEPS
 from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
 from scanner.report import verify_report, write_report
@@ -120,6 +121,8 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--token-sample", type=click.IntRange(min=2), default=SampleSpec.tokens, show_default=True,
               help="Estimate mode: how many of the human sample (by rank) are tokenized.")
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help="A Hugging Face tokenizer.json path, or the bundled o200k_base.")
+@click.option("--engine", type=click.Choice(sorted(ENGINES)), default=DEFAULT_ENGINE, show_default=True,
+              help="Matching engine; hyperscan (x86-64 Linux, pip install 'corpus-scanner[hyperscan]') gives identical results.")
 @click.option(
     "--normalize",
     "normalize",
@@ -140,7 +143,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @_config_errors_exit_2
 def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, force, shard_index, num_shards, unit_mb, text_column, id_column,
          source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
-         fail_on_check, strict, normalize, progress, tokens, token_sample, tokenizer) -> None:
+         fail_on_check, strict, normalize, progress, tokens, token_sample, tokenizer, engine) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
         msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
@@ -157,6 +160,7 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
         sample=SampleSpec(size=sample_size, per_source=sample_per_source, seed=sample_seed, text_chars=sample_text_chars, tokens=token_sample),
         tokens=tokens,
         tokenizer=tokenizer if tokenizer == DEFAULT_TOKENIZER else str(Path(tokenizer).resolve()),
+        engine=engine,
     )
     command = shlex.join(["scanner", *sys.argv[1:]])
     config = RunConfig(

@@ -22,7 +22,7 @@ from scanner.datatype import data_types, detect_code
 from scanner.errors import ConfigError
 from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
-from scanner.matcher import STEP_BITS, Hits, Matcher
+from scanner.matcher import DEFAULT_ENGINE, STEP_BITS, Hits, Matcher
 from scanner.normalize import DEFAULT_STEPS, STEPS, parse_steps
 from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
 from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes
@@ -68,7 +68,8 @@ class ScanOptions:
     """Everything besides the lexicon that changes a scan's results (hashed into ``digest``).
 
     ``normalize``: normalisation steps (names from ``scanner.normalize.STEPS``, or a string such as
-    ``"none"``, ``"all"`` or ``"nfkc,t2s"``); stored as a tuple in pipeline order.
+    ``"none"``, ``"all"`` or ``"nfkc,t2s"``); stored as a tuple in pipeline order. ``engine``: the
+    matching engine (``scanner.matcher.ENGINES``); results are identical, so only speed differs.
     """
 
     columns: Columns = field(default_factory=Columns)
@@ -78,6 +79,7 @@ class ScanOptions:
     normalize: tuple[str, ...] = DEFAULT_STEPS
     tokens: str = "estimate"
     tokenizer: str = DEFAULT_TOKENIZER
+    engine: str = DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "normalize", parse_steps(self.normalize))
@@ -217,7 +219,7 @@ class Scanner:
     def __init__(self, lexicon: Lexicon, options: ScanOptions | None = None) -> None:
         self.lexicon = lexicon
         self.options = options or ScanOptions()
-        self.matcher = Matcher(lexicon, self.options.normalize)
+        self.matcher = Matcher(lexicon, self.options.normalize, self.options.engine)
         self.langid = LanguageIdentifier() if self.options.langid else None
 
     def describe(self) -> dict:

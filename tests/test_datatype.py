@@ -6,6 +6,10 @@ import inspect
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scanner.datatype as datatype
 from scanner.datatype import data_types, detect_code
@@ -34,3 +38,26 @@ def test_data_types_combine_language_and_code():
     language = pa.array(["zh", "en", "fr", "en", "und"])
     is_code = np.array([False, False, False, True, False])
     assert data_types(language, is_code).to_pylist() == ["zh", "en", "other", "code", "other"]
+
+
+CODE_ALPHABET = "ab \n\t;{}()=_/\\|<>[]*:,#中文，。"
+
+
+@given(
+    texts=st.lists(st.one_of(st.none(), st.text(CODE_ALPHABET, max_size=60)), min_size=1, max_size=12),
+    layout=st.sampled_from(["string", "large_string", "chunked"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_staged_detection_equals_the_rule_on_every_document(texts, layout):
+    """The cheap pre-tests (newline and symbol counts over bytes) never change the rule's verdict."""
+    column = {"string": pa.array(texts, pa.string()), "large_string": pa.array(texts, pa.large_string()),
+              "chunked": pa.chunked_array([pa.array(texts[:1], pa.string()), pa.array(texts[1:], pa.string())])}[layout]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datatype, "PREFIX_CHARS", 40)  # prefixes shorter than some texts
+        f = datatype.code_features(column)
+        detected = detect_code(column)
+    rule = (f["lines"] >= datatype.MIN_LINES) & (f["code_line_share"] >= datatype.MIN_CODE_LINE_SHARE) & (f["symbol_share"] >= datatype.MIN_SYMBOL_SHARE)
+    wrapped = pa.array([f"\n{(t or '')[:40]}\n" for t in texts])
+    symbols = np.asarray(pa.compute.count_substring_regex(wrapped, datatype._CODE_SYMBOLS), dtype=np.float64)
+    assert np.allclose(f["symbol_share"], symbols / np.maximum(np.asarray(pa.compute.utf8_length(wrapped)), 1))
+    assert detected.tolist() == rule.tolist()

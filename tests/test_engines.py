@@ -1,0 +1,97 @@
+"""The optional Hyperscan engine against the default ahocorasick-rs engine: every rule of the
+matching contract (raw and normalised), random lexicons and documents, and whole annotations."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from conftest import make_lexicon, without_timing
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_matcher import CASES as RAW_CASES
+from test_normalize import ALPHABET, LAYOUTS, STEP_SETS
+from test_normalize import CASES as NORMALISATION_CASES
+
+import scanner
+from scanner.cli import cli
+from scanner.matcher import Hits, Matcher
+from scanner.normalize import DEFAULT_STEPS
+
+pytest.importorskip("hyperscan")
+
+
+def canonical(hits: Hits) -> np.ndarray:
+    """Hits as rows of (row, start, end, term, steps), sorted: engines may report in another order."""
+    table = np.stack([hits.row, hits.start, hits.end, hits.term, hits.steps], axis=1).astype(np.int64)
+    return table[np.lexsort(table.T[::-1])] if len(table) else table
+
+
+def same_hits(lexicon: scanner.Lexicon, column, steps=()) -> bool:
+    default, hyperscan = (Matcher(lexicon, steps, engine=e).find(column) for e in ("ahocorasick", "hyperscan"))
+    return default.rows == hyperscan.rows and np.array_equal(canonical(default), canonical(hyperscan))
+
+
+@pytest.mark.parametrize(("terms", "text"), [c[1:3] for c in RAW_CASES], ids=[c[0] for c in RAW_CASES])
+def test_every_raw_rule_gives_the_same_hits(terms, text):
+    assert same_hits(make_lexicon(*[(t, "A1.6") for t in terms]), pa.array([text, None, text]))
+
+
+@pytest.mark.parametrize(("steps", "terms", "text"), [c[1:4] for c in NORMALISATION_CASES], ids=[c[0] for c in NORMALISATION_CASES])
+def test_every_normalisation_rule_gives_the_same_hits(steps, terms, text):
+    assert same_hits(make_lexicon(*[(t, "A1.6") for t in terms]), pa.array([text, "", text]), steps)
+
+
+@given(
+    terms=st.lists(st.text(ALPHABET, min_size=1, max_size=4).filter(str.strip), min_size=1, max_size=6),
+    docs=st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=30)), min_size=1, max_size=8),
+    steps=st.sampled_from([(), *STEP_SETS]),
+    layout=st.sampled_from(sorted(LAYOUTS)),
+)
+@settings(max_examples=300, deadline=None)
+@example(terms=["aa"], docs=["aaa", "aa aa"], steps=(), layout="string")
+@example(terms=["干①\u00ad"], docs=["\u00ad乾\ufe0f轮\u200b, 乾1，+*K"], steps=DEFAULT_STEPS, layout="string")
+def test_random_lexicons_and_documents_give_the_same_hits(terms, docs, steps, layout):
+    assert same_hits(make_lexicon(*[(t, "A1.6") for t in terms]), LAYOUTS[layout](docs), steps)
+
+
+def test_annotations_are_identical(sample_dir):
+    lines = [json.loads(line) for name in ("zh_forum.jsonl", "en_web.jsonl") for line in (sample_dir / name).read_text(encoding="utf-8").splitlines()]
+    table = pa.Table.from_pylist([{"text": doc.get("text")} for doc in lines])
+    lexicon = scanner.load_lexicons()
+    annotated = [
+        scanner.Scanner(lexicon, scanner.ScanOptions(langid=False, tokens="off", engine=e)).annotate(table, evidence=True) for e in ("ahocorasick", "hyperscan")
+    ]
+    assert annotated[0].equals(annotated[1]) and sum(annotated[0]["hits"].to_pylist()) > 0
+
+
+def test_unknown_engine_and_missing_package_are_config_errors(monkeypatch):
+    lexicon = make_lexicon(("sex", "A1.6"))
+    with pytest.raises(scanner.ConfigError, match="unknown matching engine 'regex'"):
+        Matcher(lexicon, engine="regex")
+    real_import = builtins.__import__
+
+    def without_hyperscan(name, *args, **kwargs):
+        if name == "hyperscan":
+            raise ImportError("No module named 'hyperscan'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_hyperscan)
+    with pytest.raises(scanner.ConfigError, match=r"pip install 'corpus-scanner\[hyperscan\]'"):
+        Matcher(lexicon, engine="hyperscan")
+
+
+def test_scan_with_hyperscan_gives_the_default_report_but_for_the_recorded_engine(sample_dir, tmp_path):
+    reports = {}
+    for engine in ("ahocorasick", "hyperscan"):
+        out = tmp_path / engine
+        result = CliRunner().invoke(cli, ["scan", str(sample_dir), "--out", str(out), "--engine", engine, "--workers", "1", "--no-progress"])
+        assert result.exit_code in (0, 1), result.output
+        reports[engine] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert reports["hyperscan"]["options"]["engine"] == "hyperscan"
+    stripped = [{k: v for k, v in without_timing(r).items() if k != "options"} for r in reports.values()]
+    assert stripped[0] == stripped[1] and stripped[0]["totals"]["hits"] > 0
