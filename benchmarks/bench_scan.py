@@ -22,6 +22,14 @@ Raw/minimal semantics are plain case-sensitive substrings of the ASCII-lowered t
 adds ASCII case-insensitivity and word boundaries for terms with Latin ends. Both flagged-document
 counts are reported, and a verification pass explains the difference (which terms account for it).
 
+Peer baselines (``--skip peers`` leaves them out) time other toolkits' per-document approaches in-process on
+slices of whole documents (``--peer-mb``, 20 MB; ``--peer-re-mb``, 2 MB, for the slow ``re``), MB/s on the bytes
+each scanned: ahocorasick-rs's ``str`` API and pyahocorasick per document; datatrove's C4BadWordsFilter (one ``re``
+alternation searched in the lowercased text), on the first documents and on documents without any hit; data-juicer's
+flagged_words_filter (whitespace words, lowercased and stripped, looked up in a set); and, if datatrove is installed,
+its real C4BadWordsFilter. Each peer's flagged documents are compared with raw's on the same slice, and the speed-ups
+of raw and of the whole ``scanner scan`` process over each peer are checked against the issue's targets.
+
 A dated record goes to ``benchmarks/results/<date>-bench_scan.json`` (runs are appended). Citizen
 Lab terms (CC BY-NC-SA) are never written there: they appear as ``citizenlab:<word_id>``.
 
@@ -36,12 +44,16 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
+import string
 import subprocess
 import sys
 import time
@@ -50,6 +62,7 @@ from pathlib import Path
 import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -150,7 +163,7 @@ def cpu_model() -> str:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for dist in ("pyarrow", "ahocorasick_rs", "numpy", "fasttext", "corpus-scanner"):
+    for dist in ("pyarrow", "ahocorasick_rs", "numpy", "fasttext", "corpus-scanner", "pyahocorasick", "datatrove"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -176,6 +189,16 @@ def mad(values: list[float]) -> float:
 # ----------------------------------------------------------------------------------------------- verification
 
 
+def raw_hit_rows(array: pa.Array, automaton) -> tuple[np.ndarray, np.ndarray]:
+    """Row and pattern of each raw hit in one batch; hits spanning two documents are dropped."""
+    offsets, data, base, stop = buffers(array)
+    found = automaton.find_matches_as_indexes(data[base:stop], overlapping=True)
+    spans = np.array(found, dtype=np.int64).reshape(-1, 3)
+    row = np.searchsorted(offsets, spans[:, 1] + base, side="right") - 1
+    inside = spans[:, 2] + base <= offsets[row + 1]
+    return row[inside], spans[inside, 0]
+
+
 def compare_flags(arrays: list[pa.Array], automaton, patterns: list[bytes], matcher, origins: dict[str, str]) -> dict:
     """Raw-substring vs scanner-matcher flags per document, and the terms behind the difference."""
     raw_flagged = matcher_flagged = only_raw = only_matcher = raw_hits = matcher_hits = 0
@@ -183,12 +206,7 @@ def compare_flags(arrays: list[pa.Array], automaton, patterns: list[bytes], matc
     only_matcher_terms: collections.Counter = collections.Counter()
     term_text = [t.text for t in matcher.lexicon.terms]
     for array in arrays:
-        offsets, data, base, stop = buffers(array)
-        found = automaton.find_matches_as_indexes(data[base:stop], overlapping=True)
-        spans = np.array(found, dtype=np.int64).reshape(-1, 3)
-        row = np.searchsorted(offsets, spans[:, 1] + base, side="right") - 1
-        inside = spans[:, 2] + base <= offsets[row + 1]
-        raw_rows, pattern = row[inside], spans[inside, 0]
+        raw_rows, pattern = raw_hit_rows(array, automaton)
         raw_hits += len(raw_rows)
         hits = matcher.find(array)
         matcher_hits += len(hits)
@@ -218,6 +236,199 @@ def compare_flags(arrays: list[pa.Array], automaton, patterns: list[bytes], matc
     }
 
 
+# ----------------------------------------------------------------------------------------------- peer baselines
+
+# Issue targets: speed-up (x faster, MB/s over MB/s) over the per-document filters of other toolkits.
+PEER_TARGETS = {"datatrove re hit-free": 100, "C4BadWordsFilter": 100, "data-juicer tokens": 20}
+# Why a peer may flag other documents than raw substrings on the same slice (printed beside the counts).
+PEER_SEMANTICS = {
+    "ac-rs str per doc": "same patterns, same substring semantics",
+    "pyahocorasick per doc": "same patterns, same substring semantics",
+    "datatrove re": "re lowercases the text (Unicode), raw sees the original case; zh: no word boundaries in either",
+    "datatrove re hit-free": "documents without a raw hit, even lowercased: both flag none, re scans all",
+    "C4BadWordsFilter": "datatrove's filter on the hit-free documents, with our lexicon's alternation",
+    "data-juicer tokens": "whole space/newline/tab-separated words only: misses terms inside unspaced Chinese",
+}
+# data-juicer strips its SPECIAL_CHARACTERS from both ends of each word: ASCII punctuation, digits and whitespace, a
+# hand-made list of CJK and typographic marks, and emoji. The marks are approximated by Unicode blocks here; the emoji
+# need the `emoji` package, which is not installed.
+DJ_SPECIAL = frozenset(string.punctuation + string.digits + string.whitespace).union(
+    chr(c) for c in [*range(0x2010, 0x2070), *range(0x3000, 0x3040), *range(0xFF01, 0xFF21), *range(0xFF3B, 0xFF41),
+                     *range(0xFF5B, 0xFF66)])
+DJ_SPLIT = re.compile(" |\n|\t")  # data-juicer's split_on_whitespace(new_line=True, tab=True)
+
+
+@dataclasses.dataclass
+class Slice:
+    """Whole documents in corpus order, up to a byte budget (peers are slow), with raw's flag for each."""
+
+    texts: list[str]
+    raw_flags: list[bool]
+    text_bytes: int
+
+
+def take_slice(arrays: list[pa.Array], automaton, limit_bytes: float, hit_free: bool = False) -> Slice:
+    """The first documents until ``limit_bytes`` of text; if ``hit_free``, only those without a raw hit in the
+    original or the lowercased text (re peers lowercase, and must scan every character of every document)."""
+    texts, raw_flags, taken = [], [], 0
+    for array in arrays:
+        if taken >= limit_bytes:
+            break
+        sizes = np.diff(buffers(array)[0])
+        hit = np.zeros(len(array), dtype=bool)
+        hit[raw_hit_rows(array, automaton)[0]] = True
+        if hit_free:
+            hit[raw_hit_rows(pc.utf8_lower(array), automaton)[0]] = True
+        rows = np.flatnonzero(~hit) if hit_free else np.arange(len(array))
+        rows = rows[taken + np.cumsum(sizes[rows]) - sizes[rows] < limit_bytes]
+        texts += array.take(rows).to_pylist()
+        raw_flags += hit[rows].tolist()
+        taken += int(sizes[rows].sum())
+    return Slice(texts, raw_flags, taken)
+
+
+def ac_str_flagger(words: list[str]):
+    """ahocorasick-rs's str API, one call per document, all overlapping matches (raw's work, per document)."""
+    automaton = ahocorasick_rs.AhoCorasick(words, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+    return lambda text: bool(automaton.find_matches_as_indexes(text, overlapping=True))
+
+
+def pyahocorasick_flagger(words: list[str]):
+    """pyahocorasick, one ``iter`` per document, consumed to the end (all matches, as raw collects them)."""
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for index, word in enumerate(words):
+        automaton.add_word(word, index)
+    automaton.make_automaton()
+    return lambda text: bool(list(automaton.iter(text)))
+
+
+def datatrove_regex(words: list[str]) -> re.Pattern:
+    """C4BadWordsFilter's pattern for ja/th/zh: one alternation of the escaped words, no word boundaries."""
+    return re.compile("|".join(re.escape(word) for word in words))
+
+
+def datatrove_flagger(words: list[str]):
+    """C4BadWordsFilter.filter: ``search`` of the alternation in the lowercased document (stops at the first hit)."""
+    regex = datatrove_regex(words)
+    return lambda text: regex.search(text.lower()) is not None
+
+
+def c4_badwords_flagger(words: list[str]):
+    """datatrove's own C4BadWordsFilter for zh, given our lexicon's alternation instead of its LDNOOBW download."""
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import C4BadWordsFilter
+
+    badwords = C4BadWordsFilter(default_language="zh")
+    badwords._badwords_regex["zh"] = datatrove_regex(words)
+    return lambda text: badwords.filter(Document(text=text, id="")) is not True
+
+
+def dj_strip(word: str) -> str:
+    """data-juicer's ``strip``: drop DJ_SPECIAL characters from both ends, one character at a time."""
+    start, end = 0, len(word)
+    while start < end and word[start] in DJ_SPECIAL:
+        start += 1
+    while end > start and word[end - 1] in DJ_SPECIAL:
+        end -= 1
+    return word[start:end]
+
+
+def data_juicer_flagger(words: list[str]):
+    """flagged_words_filter with its defaults (no tokenizer model, no word augmentation) and max_ratio 0.
+
+    Words are split on space/newline/tab, lowercased and stripped; every word is looked up (the filter computes
+    the flagged-word ratio), in a set (data-juicer's own list is a JSON list, whose ``in`` is linear).
+    """
+    flagged = frozenset(words)
+
+    def flag(text: str) -> bool:
+        tokens = [dj_strip(token.lower()) for token in DJ_SPLIT.split(text) if token]
+        return sum(token in flagged for token in tokens if token) > 0
+
+    return flag
+
+
+def peer_run(flag, piece: Slice) -> dict:
+    """Time ``flag`` over the slice, one call per document, the way per-document filters run."""
+    flags: list[bool] = []
+    result = in_process(lambda: flags.extend(map(flag, piece.texts)))
+    return {**result, "slice_documents": len(piece.texts), "slice_text_bytes": piece.text_bytes,
+            "flagged_documents": sum(flags), "flags": flags}
+
+
+def peer_plan(arrays: list[pa.Array], automaton, patterns: list[bytes], peer_mb: float, peer_re_mb: float):
+    """Each peer's flag function (build times printed) and slice: ``peer_mb`` of text, ``peer_re_mb`` for re."""
+    sample = take_slice(arrays, automaton, peer_mb * 1e6)
+    re_sample = take_slice(arrays, automaton, peer_re_mb * 1e6)
+    hit_free = take_slice(arrays, automaton, peer_re_mb * 1e6, hit_free=True)
+    peers = {
+        "ac-rs str per doc": (ac_str_flagger, sample),
+        "pyahocorasick per doc": (pyahocorasick_flagger, sample),
+        "datatrove re": (datatrove_flagger, re_sample),
+        "datatrove re hit-free": (datatrove_flagger, hit_free),
+        "data-juicer tokens": (data_juicer_flagger, sample),
+    }
+    if importlib.util.find_spec("datatrove"):
+        peers["C4BadWordsFilter"] = (c4_badwords_flagger, hit_free)
+    words = [p.decode() for p in patterns]
+    built, plan = {}, {}
+    for name, (builder, piece) in peers.items():
+        if builder not in built:
+            started = time.perf_counter()
+            built[builder] = builder(words)
+            print(f"peer {name}: built in {time.perf_counter() - started:.2f} s")
+        plan[name] = (built[builder], piece)
+    return plan
+
+
+def peer_checks(samples: dict[str, list[dict]], pieces: dict[str, Slice]) -> dict:
+    """Each peer's flagged documents against raw's on the same slice (the last repeat's flags)."""
+    out = {}
+    for name, piece in pieces.items():
+        peer = samples[name][-1]["flags"]
+        pairs = list(zip(piece.raw_flags, peer))
+        out[name] = {"documents": len(pairs), "raw_flagged": sum(piece.raw_flags), "peer_flagged": sum(peer),
+                     "flagged_only_by_raw": sum(r and not p for r, p in pairs),
+                     "flagged_only_by_peer": sum(p and not r for r, p in pairs),
+                     "agree": piece.raw_flags == peer, "semantics": PEER_SEMANTICS[name]}
+    return out
+
+
+def peer_ratios(results: dict, corpus_bytes: int, peers: list[str]) -> dict:
+    """Speed-ups of raw and of the whole ``scanner scan`` process over each peer: MB/s on the bytes each scanned."""
+    def speed(name: str) -> float:
+        return results[name].get("slice_text_bytes", corpus_bytes) / results[name]["seconds_median"]
+
+    out = {}
+    for base in ("raw", "scanner scan"):
+        if base not in results:
+            continue
+        for peer in peers:
+            speedup, target = speed(base) / speed(peer), PEER_TARGETS.get(peer)
+            out[f"{base} vs {peer}"] = {"x": round(speedup, 1), "target": target,
+                                        "met": None if target is None else speedup >= target}
+    return out
+
+
+def print_peers(results: dict, checks: dict, ratios: dict) -> None:
+    """Peers on their own lines: their slices, flag checks and speed-ups do not fit the main table's columns."""
+    print("\npeer baselines (in-process, one call per document, on slices of whole documents):")
+    for name, check in checks.items():
+        r = results[name]
+        verdict = "agree" if check["agree"] else (f"only raw {check['flagged_only_by_raw']},"
+                                                  f" only peer {check['flagged_only_by_peer']}")
+        print(f"  {name:<22}{r['slice_text_bytes'] / 1e6:6.1f} MB {r['slice_documents']:>6} docs"
+              f" {r['slice_text_bytes'] / 1e6 / r['seconds_median']:8.2f} MB/s  flagged {check['peer_flagged']:>5}"
+              f" (raw {check['raw_flagged']}): {verdict}  [{check['semantics']}]")
+    print("speed-ups, MB/s over MB/s (raw: in memory; scanner scan: whole process, full corpus):")
+    for name, ratio in ratios.items():
+        met = "met" if ratio["met"] else "not met"
+        target = "" if ratio["target"] is None else f"  target >= {ratio['target']}x: {met}"
+        print(f"  {name:<46}{ratio['x']:>8.1f}x{target}")
+
+
 # ----------------------------------------------------------------------------------------------- main
 
 
@@ -229,7 +440,13 @@ def main() -> None:
     parser.add_argument("--lexicon", choices=list(prepare.LEXICON_SIZES), default="10k")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-rows", type=int, default=8192, help="rows per record batch for raw/minimal/Matcher (the scanner reads 8192)")
-    parser.add_argument("--skip", action="append", default=[], choices=["langid", "no-langid", "minimal", "matcher"], help="leave a measurement out (repeatable)")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["langid", "no-langid", "minimal", "matcher", "peers"],
+                        help="leave a measurement out (repeatable)")
+    parser.add_argument("--peer-mb", type=float, default=20,
+                        help="10^6 text bytes of whole documents for the per-document peers (default: 20)")
+    parser.add_argument("--peer-re-mb", type=float, default=2,
+                        help="the same for the two re-alternation peers, which run at ~0.2-0.3 MB/s (default: 2)")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="folder for the dated JSON record")
     parser.add_argument("--scanner-rev", default=None,
                         help="benchmark the scanner package of this git revision (extracted with git archive into the work"
@@ -294,8 +511,11 @@ def main() -> None:
         "Matcher.find": lambda rep: in_process(matcher_find),
     }
     skipped = {"langid": "scanner scan", "no-langid": "scanner --no-langid", "minimal": "minimal pipeline", "matcher": "Matcher.find"}
-    for key in args.skip:
+    for key in set(args.skip) - {"peers"}:
         plan.pop(skipped[key])
+    peers = {} if "peers" in args.skip else peer_plan(arrays, automaton, patterns, args.peer_mb, args.peer_re_mb)
+    for name, (flag, piece) in peers.items():
+        plan[name] = lambda rep, flag=flag, piece=piece: peer_run(flag, piece)
 
     samples: dict[str, list[dict]] = {name: [] for name in plan}
     for rep in range(args.repeat):
@@ -307,17 +527,19 @@ def main() -> None:
     for name, runs in samples.items():
         seconds = [r["seconds"] for r in runs]
         median = statistics.median(seconds)
+        scanned_bytes = runs[-1].get("slice_text_bytes", text_bytes)
+        scanned_rows = runs[-1].get("slice_documents", rows)
         results[name] = {
             "seconds_median": round(median, 4),
             "seconds_mad": round(mad(seconds), 4),
             "seconds_all": [round(s, 4) for s in seconds],
-            "mb_per_s": round(text_bytes / 1e6 / median, 1),
-            "docs_per_s": round(rows / median, 1),
+            "mb_per_s": round(scanned_bytes / 1e6 / median, 1),
+            "docs_per_s": round(scanned_rows / median, 1),
             "cpu_seconds_median": round(statistics.median(r["cpu_seconds"] for r in runs), 3),
         }
         if "peak_rss_mb" in runs[0]:
             results[name]["peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in runs), 1)
-        for key in ("flagged_documents", "documents", "hits", "matches"):
+        for key in ("flagged_documents", "documents", "hits", "matches", "slice_documents", "slice_text_bytes"):
             if key in runs[-1]:
                 results[name][key] = runs[-1][key]
 
@@ -351,6 +573,8 @@ def main() -> None:
     flags = compare_flags(arrays, automaton, patterns, matcher, origins)
     flags["minimal_pipeline_flagged_documents"] = results.get("minimal pipeline", {}).get("flagged_documents")
     flags["scanner_flagged_documents"] = results.get("scanner scan", results.get("scanner --no-langid", {})).get("flagged_documents")
+    peer_flags = peer_checks(samples, {name: piece for name, (_, piece) in peers.items()})
+    speedups = peer_ratios(results, text_bytes, list(peers))
 
     print(f"\n{'measurement':<22}{'median s':>10}{'MAD s':>8}{'MB/s':>9}{'docs/s':>10}{'CPU s':>8}{'peak RSS MB':>13}")
     for name, r in results.items():
@@ -372,6 +596,8 @@ def main() -> None:
           f" (hits {flags['raw_hits']} / {flags['matcher_hits']})")
     print(f"  flagged only by raw {flags['flagged_only_by_raw']}, top terms: {flags['top_terms_only_raw']}")
     print(f"  flagged only by Matcher {flags['flagged_only_by_matcher']}, top terms: {flags['top_terms_only_matcher']}")
+    if peers:
+        print_peers(results, peer_flags, speedups)
 
     record = {
         "benchmark": "bench_scan",
@@ -387,6 +613,8 @@ def main() -> None:
         "ratios": ratios,
         "cpu_ratios": cpu_ratios,
         "flags": flags,
+        "peers": {"peer_mb": args.peer_mb, "peer_re_mb": args.peer_re_mb, "flags": peer_flags, "speedups": speedups}
+        if peers else None,
         "environment": {**versions(), "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                         "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
         "git": git_state(),
