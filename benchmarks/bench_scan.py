@@ -441,7 +441,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-rows", type=int, default=8192, help="rows per record batch for raw/minimal/Matcher (the scanner reads 8192)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["langid", "no-langid", "minimal", "matcher", "peers"],
+                        choices=["langid", "no-langid", "minimal", "matcher", "peers", "hyperscan"],
                         help="leave a measurement out (repeatable)")
     parser.add_argument("--peer-mb", type=float, default=20,
                         help="10^6 text bytes of whole documents for the per-document peers (default: 20)")
@@ -510,9 +510,14 @@ def main() -> None:
         "scanner --no-langid": lambda rep: scanner_run(exe, corpus, lexicon_file, scratch / "out-nolangid", ["--no-langid"], scratch / f"scanner-nolangid-{rep}"),
         "Matcher.find": lambda rep: in_process(matcher_find),
     }
-    skipped = {"langid": "scanner scan", "no-langid": "scanner --no-langid", "minimal": "minimal pipeline", "matcher": "Matcher.find"}
+    if importlib.util.find_spec("hyperscan") is not None:
+        plan["scanner --engine hyperscan"] = lambda rep: scanner_run(
+            exe, corpus, lexicon_file, scratch / "out-hyperscan", ["--engine", "hyperscan"], scratch / f"scanner-hyperscan-{rep}"
+        )
+    skipped = {"langid": "scanner scan", "no-langid": "scanner --no-langid", "minimal": "minimal pipeline", "matcher": "Matcher.find",
+               "hyperscan": "scanner --engine hyperscan"}
     for key in set(args.skip) - {"peers"}:
-        plan.pop(skipped[key])
+        plan.pop(skipped[key], None)
     peers = {} if "peers" in args.skip else peer_plan(arrays, automaton, patterns, args.peer_mb, args.peer_re_mb)
     for name, (flag, piece) in peers.items():
         plan[name] = lambda rep, flag=flag, piece=piece: peer_run(flag, piece)
@@ -598,6 +603,11 @@ def main() -> None:
     print(f"  flagged only by Matcher {flags['flagged_only_by_matcher']}, top terms: {flags['top_terms_only_matcher']}")
     if peers:
         print_peers(results, peer_flags, speedups)
+    compile_100k = compile_seconds(prepare.lexicon_path(args.work, "100k"), args.work)
+    targets = target_report(results, compile_100k, speedups)
+    print("\ntargets (issue 5; peak-RSS growth 200 MB -> 2 GB is measured by bench_scale.py rss):")
+    for name, t in targets.items():
+        print(f"  {name:<58}{t['value']!s:>10}  target {t['target']:<8} {'met' if t['met'] else 'NOT MET' if t['met'] is False else 'not measured'}")
 
     record = {
         "benchmark": "bench_scan",
@@ -613,6 +623,7 @@ def main() -> None:
         "ratios": ratios,
         "cpu_ratios": cpu_ratios,
         "flags": flags,
+        "targets": targets,
         "peers": {"peer_mb": args.peer_mb, "peer_re_mb": args.peer_re_mb, "flags": peer_flags, "speedups": speedups}
         if peers else None,
         "environment": {**versions(), "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
@@ -626,6 +637,41 @@ def main() -> None:
     runs.append(record)
     path.write_text(json.dumps({"runs": runs}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nappended to {path}")
+
+
+def compile_seconds(lexicon_file: Path, work: Path) -> float | None:
+    """Wall seconds to build the scanner's matcher (default normalisation steps) for ``lexicon_file``,
+    in a fresh process so no cache of this one helps; None if the lexicon was not prepared."""
+    if not lexicon_file.is_file():
+        return None
+    code = ("import sys, time, scanner; from scanner.matcher import Matcher; from scanner.normalize import DEFAULT_STEPS\n"
+            "lexicon = scanner.load_lexicons([sys.argv[1]]); started = time.perf_counter()\n"
+            "Matcher(lexicon, DEFAULT_STEPS); print(time.perf_counter() - started)")
+    done = subprocess.run([sys.executable, "-c", code, str(lexicon_file)], capture_output=True, text=True, check=True)
+    return round(float(done.stdout.strip()), 3)
+
+
+def target_report(results: dict, compile_100k: float | None, speedups: dict) -> dict[str, dict]:
+    """Each of issue 5's targets with its measured value and whether it is met (None: not measured)."""
+
+    def throughput(a: str, b: str) -> float | None:  # a's MB/s over b's (same corpus): b's time over a's
+        if a in results and b in results:
+            return round(results[b]["seconds_median"] / results[a]["seconds_median"], 2)
+        return None
+
+    def entry(value, target: str, met) -> dict:
+        return {"value": value, "target": target, "met": None if value is None else bool(met(value))}
+
+    targets = {
+        "scanner scan (defaults) / minimal pipeline, throughput": entry(throughput("scanner scan", "minimal pipeline"), ">= 0.8", lambda v: v >= 0.8),
+        "scanner --no-langid / minimal pipeline, throughput": entry(throughput("scanner --no-langid", "minimal pipeline"), ">= 0.9", lambda v: v >= 0.9),
+        "compile 100k terms, default steps (s)": entry(compile_100k, "< 1", lambda v: v < 1),
+        "scanner --engine hyperscan / scanner scan, throughput": entry(throughput("scanner --engine hyperscan", "scanner scan"), ">= 1.5", lambda v: v >= 1.5),
+    }
+    for name, speedup in (speedups or {}).items():
+        if name.startswith("scanner") and speedup.get("target"):
+            targets[f"{name}, throughput"] = entry(speedup["x"], f">= {speedup['target']}", lambda v, t=speedup["target"]: v >= t)
+    return targets
 
 
 def checkout_scanner(rev: str, work: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import synthetic_rows, upload, without_locations, write_jsonl, write_parquet
@@ -62,3 +63,20 @@ def test_missing_s3_prefix_is_a_config_error(s3_bucket):
     result = CliRunner().invoke(cli, ["scan", f"{s3_bucket}/nothing-here", "--out", f"{s3_bucket}/out"])
     assert result.exit_code == 2
     assert f"{s3_bucket}/nothing-here: no such file or directory" in result.output
+
+
+def test_s3_report_reads_back_sampled_texts_no_unit_kept(tmp_path, s3_bucket, lexicon_file, monkeypatch):
+    """With rank cut-offs far too low, every sampled text and token count comes back from S3 at
+    report time, and the report equals a local scan that kept them all."""
+    data = local_inputs(tmp_path / "in")
+    upload(data, f"{s3_bucket}/in")
+    options = ["--lexicon", str(lexicon_file), "--unit-mb", "0.05", "--no-langid", "--sample-size", "30", "--token-sample", "10", "--workers", "1"]
+    scan(str(data), "--out", str(tmp_path / "out"), *options)
+    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**12)
+    scan(f"{s3_bucket}/in", "--out", f"{s3_bucket}/out", *options)
+    remote = storage.Folder(f"{s3_bucket}/out")
+    for name in remote.names("samples", "candidates", suffix=".parquet"):
+        stored = pq.read_table(remote.path("samples", "candidates", name), filesystem=remote.fs)
+        assert stored["text"].null_count == stored["doc_tokens"].null_count == stored.num_rows  # no unit kept any
+    expected = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert without_locations(remote.read_json("report.json")) == without_locations(expected)
