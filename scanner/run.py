@@ -335,10 +335,12 @@ _worker_scanner: Scanner | None = None
 _worker_events: Any = None
 
 
-def _init_worker(lexicon: Lexicon, options: ScanOptions, events: Any) -> None:
+def _init_worker(scanner: Scanner | tuple[Lexicon, ScanOptions], events: Any) -> None:
+    """A forked worker inherits the driver's compiled scanner (pages shared copy-on-write); a spawned
+    one compiles its own from (lexicon, options)."""
     global _worker_scanner, _worker_events  # noqa: PLW0603 - one compiled scanner per worker process
     pa.set_cpu_count(1)  # a worker is one core (see scanner.threads)
-    _worker_scanner = Scanner(lexicon, options)
+    _worker_scanner = scanner if isinstance(scanner, Scanner) else Scanner(*scanner)
     _worker_events = events
 
 
@@ -380,9 +382,13 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
                 return pool.submit(run_shard, scanner, unit, config, lambda docs, size: events.put((unit.name, docs, size)))
 
             return _drive(pool, submit, units, tracker, events, config)
-    context = multiprocessing.get_context(_start_method(units, config))
+    method = _start_method(units, config)
+    context = multiprocessing.get_context(method)
     events = context.SimpleQueue()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(lexicon, options, events)) as pool:
+    scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
+    if method == "fork":
+        scanner = Scanner(lexicon, options).warmed_up()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool:
         return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
 
 

@@ -222,6 +222,16 @@ class Scanner:
         self.matcher = Matcher(lexicon, self.options.normalize, self.options.engine)
         self.langid = LanguageIdentifier() if self.options.langid else None
 
+    def warmed_up(self) -> Scanner:
+        """Load now what loads lazily on first use (the language-ID model, the tokenizer of the
+        token estimate), so processes forked from here share those pages instead of each loading
+        its own copy. Returns self."""
+        if self.langid is not None:
+            self.langid.identify(pa.array(["warm-up"]))
+        if self.options.tokens != "off":
+            count_tokens(["warm-up"], self.options.tokenizer)
+        return self
+
     def describe(self) -> dict:
         """Provenance for every output: lexicon, language model and the options digest."""
         from scanner import __version__

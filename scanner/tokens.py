@@ -7,6 +7,7 @@ a batch of texts at once; special-token strings in the corpus are counted as ord
 
 from __future__ import annotations
 
+import os
 import warnings
 from functools import lru_cache
 
@@ -27,7 +28,11 @@ def _load(name: str):
             import bpe_openai
 
             encoding = bpe_openai.get_encoding(name)
-        return lambda texts: _count_in_pieces(texts, lambda pieces: [len(ids) for ids in encoding.encode_ordinary_batch(pieces)])
+        # One thread: a scan worker is one core (bpe-openai would start 8 threads per batch).
+        return lambda texts: _count_in_pieces(texts, lambda pieces: [len(ids) for ids in encoding.encode_ordinary_batch(pieces, num_threads=1)])
+    # One core per scan worker; and a worker forked after a parallel batch would otherwise have its
+    # parallelism disabled with a warning on stderr. An explicit user setting is kept.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(name)
