@@ -3,7 +3,8 @@ estimate against its 95 % interval.
 
 Corpora: every ``../shared/data/corpora/*.jsonl`` plus ~3 KB chunks of Python files from the
 installed packages (a code source the registry declares as ``data_type = "code"``). The registry
-below assigns illustrative types and origins (it is a test fixture, not legal advice on these sets).
+``benchmarks/shared_sources.toml`` assigns illustrative types and origins (a fixture, not advice on
+these sets; tests/test_filing.py uses it too).
 The direct count tokenizes every text with ``bpe_openai``'s o200k_base, without the scanner, and
 sums per filing row.
 
@@ -22,16 +23,11 @@ import time
 import warnings
 from pathlib import Path
 
+from scanner.sources import load_registry
+
 REPO = Path(__file__).resolve().parents[1]
-REGISTRY = {
-    "thucnews_cnews": ("commercial", "domestic"),
-    "cluecorpussmall": ("open-source", "domestic"),
-    "cmrc2018_zhwiki": ("open-source", "foreign"),
-    "cold": ("open-source", "domestic"),
-    "bbc_news": ("open-source", "foreign"),
-    "davidson_tweets": ("self-collected", "foreign"),
-    "pycode": ("self-collected", "domestic"),
-}
+SHARED_SOURCES = REPO / "benchmarks" / "shared_sources.toml"  # the ../shared corpora's registry
+CODE_SOURCE = '[[source]]\nname = "pycode"\ntype = "self-collected"\norigin = "domestic"\ndata_type = "code"\nreference = "benchmark"\n'
 
 
 def code_corpus(path: Path, limit: int = 2000) -> None:
@@ -47,16 +43,13 @@ def code_corpus(path: Path, limit: int = 2000) -> None:
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows[:limit]) + "\n", encoding="utf-8")
 
 
-def registry(path: Path) -> None:
-    lines = []
-    for name, (kind, origin) in REGISTRY.items():
-        lines += ["[[source]]", f'name = "{name}"', f'type = "{kind}"', f'origin = "{origin}"', 'licence = "see data README"', 'reference = "benchmark"']
-        if name == "pycode":
-            lines.append('data_type = "code"')
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def registry(path: Path) -> dict[str, tuple[str, str]]:
+    """Write the shared corpora's registry plus the code source; return name -> (type, origin)."""
+    path.write_text(SHARED_SOURCES.read_text(encoding="utf-8") + "\n" + CODE_SOURCE, encoding="utf-8")
+    return {s.name: (s.type, s.origin) for s in load_registry(path).entries}
 
 
-def direct_counts(files: list[Path]) -> dict[str, int]:
+def direct_counts(files: list[Path], types: dict[str, tuple[str, str]]) -> dict[str, int]:
     """Tokens per filing row, counted without the scanner."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -69,7 +62,7 @@ def direct_counts(files: list[Path]) -> dict[str, int]:
     for file in files:
         for line in file.open(encoding="utf-8"):
             doc = json.loads(line)
-            kind, origin = REGISTRY[doc["source"]]
+            kind, origin = types[doc["source"]]
             row = filing_row(kind, origin)
             counts[row] = counts.get(row, 0) + len(encoding.encode_ordinary(doc["text"] or ""))
     return counts
@@ -95,12 +88,12 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     code_corpus(args.work / "pycode.jsonl")
-    registry(args.work / "sources.toml")
+    types = registry(args.work / "sources.toml")
     files = [*sorted((args.data / "corpora").glob("*.jsonl")), args.work / "pycode.jsonl"]
     total_bytes = sum(f.stat().st_size for f in files)
 
     started = time.perf_counter()
-    direct = direct_counts(files)
+    direct = direct_counts(files, types)
     direct_seconds = time.perf_counter() - started
     exact, exact_seconds = scan(files, args.work / "out-exact", args.work / "sources.toml", "exact", args.workers)
     estimate, estimate_seconds = scan(files, args.work / "out-estimate", args.work / "sources.toml", "estimate", args.workers)

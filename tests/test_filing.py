@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import scanner
 from scanner.cli import cli
 from scanner.filing import ROWS, build_filing_table, filing_row
+from scanner.sources import load_registry
 from scanner.tokens import count_tokens
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,15 +137,7 @@ def test_bad_token_options_are_config_errors(tmp_path):
 
 
 SHARED = REPO.parent / "shared" / "data" / "corpora"
-# Illustrative types and origins for the real corpora beside the repo (a fixture, not legal advice).
-SHARED_REGISTRY = {
-    "thucnews_cnews": ("commercial", "domestic"),
-    "cluecorpussmall": ("open-source", "domestic"),
-    "cmrc2018_zhwiki": ("open-source", "foreign"),
-    "cold": ("open-source", "domestic"),
-    "bbc_news": ("open-source", "foreign"),
-    "davidson_tweets": ("self-collected", "foreign"),
-}
+SHARED_SOURCES = REPO / "benchmarks" / "shared_sources.toml"  # illustrative types and origins
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs the real corpora in ../shared/data")
@@ -152,12 +145,9 @@ def test_default_estimate_interval_covers_a_direct_count_on_the_shared_corpora(t
     """Default options (estimate mode, 1,000 documents tokenized) on every real corpus: each filing
     row's 95 % interval, and the total's, holds the direct o200k_base count of all its documents."""
     files = sorted(SHARED.glob("*.jsonl"))
-    lines = []
-    for name, (kind, origin) in SHARED_REGISTRY.items():
-        lines += ["[[source]]", f'name = "{name}"', f'type = "{kind}"', f'origin = "{origin}"', 'licence = "see README"', 'reference = "test"']
-    (tmp_path / "sources.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    types = {s.name: (s.type, s.origin) for s in load_registry(SHARED_SOURCES).entries}
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["scan", *map(str, files), "--out", str(out), "--sources", str(tmp_path / "sources.toml"), "--no-progress"])
+    result = CliRunner().invoke(cli, ["scan", *map(str, files), "--out", str(out), "--sources", str(SHARED_SOURCES), "--no-progress"])
     assert result.exit_code in (0, 1), result.output
     table = report_of(out)["filing_table"]
     assert table["mode"] == "estimate" and 900 < table["estimate_samples"] <= 1000  # cells with one document borrow a pooled ratio
@@ -165,7 +155,7 @@ def test_default_estimate_interval_covers_a_direct_count_on_the_shared_corpora(t
     tokens = count_tokens([d["text"] or "" for d in docs])
     exact: dict[str, int] = {}
     for doc, count in zip(docs, tokens.tolist()):
-        row = filing_row(*SHARED_REGISTRY[doc["source"]])
+        row = filing_row(*types[doc["source"]])
         exact[row] = exact.get(row, 0) + count
     low, high = table["totals"]["tokens_interval_95"]
     assert low <= sum(exact.values()) <= high
