@@ -306,3 +306,16 @@ def test_report_names_an_input_that_changed_before_its_texts_were_read_back(tmp_
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "a.jsonl" in result.output and "changed" in result.output
+
+
+def test_token_counts_a_unit_skipped_are_counted_at_report_time(tmp_path, corpus, lexicon_file, monkeypatch):
+    """Texts kept but no token counted (the token cut-off fell short): the report reads the full
+    texts back and counts them, giving the report of a scan that counted them all."""
+    args = [str(corpus), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "60", "--token-sample", "20"]
+    scan(*args, "--out", str(tmp_path / "counted"))
+    monkeypatch.setattr(CandidateCollector, "counts_tokens", lambda self, hashes: np.zeros(len(hashes), dtype=bool))
+    scan(*args, "--out", str(tmp_path / "skipped"))
+    stored = pq.read_table(tmp_path / "skipped" / "samples" / "candidates")
+    assert stored["doc_tokens"].null_count == stored.num_rows and stored["text"].null_count < stored.num_rows
+    assert without_timing(report_of(tmp_path / "skipped")) == without_timing(report_of(tmp_path / "counted"))
+    assert report_of(tmp_path / "counted")["filing_table"]["mode"] == "estimate"
