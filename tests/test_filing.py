@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import scanner
+import scanner.tokens
 from scanner.cli import cli
 from scanner.filing import ROWS, build_filing_table, filing_row
 from scanner.sources import load_registry
@@ -33,9 +34,24 @@ def direct(texts: list[str]) -> int:
     return sum(len(encoding.encode_ordinary(t)) for t in texts)
 
 
+TOKENIZER_TEXTS = ["你好，世界。", "Hello world!", CODE, "<|endoftext|> stays text", "", "emoji 🍆🍆 and 𠀀", "\ud800 lone surrogate"]
+
+
 def test_bundled_tokenizer_counts_match_a_direct_count():
-    texts = ["你好，世界。", "Hello world!", CODE, "<|endoftext|> stays text", ""]
+    texts = TOKENIZER_TEXTS[:-1]
     assert count_tokens(texts).tolist() == [direct([t]) for t in texts]
+
+
+def test_bundled_tokenizer_gives_the_same_counts_through_bpe_openais_public_api(monkeypatch):
+    """The extension-module path and the public-API fallback count alike, long texts in pieces too."""
+    texts = [*TOKENIZER_TEXTS, "长文本" * 30_000]
+    fast = count_tokens(texts).tolist()
+    monkeypatch.setattr(scanner.tokens.importlib.util, "find_spec", lambda name: None)  # as if the module moved
+    scanner.tokens._load.cache_clear()
+    try:
+        assert count_tokens(texts).tolist() == fast and fast[-1] > 0
+    finally:
+        scanner.tokens._load.cache_clear()
 
 
 def test_user_tokenizer_json_counts_match_the_tokenizers_package(tmp_path):
