@@ -6,10 +6,11 @@ files and hands the units to an executor: ``local`` (here) or one registered und
 engine.
 
 Local parallelism, ``workers`` = the number of cores used, each worker one core (Parquet is decoded
-with ``use_threads=False``):
+with ``use_threads=False``, Arrow's CPU pool and the tokenizers get one thread):
 
-- language ID on: worker *processes*, each compiling the scanner once (see ``_start_method``).
-  fastText's ``predict`` holds the GIL and is ~60 % of the work, so threads would not scale;
+- language ID on: worker *processes*. Forked ones inherit the scanner the driver compiled and warmed
+  up (automaton, language-ID model, tokenizer: pages shared); spawned ones (``_start_method``)
+  compile their own. fastText's ``predict`` holds the GIL, so threads would not scale;
 - language ID off: worker *threads* sharing one compiled scanner. Matching (ahocorasick-rs) and
   Parquet decoding release the GIL, so threads scale without process start-up or pickling.
 
