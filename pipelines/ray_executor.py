@@ -82,5 +82,5 @@ def run_ray(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: 
     for row in results.iter_rows():
         result = UnitResult(ShardStats.from_dict(json.loads(row["stats"])), bool(row["skipped"]))
         tracker.finished(by_name[row["unit"]], result)
-        total = total + result.stats
+        total.absorb(result.stats)
     return total

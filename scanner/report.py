@@ -80,7 +80,7 @@ def _merge(documents: Iterable[dict[str, Any]]) -> _Merged:
     """One pass over the shard documents, so only one is held at a time."""
     stats, runs, provenance, shards, locations = ShardStats(), {}, [], {}, {}
     for document in documents:
-        stats = stats + ShardStats.from_dict(document["stats"])
+        stats.absorb(ShardStats.from_dict(document["stats"]))
         runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
         provenance.append(document.get("provenance", {}))
         _add_row_accounting(shards, document)

@@ -324,7 +324,7 @@ def _drive(pool: Executor, submit: Callable[[Shard], Future], units: list[Shard]
         for future in done:
             result = future.result()
             tracker.finished(pending.pop(future), result)
-            total = total + result.stats
+            total.absorb(result.stats)
         if _should_stop(config, total):
             for future in pending:
                 future.cancel()
@@ -370,7 +370,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
             for unit in units:
                 result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: tracker.batch(name, docs, size))
                 tracker.finished(unit, result)
-                total = total + result.stats
+                total.absorb(result.stats)
                 if _should_stop(config, total):
                     break
         return total

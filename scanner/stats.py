@@ -25,11 +25,6 @@ def _add_into(target: dict, source: dict) -> dict:
     return target
 
 
-def _add_nested(a: dict, b: dict) -> dict:
-    """Key-wise sum of two nested trees, leaving both untouched (the merge of every breakdown)."""
-    return _add_into(_copy_nested(a), b)
-
-
 def _copy_nested(value: Any) -> Any:
     return {k: _copy_nested(v) for k, v in value.items()} if isinstance(value, dict) else value
 
@@ -79,18 +74,20 @@ class ShardStats:
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def __add__(self, other: ShardStats) -> ShardStats:
-        return ShardStats(
-            totals=_add_nested(self.totals, other.totals),
-            by_category=_add_nested(self.by_category, other.by_category),
-            by_language=_add_nested(self.by_language, other.by_language),
-            by_source=_add_nested(self.by_source, other.by_source),
-            by_term=_add_nested(self.by_term, other.by_term),
-            by_normalization=_add_nested(self.by_normalization, other.by_normalization),
-            rows_read=self.rows_read + other.rows_read,
-            rejected=_add_nested(self.rejected, other.rejected),
-            inputs=_merge_inputs(self.inputs + other.inputs),
-            errors=sorted(self.errors + other.errors, key=lambda e: (e["shard"], e["reason"])),
-        )
+        """The merge of two stats, leaving both untouched."""
+        merged = ShardStats()
+        merged.absorb(self)
+        merged.absorb(other)
+        return merged
+
+    def absorb(self, other: ShardStats) -> None:
+        """Add ``other`` into these stats in place: merging many units with ``+`` would copy the
+        growing accumulator once per unit (quadratic in the number of terms and sources)."""
+        for name in ("totals", "by_category", "by_language", "by_source", "by_term", "by_normalization", "rejected"):
+            _add_into(getattr(self, name), getattr(other, name))
+        self.rows_read += other.rows_read
+        self.inputs = _merge_inputs(self.inputs + other.inputs)
+        self.errors = sorted(self.errors + other.errors, key=lambda e: (e["shard"], e["reason"]))
 
     def update(self, batch: BatchCounts) -> None:
         """Add one batch's counts in place (the hot-loop form of ``+``)."""
