@@ -264,7 +264,8 @@ class Scanner:
         language = self.langid.identify(text) if self.langid else pa.array([UNDETERMINED] * rows, type=pa.string())
         source = resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry)
         declared = [e.name for e in self.options.registry.entries if e.data_type == "code"]
-        is_code = detect_code(text) | np.asarray(pc.is_in(source, pa.array(declared, pa.string())), dtype=bool)
+        doc_chars = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
+        is_code = detect_code(text, doc_chars) | np.asarray(pc.is_in(source, pa.array(declared, pa.string())), dtype=bool)
         return BatchResult(
             doc_id=doc_id,
             hits_per_doc=hits_per_doc,
@@ -273,7 +274,7 @@ class Scanner:
             language=language,
             source=source,
             doc_bytes=np.asarray(pc.fill_null(pc.binary_length(text), 0), dtype=np.int64),
-            doc_chars=np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64),
+            doc_chars=doc_chars,
             hits=hits,
             pair_row=pair_row,
             pair_term=pair_term,

@@ -56,6 +56,8 @@ def test_staged_detection_equals_the_rule_on_every_document(texts, layout):
         patch.setattr(datatype, "PREFIX_CHARS", 40)  # prefixes shorter than some texts
         f = datatype.code_features(column)
         detected = detect_code(column)
+        chars = np.asarray(pa.compute.fill_null(pa.compute.utf8_length(column), 0))
+        assert detect_code(column, chars).tolist() == detected.tolist()  # with lengths known, slicing is skipped when it can be
     rule = (f["lines"] >= datatype.MIN_LINES) & (f["code_line_share"] >= datatype.MIN_CODE_LINE_SHARE) & (f["symbol_share"] >= datatype.MIN_SYMBOL_SHARE)
     wrapped = pa.array([f"\n{(t or '')[:40]}\n" for t in texts])
     symbols = np.asarray(pa.compute.count_substring_regex(wrapped, datatype._CODE_SYMBOLS), dtype=np.float64)
