@@ -117,16 +117,19 @@ class ShardStats:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ShardStats:
+    def from_dict(cls, data: dict[str, Any], *, copy: bool = True) -> ShardStats:
+        """Stats from ``to_dict``'s form; ``copy=False`` adopts ``data``'s nested dicts (for data
+        nobody else holds, such as a freshly parsed file merged straight away)."""
+        nested = _copy_nested if copy else (lambda value: value)
         return cls(
             totals={k: int(data["totals"].get(k, 0)) for k in TOTAL_FIELDS},
-            by_category=_copy_nested(data.get("by_category", {})),
-            by_language=_copy_nested(data.get("by_language", {})),
-            by_source=_copy_nested(data.get("by_source", {})),
-            by_term=_copy_nested(data.get("by_term", {})),
-            by_normalization=_copy_nested(data.get("by_normalization", {})),
+            by_category=nested(data.get("by_category", {})),
+            by_language=nested(data.get("by_language", {})),
+            by_source=nested(data.get("by_source", {})),
+            by_term=nested(data.get("by_term", {})),
+            by_normalization=nested(data.get("by_normalization", {})),
             rows_read=int(data.get("rows_read", 0)),
-            rejected=_copy_nested(data.get("rejected", {})),
+            rejected=nested(data.get("rejected", {})),
             inputs=[dict(i) for i in data.get("inputs", [])],
             errors=[dict(e) for e in data.get("errors", [])],
         )
