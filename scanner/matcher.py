@@ -210,9 +210,11 @@ class Matcher:
         patterns: dict[bytes, list[int]] = {}  # automaton pattern (ASCII-lowered spelling) -> entries
         t2s, preimages = t2s_table(), t2s_preimages()
         # Character steps only: a term none of whose characters they change is its own normal form.
-        changed = char_table(self._view_steps).index if self._view_steps and not self._whole_column else None
+        changed = None
+        if self._view_steps and not self._whole_column:
+            changed = frozenset(map(chr, np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
         for term_id, term in enumerate(terms):
-            if changed is not None and not any(changed[ord(c)] >= 0 for c in term.text):
+            if changed is not None and changed.isdisjoint(term.text):
                 text, runs = term.text, (1,)
             else:
                 normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
@@ -229,7 +231,7 @@ class Matcher:
                 head = max(head, 1)
                 spellings = ["".join(p) for p in itertools.product(*options[:head])]
                 rest = text[head:]
-                alphabet.update(c for o in options for c in o)
+                alphabet.update(*options)
             else:
                 spellings, rest = [text], ""
                 alphabet.update(text)
