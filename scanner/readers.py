@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -324,19 +325,32 @@ def _estimated_jsonl_rows(shard: Shard, window: int = 1 << 20) -> int | None:
     return lines * shard.bytes // max(consumed, 1) // 2
 
 
+def _open_parquet(shard: Shard, **options: Any) -> pq.ParquetFile:
+    """The shard's Parquet file (footer read); ``ShardError`` naming it if that fails."""
+    try:
+        return pq.ParquetFile(_open_random_access(shard), **options)
+    except (pa.ArrowException, OSError) as e:
+        msg = f"{shard.path}: not a readable Parquet file: {e}"
+        raise ShardError(msg) from e
+
+
+def _row_group_rows(metadata: pq.FileMetaData) -> list[int]:
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
 def _units_of(shard: Shard, columns: Columns, unit_bytes: int) -> list[Shard]:
     if shard.format == "jsonl":
         return [dataclasses.replace(shard, expected_rows=_estimated_jsonl_rows(shard))]
     if shard.format != "parquet":
         return [shard]
     try:
-        metadata = pq.ParquetFile(_open_random_access(shard)).metadata
-    except (pa.ArrowException, OSError):
+        metadata = _open_parquet(shard).metadata
+    except ShardError:
         return [shard]
     sizes = _parquet_text_sizes(metadata, columns.text)
     if not sizes:
         return [shard]
-    rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    rows = _row_group_rows(metadata)
     ranges, start = [], 0
     for end in range(1, len(sizes) + 1):
         if end == len(sizes) or sum(sizes[start : end + 1]) > unit_bytes:
@@ -417,16 +431,12 @@ def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: S
 def _parquet_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     """Only the unit's row groups; rows per batch sized from the metadata to hold ~``BATCH_BYTES`` of
     text; pages streamed (``buffer_size``) so a huge row group is never held compressed in memory."""
-    try:
-        parquet = pq.ParquetFile(_open_random_access(shard), buffer_size=1 << 20)
-    except (pa.ArrowException, OSError) as e:
-        msg = f"{shard.path}: not a readable Parquet file: {e}"
-        raise ShardError(msg) from e
+    parquet = _open_parquet(shard, buffer_size=1 << 20)
     names = parquet.schema_arrow.names
     wanted = [n for n in columns.resolve(names).values() if n is not None and n in names]
     start, end = shard.row_groups or (0, parquet.metadata.num_row_groups)
     sizes = (_parquet_text_sizes(parquet.metadata, columns.text) or [0] * end)[start:end]
-    rows = sum(parquet.metadata.row_group(i).num_rows for i in range(start, end))
+    rows = sum(_row_group_rows(parquet.metadata)[start:end])
     batch_rows = max(1, min(BATCH_ROWS, BATCH_BYTES * rows // max(sum(sizes), 1)))
     batches = parquet.iter_batches(batch_size=batch_rows, row_groups=range(start, end), columns=wanted, use_threads=False)
     yield from _table_batches(batches, names, shard, columns)
@@ -618,12 +628,8 @@ def read_texts(shard: Shard, columns: Columns, rows: Iterable[int]) -> dict[int,
     wanted = np.unique(np.fromiter(rows, dtype=np.int64))
     parts = [shard]
     if shard.format == "parquet" and len(wanted):
-        try:
-            metadata = pq.ParquetFile(_open_random_access(shard)).metadata
-        except (pa.ArrowException, OSError) as e:
-            msg = f"{shard.path}: not a readable Parquet file: {e}"
-            raise ShardError(msg) from e
-        starts = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+        metadata = _open_parquet(shard).metadata
+        starts = np.cumsum([0, *_row_group_rows(metadata)])
         groups = np.unique(np.searchsorted(starts, wanted, side="right") - 1)
         parts = [dataclasses.replace(shard, row_groups=(int(g), int(g) + 1), first_row=int(starts[g])) for g in groups if g < metadata.num_row_groups]
     found: dict[int, str | None] = {}

@@ -356,18 +356,24 @@ def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict
                 msg = f"{label}: row {rows[i]} is not the document scanned there (the file changed); scan again"
                 raise ConfigError(msg)
             full[i] = text
-    text = sample["text"].to_pylist()
     read_back = [i for i in wanted if needs_text[i]]
-    for i, value in zip(read_back, truncate_texts(pa.array([full[i] for i in read_back], pa.string()), spec.text_chars).to_pylist()):
-        text[i] = value
-    sample = sample.set_column(sample.schema.get_field_index("text"), "text", pa.array(text, pa.string()))
+    if read_back:
+        texts = truncate_texts(pa.array([full[i] for i in read_back], pa.string()), spec.text_chars).to_pylist()
+        sample = _with_values(sample, "text", read_back, texts)
     counted = [i for i in wanted if needs_tokens[i]]
     if counted:
-        tokens = sample["doc_tokens"].to_pylist()
-        for i, count in zip(counted, count_tokens([full[i] for i in counted], options.get("tokenizer", DEFAULT_TOKENIZER)).tolist()):
-            tokens[i] = count
-        sample = sample.set_column(sample.schema.get_field_index("doc_tokens"), "doc_tokens", pa.array(tokens, pa.int64()))
+        tokens = count_tokens([full[i] for i in counted], options.get("tokenizer", DEFAULT_TOKENIZER)).tolist()
+        sample = _with_values(sample, "doc_tokens", counted, tokens)
     return sample
+
+
+def _with_values(table: pa.Table, name: str, rows: list[int], values: list[Any]) -> pa.Table:
+    """``table`` with column ``name`` set to ``values`` at ``rows`` (a few rows of a small table)."""
+    column = table[name].to_pylist()
+    for row, value in zip(rows, values):
+        column[row] = value
+    index = table.schema.get_field_index(name)
+    return table.set_column(index, table.schema.field(index), pa.array(column, table.schema.field(index).type))
 
 
 def _id_hashes(folder: Folder) -> Iterator[np.ndarray]:

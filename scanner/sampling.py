@@ -44,7 +44,8 @@ CANDIDATE_SCHEMA = pa.schema(
         ("terms", pa.list_(pa.string())),
         ("categories", pa.list_(pa.string())),
         ("text", pa.string()),
-        # For the filing table's token estimate: full-document bytes and tokens (null with --tokens off).
+        # For the filing table's token estimate: full-document bytes and tokens (null with --tokens off,
+        # and above the token rank cut-off).
         ("data_type", pa.string()),
         ("doc_bytes", pa.int64()),
         ("doc_tokens", pa.int64()),
@@ -85,13 +86,6 @@ def doc_hashes(doc_ids: Iterable[str], seed: str) -> np.ndarray:
     key = hashlib.blake2b(seed.encode(), digest_size=32).digest()
     digests = b"".join(hashlib.blake2b(d.encode(), key=key, digest_size=8).digest() for d in doc_ids)
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
-
-
-def bottom_k(table: pa.Table, k: int) -> pa.Table:
-    """The k rows with the smallest (hash, doc_id, shard, row)."""
-    if table.num_rows <= k:
-        return table.sort_by(_SORT_KEYS)
-    return table.sort_by(_SORT_KEYS).slice(0, k)
 
 
 def _within_source_rank_mask(sources: list[str], limit: int) -> np.ndarray:
@@ -218,14 +212,15 @@ def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
 
 
 def human_sample(candidates: pa.Table, spec: SampleSpec) -> pa.Table:
-    """The human spot-check sample: the corpus-wide bottom-k."""
-    return bottom_k(candidates, spec.size)
+    """The human spot-check sample: the corpus-wide bottom-k, i.e. the first k rows of
+    ``merge_candidates``' result, which is in rank order."""
+    return candidates.slice(0, spec.size)
 
 
 def per_source_samples(candidates: pa.Table, spec: SampleSpec) -> pa.Table:
-    """Per-source bottom-k (k = ``spec.per_source``), sorted by source, then rank."""
-    ranked = candidates.sort_by(_SORT_KEYS)
-    chosen = ranked.filter(pa.array(_within_source_rank_mask(ranked["source"].to_pylist(), spec.per_source)))
+    """Per-source bottom-k (k = ``spec.per_source``) of ``merge_candidates``' rank-ordered result,
+    sorted by source, then rank."""
+    chosen = candidates.filter(pa.array(_within_source_rank_mask(candidates["source"].to_pylist(), spec.per_source)))
     return chosen.sort_by([("source", "ascending"), *_SORT_KEYS])
 
 

@@ -220,6 +220,7 @@ class Scanner:
         self.lexicon = lexicon
         self.options = options or ScanOptions()
         self.matcher = Matcher(lexicon, self.options.normalize, self.options.engine)
+        self._code_sources = pa.array([e.name for e in self.options.registry.entries if e.data_type == "code"], pa.string())
         self.langid = LanguageIdentifier() if self.options.langid else None
 
     def warmed_up(self) -> Scanner:
@@ -263,9 +264,8 @@ class Scanner:
             doc_id = generated if doc_id is None else pc.coalesce(doc_id, generated)
         language = self.langid.identify(text) if self.langid else pa.array([UNDETERMINED] * rows, type=pa.string())
         source = resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry)
-        declared = [e.name for e in self.options.registry.entries if e.data_type == "code"]
         doc_chars = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
-        is_code = detect_code(text, doc_chars) | np.asarray(pc.is_in(source, pa.array(declared, pa.string())), dtype=bool)
+        is_code = detect_code(text, doc_chars) | np.asarray(pc.is_in(source, self._code_sources), dtype=bool)
         return BatchResult(
             doc_id=doc_id,
             hits_per_doc=hits_per_doc,
