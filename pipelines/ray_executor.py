@@ -25,15 +25,14 @@ import pickle
 from typing import Any
 
 import numpy as np
+import ray
+import ray.data
 
 from scanner.lexicon import Lexicon
 from scanner.readers import Shard
 from scanner.run import RunConfig, Tracker, UnitResult, run_shard
 from scanner.scan import Scanner, ScanOptions
 from scanner.stats import ShardStats
-
-import ray
-import ray.data
 
 
 class UnitScanner:

@@ -6,7 +6,7 @@ The public API is re-exported here so cleaning jobs write ``import scanner`` and
 from scanner.errors import ConfigError, LexiconError, ScannerError, ShardError
 from scanner.lexicon import Lexicon, load_lexicon, load_lexicons
 from scanner.matcher import Matcher
-from scanner.scan import ScanOptions, Scanner
+from scanner.scan import Scanner, ScanOptions
 from scanner.stats import ShardStats
 
 __version__ = "0.1.0"

@@ -23,7 +23,14 @@ from scanner.errors import ConfigError, ShardError
 from scanner.filing import build_filing_table, sample_ratios
 from scanner.normalize import STEPS
 from scanner.readers import Columns, read_texts, shard_at
-from scanner.sampling import SampleSpec, duplicate_counts, human_sample, merge_candidates, truncate_texts, wilson_interval
+from scanner.sampling import (
+    SampleSpec,
+    duplicate_counts,
+    human_sample,
+    merge_candidates,
+    truncate_texts,
+    wilson_interval,
+)
 from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.storage import Folder

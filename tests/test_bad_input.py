@@ -22,7 +22,6 @@ from scanner import readers
 from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
 from scanner.lexicon import LexiconError, load_lexicon
 
-
 VARIED = b"".join(json.dumps({"text": f"hello {i} {i * i}"}).encode() + b"\n" for i in range(5000))
 
 
