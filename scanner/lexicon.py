@@ -28,6 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 from scanner.errors import LexiconError
+from scanner.resources import gc_paused
 from scanner.taxonomy import RISK_CODES, RISKS
 
 if sys.version_info >= (3, 11):
@@ -335,6 +336,7 @@ def _iter_tables(directory: Path) -> Iterator[Path]:
             yield path
 
 
+@gc_paused()
 def load_lexicon(path: str | Path) -> Lexicon:
     """Load one lexicon from a table, a directory or a ``lexicon.toml`` manifest.
 
@@ -375,6 +377,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
     )
 
 
+@gc_paused()
 def combine(lexicons: list[Lexicon]) -> Lexicon:
     """One lexicon from several (``--lexicon`` given more than once); duplicates merge as usual."""
     if len(lexicons) == 1:

@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 from scanner.errors import ConfigError
 from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
 from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
+from scanner.resources import gc_paused
 from scanner.taxonomy import category_bit
 from scanner.textview import View, char_table, normalize_column, offsets_and_data
 
@@ -60,6 +61,8 @@ _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
     _ASCII_ALNUM[_char] = True
 _STRING_TYPES = (pa.string(), pa.large_string())
+_ASCII_ALNUM_CODES = np.zeros(0x110000, dtype=bool)
+_ASCII_ALNUM_CODES[:256] = _ASCII_ALNUM
 STEP_BITS = {step: 1 << i for i, step in enumerate(STEPS)}
 T2S_VARIANT_LIMIT = 64
 """Most Traditional spellings added per term. A term with more (long, many convertible characters;
@@ -187,6 +190,7 @@ class Matcher:
     2
     """
 
+    @gc_paused()
     def __init__(self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = (), engine: str = DEFAULT_ENGINE) -> None:
         if engine not in ENGINES:
             msg = f"unknown matching engine {engine!r}; available: {', '.join(ENGINES)}"
@@ -197,69 +201,49 @@ class Matcher:
         self._whole_column = bool({"separators", "repeats"} & set(self.steps))
         terms = lexicon.terms
         self.term_text = pa.array([t.text for t in terms], type=pa.string())
+        masks: dict[frozenset[str], int] = {}  # terms share a few category sets
         self.term_category_mask = np.array(
-            [sum(category_bit(c) for c in t.categories) for t in terms], dtype=np.int64
+            [masks.get(t.categories) or masks.setdefault(t.categories, sum(map(category_bit, t.categories))) for t in terms], dtype=np.int64
         )
         # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
         # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
-        entry_term, entry_text, bounded_start, bounded_end, sizes = [], [], [], [], []
+        # Per term a short Python step; per entry (66,000 for 10k terms with ``t2s``) only Arrow/numpy.
+        spelled = self._spell_terms(terms)
+        entry_text = [spelling for _, _, spellings, _, _ in spelled for spelling in spellings]
+        counts = np.array([len(spellings) for _, _, spellings, _, _ in spelled], dtype=np.int64)
+        first_entry = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._entry_term = np.repeat(np.array([term_id for term_id, *_ in spelled], dtype=np.int64), counts)
+        self._entry_text = entry_text
+        self._bounded_start = np.repeat(np.array([is_ascii_alnum(text[0]) for _, text, *_ in spelled], dtype=bool), counts)
+        self._bounded_end = np.repeat(np.array([is_ascii_alnum(text[-1]) for _, text, *_ in spelled], dtype=bool), counts)
         self._verify: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, ...]] = {}
         self._rest: dict[int, str] = {}
-        alphabet: set[str] = set()
-        patterns: dict[bytes, list[int]] = {}  # automaton pattern (ASCII-lowered spelling) -> entries
-        t2s, preimages = t2s_table(), t2s_preimages()
-        # Character steps only: a term none of whose characters they change is its own normal form.
-        changed = None
-        if self._view_steps and not self._whole_column:
-            changed = frozenset(map(chr, np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
-        for term_id, term in enumerate(terms):
-            if changed is not None and changed.isdisjoint(term.text):
-                text, runs = term.text, (1,)
-            else:
-                normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
-                text, runs = normal.text, normal.runs
-            if not text:
-                continue  # nothing left to match (a term made of invisible characters)
-            active = self.steps if "t2s" in self.steps and not any(c in t2s for c in text) else self._view_steps
-            if "t2s" in active:
-                options = [(c, *preimages.get(c, ())) for c in text]
-                head, count = 0, 1  # the longest prefix with at most T2S_VARIANT_LIMIT spellings (>= 1 character)
-                while head < len(options) and count * len(options[head]) <= T2S_VARIANT_LIMIT:
-                    count *= len(options[head])
-                    head += 1
-                head = max(head, 1)
-                spellings = ["".join(p) for p in itertools.product(*options[:head])]
-                rest = text[head:]
-                alphabet.update(*options)
-            else:
-                spellings, rest = [text], ""
-                alphabet.update(text)
-            entries = range(len(entry_term), len(entry_term) + len(spellings))
-            entry_term.extend([term_id] * len(spellings))
-            entry_text.extend(spellings)
-            sizes.append(len(spellings[-1].encode()) + 4 * len(rest))
-            bounded_start.extend([is_ascii_alnum(text[0])] * len(spellings))
-            bounded_end.extend([is_ascii_alnum(text[-1])] * len(spellings))
+        rest_bytes = 0
+        for k, (_, text, spellings, rest, runs) in enumerate(spelled):
+            entries = range(int(first_entry[k]), int(first_entry[k + 1]))
             # Spellings differ in Han characters only, so they share ASCII letters and runs.
-            has_letter = _has_ascii_letter(text.encode())
-            if has_letter and not (is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])):
+            if not (is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])) and _has_ascii_letter(text.encode()):
                 self._verify.update((entry, spelling.encode()) for entry, spelling in zip(entries, spellings))
             if max(runs) > 1:
                 self._runs.update(dict.fromkeys(entries, runs))
             if rest:
                 self._rest.update(dict.fromkeys(entries, rest))
-            for entry, spelling in zip(entries, spellings):
-                patterns.setdefault((ascii_lower(spelling) if has_letter else spelling).encode(), []).append(entry)
-        self._entry_term = np.array(entry_term, dtype=np.int64)
-        self._entry_text = entry_text
-        self._bounded_start = np.array(bounded_start, dtype=bool)
-        self._bounded_end = np.array(bounded_end, dtype=bool)
-        self._margin = max(sizes, default=0) + 8  # bytes: the longest spelling, a neighbour and slack
-        group_sizes = np.array([len(ids) for ids in patterns.values()], dtype=np.int64)
-        self._group_offsets = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
-        self._group_entries = np.array([i for ids in patterns.values() for i in ids], dtype=np.int64)
+                rest_bytes = max(rest_bytes, len(spellings[-1].encode()) + 4 * len(rest))
+        # Automaton patterns: the ASCII-lowered spellings (lowering changes only spellings with
+        # letters), each once; a pattern shared by several entries keeps them all (``_expand_groups``).
+        lowered = pc.ascii_lower(pa.array(entry_text, type=pa.string())).dictionary_encode()
+        group = np.asarray(lowered.indices, dtype=np.int64)
+        patterns = pc.cast(lowered.dictionary, pa.binary()).to_pylist()
+        self._group_offsets = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(patterns)))]).astype(np.int64)
+        self._group_entries = np.argsort(group, kind="stable").astype(np.int64)
+        longest = int(pc.max(pc.binary_length(lowered.dictionary)).as_py() or 0)
+        self._margin = max(longest, rest_bytes) + 8  # bytes: the longest spelling, a neighbour and slack
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
+        alphabet = set("".join(text for _, text, *_ in spelled))
+        if "t2s" in self.steps:
+            preimages = t2s_preimages()
+            alphabet.update(p for _, text, spellings, _, _ in spelled if len(spellings) > 1 for c in text for p in preimages.get(c, ()))
         rare = [] if self._whole_column or not self._view_steps else self._rare_characters(alphabet)
         self._term_patterns = len(patterns)
         self._automaton = ENGINES[engine]([*patterns, *(c.encode() for c in rare)])
@@ -267,18 +251,51 @@ class Matcher:
         self._span_steps: dict[tuple[bytes, int], int] = {}
         self._lock = threading.Lock()
 
+    def _spell_terms(self, terms) -> list[tuple[int, str, list[str], str, tuple[int, ...]]]:
+        """Per matchable term: (term id, normalised text, its spellings, rest, runs). With ``t2s``, a
+        term written in Simplified is spelled with every Traditional character that converts to one
+        of its own (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``)."""
+        t2s = t2s_table().keys()
+        choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps else {}
+        # Character steps only: a term none of whose characters they change is its own normal form.
+        changed = None
+        if self._view_steps and not self._whole_column:
+            changed = frozenset(map(chr, np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
+        spelled = []
+        for term_id, term in enumerate(terms):
+            if not self._view_steps or (changed is not None and changed.isdisjoint(term.text)):
+                text, runs = term.text, (1,)
+            else:
+                normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
+                text, runs = normal.text, normal.runs
+            if not text:
+                continue  # nothing left to match (a term made of invisible characters)
+            if not choices or choices.keys().isdisjoint(text) or not t2s.isdisjoint(text):
+                spelled.append((term_id, text, [text], "", runs))  # no Traditional spelling, or written in Traditional
+                continue
+            options = [choices.get(c) or (c,) for c in text]
+            head, count = 0, 1  # the longest prefix with at most T2S_VARIANT_LIMIT spellings (>= 1 character)
+            while head < len(options) and count * len(options[head]) <= T2S_VARIANT_LIMIT:
+                count *= len(options[head])
+                head += 1
+            head = max(head, 1)
+            spelled.append((term_id, text, ["".join(p) for p in itertools.product(*options[:head])], text[head:], runs))
+        return spelled
+
     def _rare_characters(self, alphabet: set[str]) -> list[str]:
         """Characters a step changes that can make or break a hit: the normalised form is empty, or
         holds an ASCII letter or digit or a character some term may match, or the character is itself
         one a term may match."""
         table = char_table(self._view_steps)
-        rare = []
-        for code in np.flatnonzero(table.index >= 0).tolist():
-            k = table.index[code]
-            image = "".join(map(chr, table.cps[table.offsets[k] : table.offsets[k + 1]].tolist()))
-            if not image or chr(code) in alphabet or any(c in alphabet or is_ascii_alnum(c) for c in image):
-                rare.append(chr(code))
-        return rare
+        wanted = _ASCII_ALNUM_CODES.copy()  # per code point: a term may match it, or it is an ASCII letter or digit
+        wanted[[ord(c) for c in alphabet]] = True
+        codes = np.flatnonzero(table.index >= 0)
+        k = table.index[codes]
+        empty = table.offsets[k + 1] == table.offsets[k]
+        image_wanted = np.zeros(len(codes), dtype=bool)
+        if len(table.cps):  # images are laid out in code order, so each non-empty one ends where the next begins
+            image_wanted[~empty] = np.add.reduceat(wanted[table.cps].astype(np.int64), table.offsets[k[~empty]]) > 0
+        return [chr(c) for c in codes[empty | wanted[codes] | image_wanted].tolist()]
 
     def find(self, column: pa.Array | pa.ChunkedArray) -> Hits:
         """All hits in a string column (``string`` or ``large_string``, chunked, sliced or with nulls)."""

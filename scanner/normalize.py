@@ -179,6 +179,8 @@ def needed_steps(span: str, term: str, steps: Iterable[str]) -> tuple[str, ...]:
     read as ``term``. When no single step is indispensable although raw text differs (the Kelvin sign
     is folded by ``nfkc`` and by ``casefold`` alike), every step that changes the span or the term is named.
     """
+    if span == term:
+        return ()  # the same text reads the same under any steps: none is needed (the common hit)
     active = list(term_steps(term, steps))
     needed = tuple(s for s in active if not _matches_with(span, term, [x for x in active if x != s]))
     if needed or _matches_with(span, term, []):

@@ -23,6 +23,7 @@ from scanner.errors import ConfigError, ShardError
 from scanner.filing import build_filing_table, sample_ratios
 from scanner.normalize import STEPS
 from scanner.readers import Columns, read_texts, shard_at
+from scanner.resources import arrow_cpu_threads
 from scanner.sampling import (
     SampleSpec,
     duplicate_counts,
@@ -35,7 +36,6 @@ from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.storage import Folder
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
-from scanner.threads import arrow_cpu_threads
 from scanner.tokens import DEFAULT_TOKENIZER, count_tokens
 
 SHARD_FORMAT = "scanner-shard-stats/1"

@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import queue
 import re
-import weakref
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import ExitStack
@@ -51,15 +50,13 @@ from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
+from scanner.resources import arrow_cpu_threads, gc_frozen
 from scanner.sampling import CandidateCollector, IdHashes
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
-from scanner.threads import arrow_cpu_threads
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
-# Scanner.describe() hashes the lexicon (~10-30 ms for 10k terms): once per scanner, not per unit.
-_PROVENANCE: weakref.WeakKeyDictionary[Scanner, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -232,9 +229,7 @@ def run_shard(
     the stats' ``errors`` instead of raising, so the run goes on. ``on_batch(documents, bytes)``
     follows each batch."""
     folder = config.folder
-    if scanner not in _PROVENANCE:
-        _PROVENANCE[scanner] = scanner.describe()
-    run = _PROVENANCE[scanner]
+    run = scanner.describe()
     identity = unit_identity(shard, run, config.annotate)
     if not config.force:
         done = _completed(folder, shard, identity)
@@ -339,7 +334,7 @@ def _init_worker(scanner: Scanner | tuple[Lexicon, ScanOptions], events: Any) ->
     """A forked worker inherits the driver's compiled scanner (pages shared copy-on-write); a spawned
     one compiles its own from (lexicon, options)."""
     global _worker_scanner, _worker_events  # noqa: PLW0603 - one compiled scanner per worker process
-    pa.set_cpu_count(1)  # a worker is one core (see scanner.threads)
+    pa.set_cpu_count(1)  # a worker is one core (see scanner.resources)
     _worker_scanner = scanner if isinstance(scanner, Scanner) else Scanner(*scanner)
     _worker_events = events
 
@@ -388,7 +383,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
     if method == "fork":
         scanner = Scanner(lexicon, options).warmed_up()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool:
+    with gc_frozen(), ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool:
         return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
 
 

@@ -3,6 +3,8 @@ paths (lexicon expansion, windows around rare characters, whole-column views) ag
 
 from __future__ import annotations
 
+import unicodedata
+
 import pyarrow as pa
 import pytest
 from conftest import make_lexicon
@@ -12,9 +14,9 @@ from hypothesis import strategies as st
 import scanner
 import scanner.matcher
 from scanner.matcher import Matcher, step_names
-from scanner.normalize import DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
+from scanner.normalize import CHANGEABLE_RANGES, DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
 from scanner.reference import naive_hits, naive_normalized_hits
-from scanner.textview import normalize_column
+from scanner.textview import _changed_by_any, normalize_column
 
 
 def found(lexicon: scanner.Lexicon, column, steps) -> list[list[tuple[str, int, int, tuple[str, ...]]]]:
@@ -153,3 +155,11 @@ def test_column_view_equals_plain_normalisation(docs, steps):
     view_steps = tuple(s for s in steps if s != "t2s")
     view = normalize_column(pa.array(docs, pa.string()), view_steps)
     assert view.array.to_pylist() == [normalize(d or "", view_steps).text for d in docs]
+
+
+@pytest.mark.parametrize("steps", [("nfkc",), ("casefold",), ("nfkc", "casefold")])
+def test_blockwise_search_finds_every_changed_character(steps):
+    """The 64-character shortcut of the table build finds what testing every code point alone finds."""
+    candidates = [chr(c) for low, high in CHANGEABLE_RANGES for c in range(low, high + 1) if not 0xD800 <= c < 0xE000]
+    changes = {"nfkc": lambda c: not unicodedata.is_normalized("NFKC", c), "casefold": lambda c: c.casefold() != c}
+    assert _changed_by_any(steps) == {ord(c) for c in candidates if any(changes[step](c) for step in steps)}
