@@ -1,4 +1,5 @@
-"""Process resources that the scan sizes on purpose: Arrow's CPU thread pool and the garbage collector.
+"""Process resources that the scan manages on purpose: Arrow's CPU thread pool, the garbage
+collector, and the memory that forked workers share.
 
 pyarrow runs some kernels (a ``take`` over a table's columns, ``group_by``) on its own pool of one
 thread per core. A scan worker is meant to be one core, so the pool only competes with the other
@@ -13,6 +14,7 @@ walks are pure cost: loading and compiling 100k terms took 2.8 s + 1.6 s with th
 
 from __future__ import annotations
 
+import ctypes
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,11 +47,23 @@ def gc_paused() -> Iterator[None]:
 
 
 @contextmanager
-def gc_frozen() -> Iterator[None]:
-    """Move every object alive now out of the collector's reach for the block (``gc.freeze``): the
-    processes forked inside it then never write to those objects' pages to collect them, so the
-    pages stay shared, and the driver's own collections skip them too."""
+def fork_ready() -> Iterator[None]:
+    """Prepare this process for forking workers inside the block, so they share its pages instead
+    of copying them on first write:
+
+    - ``gc.freeze()`` moves every object alive now out of the collector's reach (as the ``gc`` docs
+      advise before ``fork``): no collection, in the driver or a worker, writes to their pages;
+    - glibc's ``malloc_trim`` returns the free pages of the C heap, so a worker's first allocations
+      land in fresh pages, not in copies of the driver's (measured: a forked worker's first unit
+      took 0.35-0.55 s, 0.2 s of it system time, and 0.32-0.36 s after the trim; elsewhere a no-op).
+    """
     gc.freeze()
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        malloc_trim = None
+    if malloc_trim is not None:
+        malloc_trim(0)
     try:
         yield
     finally:

@@ -35,7 +35,7 @@ import queue
 import re
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -50,7 +50,7 @@ from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
-from scanner.resources import arrow_cpu_threads, gc_frozen
+from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.sampling import CandidateCollector, IdHashes
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
@@ -383,7 +383,10 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
     if method == "fork":
         scanner = Scanner(lexicon, options).warmed_up()
-    with gc_frozen(), ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool:
+    with (
+        fork_ready() if method == "fork" else nullcontext(),
+        ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool,
+    ):
         return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
 
 
