@@ -38,6 +38,9 @@ CASES = [
     ("circled digits", ["nfkc"], ["64"], "六⑥④", [("64", 3, 9, ("nfkc",))]),
     ("Kangxi radical reads as the Han character", ["nfkc"], ["人渣"], "⼈渣", [("人渣", 0, 6, ("nfkc",))]),
     ("Chinese sentence punctuation is kept", ["nfkc"], ["a,b"], "a，b a,b", [("a,b", 6, 9, ())]),
+    ("no-break space inside a phrase", ["nfkc"], ["blow job"], "a blow\u00a0job", [("blow job", 2, 11, ("nfkc",))]),
+    ("no-break spaces around a term change nothing", ["nfkc"], ["fuck", "a b"], "\u00a0fuck\u00a0 a\u00a0b", [("a b", 9, 13, ("nfkc",)), ("fuck", 2, 6, ())]),
+    ("a long term beside a short window", ["nfkc"], ["a-b", "长长长长长长长长长长长长"], "a－b长长长长长长长长长长长长", [("a-b", 0, 5, ("nfkc",)), ("长长长长长长长长长长长长", 5, 41, ())]),
     ("zero-width space and soft hyphen", ["invisible"], ["fuck"], "f\u200bu\u00adck", [("fuck", 0, 9, ("invisible",))]),
     ("variation selector inside a CJK term", ["invisible"], ["傻逼"], "傻\ufe0f逼", [("傻逼", 0, 9, ("invisible",))]),
     ("zero-width space cannot join two words", ["invisible"], ["ass"], "cl\u200bass", []),
@@ -127,8 +130,8 @@ def test_needed_steps_name_only_what_was_needed():
 
 # Alphabet for random documents and terms: ASCII in both cases, digits, separators, CJK in Simplified
 # and Traditional, a 4-byte character, full-width and compatibility forms, invisible characters,
-# a Kangxi radical, the sharp s and the Kelvin sign.
-ALPHABET = "aAbB1 -+*，,中国人國乱亂干幹法轮輪功𠀀éａＡ①ﬁ⼈ßK\u200b\u00ad\ufe0f"
+# a Kangxi radical, the sharp s, the Kelvin sign, a no-break space and a full-width hyphen.
+ALPHABET = "aAbB1 -+*，,中国人國乱亂干幹法轮輪功𠀀éａＡ①ﬁ⼈ßK\u200b\u00ad\ufe0f\u00a0－"
 terms_strategy = st.lists(st.text(ALPHABET, min_size=1, max_size=4).filter(str.strip), min_size=1, max_size=6)
 docs_strategy = st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=30)), min_size=1, max_size=8)
 STEP_SETS = [DEFAULT_STEPS, STEPS, ("invisible",), ("nfkc", "casefold"), ("t2s",), ("separators",), ("repeats",), ("nfkc", "repeats", "t2s")]
