@@ -31,12 +31,13 @@ Normalisation keeps that single pass as the hot path:
 - ``separators`` and ``repeats`` change text everywhere, so with either on the whole column is
   normalised with ``scanner.textview`` and scanned once, and hits are mapped back.
 
-Resource usage (100 MB of Chinese text, 2 shared cores, benchmarks/VARIANTS.md): building the
-automaton for 10,000 terms takes ~0.5 s raw and ~0.6 s with ``t2s`` (59,000 spellings instead of
-10,000; 100,000 terms: 2.3 s and 7.7 s); matching runs at the speed of ``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns
-per byte for the lowered view. The default steps cost 1.1x (bundled lexicon) to 1.3-1.6x (10k
-lexicon) the time of raw matching, mostly the larger automaton; ``separators`` or ``repeats``
-5-8x. All offsets reported are UTF-8 byte offsets into the original document.
+Resource usage (100 MB of Chinese text, 2 shared cores, benchmarks/VARIANTS.md): compiling 10,000
+terms takes ~0.1 s raw and ~0.28 s with the default steps (59,000 spellings instead of 10,000;
+100,000 terms: 0.8 s and 2.8 s, in a fresh process); matching runs at the speed of
+``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns per byte for the lowered view. The
+default steps cost 1.1x (bundled lexicon) to 1.2-1.3x (10k lexicon) the time of raw matching,
+mostly the larger automaton; ``separators`` or ``repeats`` 5-8x. All offsets reported are UTF-8
+byte offsets into the original document.
 """
 
 from __future__ import annotations
