@@ -21,27 +21,34 @@ against the unlowered bytes, since the lowered view cannot tell ``A`` from ``a``
 
 Normalisation keeps that single pass as the hot path:
 
-- ``t2s`` adds the Traditional spellings of each term written in Simplified to the automaton
-  (lexicon expansion; a term with more than ``T2S_VARIANT_LIMIT`` spellings gets its prefix's
-  spellings and a check of the rest), so no document is converted and offsets stay exact;
 - ``invisible``, ``nfkc`` and ``casefold`` change only rare characters. The automaton also looks
   for the *relevant* ones (those whose normalised form is empty, or holds an ASCII letter or digit
   or a character of some term); hits next to or over one are recomputed on short windows around it,
   normalised with ``scanner.textview``; all other hits are already final;
+- ``t2s`` works the same way: the automaton also looks for the Traditional characters of the
+  characters of terms written in Simplified, and the windows around them are read through ``t2s``
+  (byte for byte where the conversion keeps the UTF-8 length, as 3,859 of the 5,119 do), so the
+  automaton holds one pattern per term. A column in which Traditional characters are common
+  (``T2S_WINDOWS_MAX_SHARE``) would be nearly all windows; it goes to a twin matcher that holds the
+  Traditional spellings of each term instead (a term with more than ``T2S_VARIANT_LIMIT`` spellings
+  gets its prefix's spellings and a check of the rest), built on first use. Either way no document
+  is converted and offsets stay exact;
 - ``separators`` and ``repeats`` change text everywhere, so with either on the whole column is
-  normalised with ``scanner.textview`` and scanned once, and hits are mapped back.
+  normalised with ``scanner.textview`` and scanned once (``t2s`` then by spellings), and hits are
+  mapped back.
 
-Resource usage (100 MB of Chinese text, 2 shared cores, benchmarks/VARIANTS.md): compiling 10,000
-terms takes ~0.1 s raw and ~0.28 s with the default steps (59,000 spellings instead of 10,000;
-100,000 terms: 0.8 s and 2.8 s, in a fresh process); matching runs at the speed of
-``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns per byte for the lowered view. The
-default steps cost 1.1x (bundled lexicon) to 1.2-1.3x (10k lexicon) the time of raw matching,
-mostly the larger automaton; ``separators`` or ``repeats`` 5-8x. All offsets reported are UTF-8
+Resource usage (2 shared cores): compiling 10,000 terms takes ~0.1 s raw and ~0.17 s with the
+default steps (100,000 terms: 0.8 s and 2.1 s, in a fresh process; the spelled twin, 59,000
+patterns for 10,000 terms, another 0.3 s when first needed); matching runs at the speed of
+``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns per byte for the lowered view. On Chinese
+web text with the 10k lexicon the default steps cost ~1.15x the time of raw matching (windows
+around ~1,300 rare characters per MB); ``separators`` or ``repeats`` 5-8x. All offsets reported are UTF-8
 byte offsets into the original document.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from dataclasses import dataclass
@@ -70,6 +77,13 @@ T2S_VARIANT_LIMIT = 64
 167 of the 10k benchmark lexicon) gets the spellings of its longest prefix within the limit (3-15
 characters there, so rare in text), and each match of one is checked for the rest in Python."""
 
+
+T2S_WINDOWS_MAX_SHARE = 0.01
+"""With ``t2s``, a column in which more than this share of the sampled characters are Traditional
+(``_traditional_share``) is matched by the spelled twin; below it, by windows around them. Chinese
+text written in Simplified has ~0.04 % (mostly names and quotations), Traditional text ~20-30 %."""
+T2S_SAMPLE_BYTES = 4096
+T2S_SAMPLES = 8
 
 VIEW_SLICE_BYTES = 4_000_000
 """With ``separators`` or ``repeats``, columns are normalised in row slices of about this much text,
@@ -193,14 +207,21 @@ class Matcher:
     """
 
     @gc_paused()
-    def __init__(self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = (), engine: str = DEFAULT_ENGINE) -> None:
+    def __init__(
+        self, lexicon: Lexicon, steps: tuple[str, ...] | list[str] = (), engine: str = DEFAULT_ENGINE, *, t2s_spellings: bool = False
+    ) -> None:
+        """``t2s_spellings``: cover ``t2s`` by Traditional spellings of the terms even where windows
+        could (the matcher builds such a twin itself for text that is mostly Traditional)."""
         if engine not in ENGINES:
             msg = f"unknown matching engine {engine!r}; available: {', '.join(ENGINES)}"
             raise ConfigError(msg)
         self.lexicon = lexicon
         self.steps = tuple(s for s in STEPS if s in set(steps))
+        self.engine = engine
         self._view_steps = tuple(s for s in self.steps if s != "t2s")
         self._whole_column = bool({"separators", "repeats"} & set(self.steps))
+        self._t2s_windows = "t2s" in self.steps and not self._whole_column and not t2s_spellings
+        self._spelled_twin: Matcher | None = None
         terms = lexicon.terms
         self.term_text = pa.array([t.text for t in terms], type=pa.string())
         masks: dict[frozenset[str], int] = {}  # terms share a few category sets
@@ -244,14 +265,47 @@ class Matcher:
         longest = int(pc.max(pc.binary_length(lowered.dictionary)).as_py() or 0)
         self._margin = max(longest, rest_bytes) + 8  # bytes: the longest spelling, a neighbour and slack
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
+        # Terms ``t2s`` applies to: written in Simplified (no character that t2s converts).
+        t2s = t2s_table()
+        converts = [("t2s" in self.steps) and t2s.keys().isdisjoint(text) for _, text, *_ in spelled]
+        self._entry_t2s = np.repeat(np.array(converts, dtype=bool), counts)
         alphabet = set("".join(text for _, text, *_ in spelled))
-        if "t2s" in self.steps:
-            preimages = t2s_preimages()
-            alphabet.update(p for _, text, spellings, _, _ in spelled if len(spellings) > 1 for c in text for p in preimages.get(c, ()))
+        simplified = set("".join(text for (_, text, *_), c in zip(spelled, converts) if c))
+        preimages = t2s_preimages()
+        alphabet.update(p for c in simplified for p in preimages.get(c, ()))
         rare: list[str] = []
         self._rare_margin, self._rare_inside_only = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         if self._view_steps and not self._whole_column:
             rare, self._rare_margin, self._rare_inside_only = self._rare_characters(alphabet, spelled)
+        self._rare_t2s = np.zeros(len(rare), dtype=bool)
+        self._t2s_bytes, self._t2s_in_place = np.zeros((len(rare), 4), dtype=np.uint8), np.zeros(len(rare), dtype=bool)
+        if self._t2s_windows:
+            # Traditional characters of Simplified terms' characters: found like rare characters,
+            # and the windows around them read through t2s (``_redo_near_rare``).
+            # A window reaches as far as the longest Simplified term holding the converted character.
+            longest: dict[str, int] = {}
+            for (_, text, *_), c in zip(spelled, converts):
+                if c:
+                    size = len(text.encode())
+                    for char in set(text):
+                        if longest.get(char, 0) < size:
+                            longest[char] = size
+            known = set(rare)
+            triggers = sorted(p for c in simplified for p in preimages.get(c, ()) if p not in known)
+            rare += triggers
+            trigger_margin = [8 + longest[t2s[p]] for p in triggers]
+            # Most conversions keep the UTF-8 length (3,859 of 5,119): windows holding only such
+            # characters are converted byte for byte, without decoding (``_redo_near_rare``).
+            self._t2s_bytes = np.zeros((len(rare), 4), dtype=np.uint8)
+            self._t2s_in_place = np.zeros(len(rare), dtype=bool)
+            for i, p in enumerate(triggers, start=len(rare) - len(triggers)):
+                image = t2s[p].encode()
+                if len(image) == len(p.encode()):
+                    self._t2s_in_place[i] = True
+                    self._t2s_bytes[i, : len(image)] = np.frombuffer(image, dtype=np.uint8)
+            self._rare_margin = np.concatenate([self._rare_margin, np.array(trigger_margin, dtype=np.int64)])
+            self._rare_inside_only = np.concatenate([self._rare_inside_only, np.ones(len(triggers), dtype=bool)])
+            self._rare_t2s = np.concatenate([self._rare_t2s, np.ones(len(triggers), dtype=bool)])
         self._term_patterns = len(patterns)
         self._automaton = ENGINES[engine]([*patterns, *(c.encode() for c in rare)])
         self._entry_steps: dict[int, int] = {}
@@ -263,7 +317,7 @@ class Matcher:
         term written in Simplified is spelled with every Traditional character that converts to one
         of its own (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``)."""
         t2s = t2s_table().keys()
-        choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps else {}
+        choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps and not self._t2s_windows else {}
         # Character steps only: a term none of whose characters they change is its own normal form.
         changed = None
         if self._view_steps and not self._whole_column:
@@ -355,6 +409,8 @@ class Matcher:
         offsets, data = offsets_and_data(array)
         if offsets[-1] == offsets[0]:
             return _empty_hits(rows)
+        if self._t2s_windows and _traditional_share(data, int(offsets[0]), int(offsets[-1])) > T2S_WINDOWS_MAX_SHARE:
+            return self._spelled()._find_in_array(array)
         if self._whole_column:
             parts = []
             cuts = np.unique(np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], VIEW_SLICE_BYTES), side="right") - 1)
@@ -378,6 +434,13 @@ class Matcher:
             keep = np.asarray(array.is_valid())[row]
             row, entry, start, end, steps = row[keep], entry[keep], start[keep], end[keep], steps[keep]
         return Hits(rows=rows, row=row, term=self._entry_term[entry], start=start, end=end, steps=steps)
+
+    def _spelled(self) -> Matcher:
+        """This matcher's twin that covers ``t2s`` by Traditional spellings, built on first use."""
+        with self._lock:
+            if self._spelled_twin is None:
+                self._spelled_twin = Matcher(self.lexicon, self.steps, self.engine, t2s_spellings=True)
+        return self._spelled_twin
 
     def _scan(self, array: pa.Array) -> _Found:
         """One automaton pass over ``array`` (original or normalised): contract rules applied."""
@@ -488,9 +551,11 @@ class Matcher:
         order = np.argsort(found.rare_start + offsets[found.rare_row])
         rare_row, rare_index = found.rare_row[order], found.rare_index[order]
         rare_start, rare_end = found.rare_start[order] + offsets[rare_row], found.rare_end[order] + offsets[rare_row]
-        inside_only, margin = self._rare_inside_only[rare_index], self._rare_margin[rare_index]
+        inside_only, margin, via_t2s = self._rare_inside_only[rare_index], self._rare_margin[rare_index], self._rare_t2s[rare_index]
         any_touch = (rare_row[~inside_only], rare_start[~inside_only], rare_end[~inside_only])
         inside = (rare_row[inside_only], rare_start[inside_only], rare_end[inside_only])
+        inside_view = inside_only & ~via_t2s
+        inside_without_t2s = (rare_row[inside_view], rare_start[inside_view], rare_end[inside_view])
         row, entry, start, end, steps = hits
         untouched = ~_touches(row, start + offsets[row], end + offsets[row], *any_touch)
         # Windows: margin bytes either side, clipped to the document, moved onto character starts,
@@ -508,16 +573,40 @@ class Matcher:
         window_first = first[new_window]
         window_last = np.maximum.reduceat(last, np.flatnonzero(new_window))
         window_row = window_rows[new_window]
+        starts = np.flatnonzero(new_window)
+        window_plain = np.maximum.reduceat(~via_t2s[by_first], starts)  # holds a rare character of a character step
+        window_id = np.empty(len(by_first), dtype=np.int64)
+        window_id[by_first] = np.cumsum(new_window) - 1  # per rare character (in rare_start order): its window
         sizes = window_last - window_first
         window_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         gather = np.repeat(window_first - window_offsets[:-1], sizes) + np.arange(int(window_offsets[-1]))
         windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(raw[gather]))
-        view = normalize_column(windows, self._view_steps)
-        w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
-        w_row = window_row[w_row]
-        touched = _touches(w_row, w_start, w_end, *any_touch) | _contains(w_row, w_start, w_end, *inside)
-        w_row, w_entry = w_row[touched], w_entry[touched]
-        w_start, w_end = w_start[touched] - offsets[w_row], w_end[touched] - offsets[w_row]
+        # Terms t2s applies to are read in the windows through t2s, the others without; a hit is
+        # new if it touches a rare character, or contains one that only hits holding it change.
+        parts = []
+        if self._t2s_windows:
+            in_place = ~window_plain & (np.minimum.reduceat(self._t2s_in_place[rare_index][by_first], starts) > 0)
+            plain, decoded, byte_wise = np.flatnonzero(window_plain), np.flatnonzero(~in_place), np.flatnonzero(in_place)
+            if len(plain):
+                parts.append(self._window_hits(windows.take(pa.array(plain)), self._view_steps, window_first[plain], window_row[plain], ~self._entry_t2s,
+                                               any_touch, inside_without_t2s))
+            if len(decoded):
+                parts.append(self._window_hits(windows.take(pa.array(decoded)), (*self._view_steps, "t2s"), window_first[decoded], window_row[decoded],
+                                               self._entry_t2s, any_touch, inside))
+            if len(byte_wise):
+                # Write each Traditional character's Simplified bytes over it, in a copy of the windows.
+                text = raw[gather]
+                at = rare_start - window_first[window_id] + window_offsets[window_id]  # position in ``text``
+                chosen = in_place[window_id]
+                for k in range(4):
+                    put = chosen & (self._t2s_bytes[rare_index, k] > 0)
+                    text[at[put] + k] = self._t2s_bytes[rare_index[put], k]
+                converted = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(text)).take(pa.array(byte_wise))
+                parts.append(self._window_hits(converted, None, window_first[byte_wise], window_row[byte_wise], self._entry_t2s, any_touch, inside))
+        else:
+            parts.append(self._window_hits(windows, self._view_steps, window_first, window_row, None, any_touch, inside))
+        w_row, w_entry, w_start, w_end = (np.concatenate(p) for p in zip(*parts))
+        w_start, w_end = w_start - offsets[w_row], w_end - offsets[w_row]
         w_steps = self._steps_of_spans(data, w_row, w_entry, w_start, w_end, offsets)
         return (
             np.concatenate([row[untouched], w_row]),
@@ -526,6 +615,26 @@ class Matcher:
             np.concatenate([end[untouched], w_end]),
             np.concatenate([steps[untouched], w_steps]),
         )
+
+    def _window_hits(self, windows: pa.Array, steps: tuple[str, ...] | None, window_first, window_row, entries, any_touch, inside):
+        """Hits in the ``steps``-normalised windows (None: ``windows`` are converted already, byte
+        for byte), as (row, entry, start, end) with buffer offsets into the original column: only
+        entries where ``entries`` is True (None: all), and only hits that touch a rare character of
+        ``any_touch`` or contain one of ``inside``. ``window_first``: each window's first byte in the
+        original column's buffer."""
+        if steps is None:  # converted byte for byte: a hit's offsets in its window are the original's
+            found = self._scan(windows)
+            w_row, w_entry = found.row, found.entry
+            w_start, w_end = found.start + window_first[w_row], found.end + window_first[w_row]
+        else:
+            window_offsets, _ = offsets_and_data(windows)
+            view = normalize_column(windows, steps)
+            w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
+        w_row = window_row[w_row]
+        keep = _touches(w_row, w_start, w_end, *any_touch) | _contains(w_row, w_start, w_end, *inside)
+        if entries is not None:
+            keep &= entries[w_entry]
+        return w_row[keep], w_entry[keep], w_start[keep], w_end[keep]
 
     def _steps_of_entries(self, entry: np.ndarray) -> np.ndarray:
         """Steps needed by hits that read exactly as an entry's spelling (raw-path hits, not ``_rest``)."""
@@ -573,6 +682,24 @@ def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
     found = last >= 0
     last = np.maximum(last, 0)
     return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
+
+
+def _traditional_share(data: pa.Buffer, start: int, stop: int) -> float:
+    """Share of Traditional characters (``t2s`` converts them) among the characters of
+    ``T2S_SAMPLES`` slices of ``T2S_SAMPLE_BYTES`` spread over ``data[start:stop]``."""
+    raw = memoryview(data).cast("B")
+    step = max((stop - start) // T2S_SAMPLES, 1)
+    sample = "".join(bytes(raw[at : min(at + T2S_SAMPLE_BYTES, stop)]).decode(errors="ignore") for at in range(start, stop, step))
+    codes = np.frombuffer(sample.encode("utf-32-le"), dtype=np.uint32)
+    return float(_traditional_codes()[codes].mean()) if len(codes) else 0.0
+
+
+@functools.lru_cache(maxsize=1)
+def _traditional_codes() -> np.ndarray:
+    """Per code point: does ``t2s`` convert it?"""
+    table = np.zeros(0x110000, dtype=bool)
+    table[[ord(c) for c in t2s_table()]] = True
+    return table
 
 
 def _entry_mask(entries: int, keys) -> np.ndarray:

@@ -138,3 +138,16 @@ def without_locations(report: dict) -> dict:
     inputs = [{k: v for k, v in i.items() if k != "path"} for i in report["inputs"]]
     shards = [{k: v for k, v in s.items() if k not in ("path", "errors")} for s in report["shards"]]
     return {k: v for k, v in report.items() if k != "errors"} | {"inputs": inputs, "shards": shards}
+
+
+@pytest.fixture(scope="module", params=["windows", "spellings"])
+def t2s_mode(request):
+    """Run a module's tests twice: with ``t2s`` covered by windows around Traditional characters,
+    and by Traditional spellings of the terms (``scanner.matcher`` picks one per column by the
+    share of Traditional characters; small test documents would nearly always pick spellings)."""
+    import scanner.matcher
+
+    saved = scanner.matcher.T2S_WINDOWS_MAX_SHARE
+    scanner.matcher.T2S_WINDOWS_MAX_SHARE = 2.0 if request.param == "windows" else -1.0
+    yield request.param
+    scanner.matcher.T2S_WINDOWS_MAX_SHARE = saved

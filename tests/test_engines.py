@@ -24,6 +24,8 @@ from scanner.normalize import DEFAULT_STEPS
 
 pytest.importorskip("hyperscan")
 
+pytestmark = pytest.mark.usefixtures("t2s_mode")
+
 
 def canonical(hits: Hits) -> np.ndarray:
     """Hits as rows of (row, start, end, term, steps), sorted: engines may report in another order."""

@@ -18,6 +18,8 @@ from scanner.normalize import CHANGEABLE_RANGES, DEFAULT_STEPS, STEPS, needed_st
 from scanner.reference import naive_hits, naive_normalized_hits
 from scanner.textview import _changed_by_any, normalize_column
 
+pytestmark = pytest.mark.usefixtures("t2s_mode")
+
 
 def found(lexicon: scanner.Lexicon, column, steps) -> list[list[tuple[str, int, int, tuple[str, ...]]]]:
     """Per-document sorted (term, start, end, steps needed), as the matcher reports them."""
@@ -88,6 +90,21 @@ def test_no_normalisation_is_the_raw_contract():
     raw = [[(t, s) for t, s, _, _ in row] for row in found(lexicon, pa.array(docs), ())]
     assert raw == [naive_hits(lexicon, d) for d in docs]
     assert [[(t, s) for t, s, _, _ in naive_normalized_hits(lexicon, d, ())] for d in docs] == raw
+
+
+def test_windows_of_every_kind_in_one_column():
+    """Rare characters of every kind in one column, so each kind of window (normalised, converted
+    byte for byte, decoded through t2s, read without t2s) sits at its own offset in the buffer."""
+    lexicon = make_lexicon(("岁月", "A1.6"), ("暴乱", "A1.3"), ("blow job", "A1.6"), ("幹活", "A1.6"), ("fuck", "A1.6"), ("印度人称", "A1.1"))
+    docs = [
+        "平静的一天 blow\u00a0job 没有别的",  # a no-break space inside a phrase: contain-only window
+        "印度人稱和暴亂，还有 fuck",  # Traditional characters that keep their length: converted in place
+        "𡻕月如梭",  # a 4-byte Traditional character of a 3-byte Simplified one: decoded
+        "去幹\u200b活 ｆｕｃｋ",  # a Traditional-written term across an invisible character, full-width letters
+        "暴亂\u00a0暴乱 幹活",
+    ]
+    for order in (docs, docs[::-1], docs[1:] + docs[:1]):
+        assert found(lexicon, pa.array(order), DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in order]
 
 
 def test_terms_too_long_to_expand_match_through_a_prefix(monkeypatch):
