@@ -52,6 +52,7 @@ import functools
 import itertools
 import threading
 from dataclasses import dataclass
+from operator import attrgetter
 
 import ahocorasick_rs
 import numpy as np
@@ -59,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.errors import ConfigError
-from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
+from scanner.lexicon import Lexicon, ascii_lower
 from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
 from scanner.resources import gc_paused
 from scanner.taxonomy import category_bit
@@ -223,77 +224,76 @@ class Matcher:
         self._t2s_windows = "t2s" in self.steps and not self._whole_column and not t2s_spellings
         self._spelled_twin: Matcher | None = None
         terms = lexicon.terms
-        self.term_text = pa.array([t.text for t in terms], type=pa.string())
-        masks: dict[frozenset[str], int] = {}  # terms share a few category sets
-        self.term_category_mask = np.array(
-            [masks.get(t.categories) or masks.setdefault(t.categories, sum(map(category_bit, t.categories))) for t in terms], dtype=np.int64
-        )
+        self.term_text = pa.array(list(map(attrgetter("text"), terms)), type=pa.string())
+        categories = list(map(attrgetter("categories"), terms))
+        masks = {c: sum(map(category_bit, c)) for c in dict.fromkeys(categories)}  # terms share a few category sets
+        self.term_category_mask = np.fromiter(map(masks.__getitem__, categories), dtype=np.int64, count=len(categories))
         # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
         # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
         # Per term a short Python step; per entry (66,000 for 10k terms with ``t2s``) only Arrow/numpy.
-        spelled = self._spell_terms(terms)
+        spelled = self._spell_terms(terms, self.term_text)
+        texts = pa.array([text for _, text, *_ in spelled], type=pa.string())  # normalised, one per term
         entry_text = [spelling for _, _, spellings, _, _ in spelled for spelling in spellings]
+        entry_array = pa.array(entry_text, type=pa.string())
         counts = np.array([len(spellings) for _, _, spellings, _, _ in spelled], dtype=np.int64)
         first_entry = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._entry_term = np.repeat(np.array([term_id for term_id, *_ in spelled], dtype=np.int64), counts)
         self._entry_text = entry_text
-        self._bounded_start = np.repeat(np.array([is_ascii_alnum(text[0]) for _, text, *_ in spelled], dtype=bool), counts)
-        self._bounded_end = np.repeat(np.array([is_ascii_alnum(text[-1]) for _, text, *_ in spelled], dtype=bool), counts)
+        bounded_start, bounded_end = (_matches(texts, pattern) for pattern in ("^[0-9A-Za-z]", "[0-9A-Za-z]$"))
+        self._bounded_start, self._bounded_end = np.repeat(bounded_start, counts), np.repeat(bounded_end, counts)
         self._verify: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, ...]] = {}
         self._rest: dict[int, str] = {}
-        rest_bytes = 0
-        for k, (_, text, spellings, rest, runs) in enumerate(spelled):
+        # Exact entries with ASCII letters inside (spellings differ in Han characters only, so they
+        # share ASCII letters and runs), runs collapsed by ``repeats``, rests of long terms: few terms.
+        for k in np.flatnonzero(~bounded_start & ~bounded_end & _matches(texts, "[A-Za-z]")).tolist():
+            self._verify.update((entry, spelling.encode()) for entry, spelling in zip(range(first_entry[k], first_entry[k + 1]), spelled[k][2]))
+        spellings_or_repeats = "repeats" in self.steps or ("t2s" in self.steps and not self._t2s_windows)
+        for k, (_, _, _, rest, runs) in enumerate(spelled) if spellings_or_repeats else ():
             entries = range(int(first_entry[k]), int(first_entry[k + 1]))
-            # Spellings differ in Han characters only, so they share ASCII letters and runs.
-            if not (is_ascii_alnum(text[0]) or is_ascii_alnum(text[-1])) and _has_ascii_letter(text.encode()):
-                self._verify.update((entry, spelling.encode()) for entry, spelling in zip(entries, spellings))
             if max(runs) > 1:
                 self._runs.update(dict.fromkeys(entries, runs))
             if rest:
                 self._rest.update(dict.fromkeys(entries, rest))
-                rest_bytes = max(rest_bytes, len(spellings[-1].encode()) + 4 * len(rest))
-        # Per entry, whether it is in those (sparse) maps: a lookup, not ``np.isin`` over their keys.
+        # Per term, the most bytes a hit of it can span (its longest spelling, plus up to 4 bytes for
+        # each character of a rest); per entry, whether it is in those (sparse) maps.
+        rest_chars = np.array([len(rest) for _, _, _, rest, _ in spelled], dtype=np.int64) if self._rest else 0
+        term_bytes = np.maximum.reduceat(np.asarray(pc.binary_length(entry_array), dtype=np.int64), first_entry[:-1]) if len(counts) else counts
+        term_bytes = term_bytes + 4 * rest_chars
         self._has_rest, self._needs_verify, self._has_runs = (_entry_mask(len(entry_text), keys) for keys in (self._rest, self._verify, self._runs))
         # Automaton patterns: the ASCII-lowered spellings (lowering changes only spellings with
         # letters), each once; a pattern shared by several entries keeps them all (``_expand_groups``).
-        lowered = pc.ascii_lower(pa.array(entry_text, type=pa.string())).dictionary_encode()
+        lowered = pc.ascii_lower(entry_array).dictionary_encode()
         group = np.asarray(lowered.indices, dtype=np.int64)
         patterns = pc.cast(lowered.dictionary, pa.binary()).to_pylist()
         self._group_offsets = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(patterns)))]).astype(np.int64)
         self._group_entries = np.argsort(group, kind="stable").astype(np.int64)
-        longest = int(pc.max(pc.binary_length(lowered.dictionary)).as_py() or 0)
-        self._margin = max(longest, rest_bytes) + 8  # bytes: the longest spelling, a neighbour and slack
+        self._margin = int(term_bytes.max(initial=0)) + 8  # bytes: the longest spelling, a neighbour and slack
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
         # Terms ``t2s`` applies to: written in Simplified (no character that t2s converts).
         t2s = t2s_table()
-        converts = [("t2s" in self.steps) and t2s.keys().isdisjoint(text) for _, text, *_ in spelled]
-        self._entry_t2s = np.repeat(np.array(converts, dtype=bool), counts)
-        alphabet = set("".join(text for _, text, *_ in spelled))
-        simplified = set("".join(text for (_, text, *_), c in zip(spelled, converts) if c))
+        converts = np.zeros(len(spelled), dtype=bool) if "t2s" not in self.steps else ~_matches(texts, _t2s_character_class())
+        self._entry_t2s = np.repeat(converts, counts)
+        alphabet = set("".join(texts.to_pylist()))
+        simplified_texts = texts.filter(pa.array(converts))
+        simplified = set("".join(simplified_texts.to_pylist()))
         preimages = t2s_preimages()
         alphabet.update(p for c in simplified for p in preimages.get(c, ()))
         rare: list[str] = []
         self._rare_margin, self._rare_inside_only = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         if self._view_steps and not self._whole_column:
-            rare, self._rare_margin, self._rare_inside_only = self._rare_characters(alphabet, spelled)
+            rare, self._rare_margin, self._rare_inside_only = self._rare_characters(alphabet, _longest_holding(texts, term_bytes))
         self._rare_t2s = np.zeros(len(rare), dtype=bool)
         self._t2s_bytes, self._t2s_in_place = np.zeros((len(rare), 4), dtype=np.uint8), np.zeros(len(rare), dtype=bool)
         if self._t2s_windows:
             # Traditional characters of Simplified terms' characters: found like rare characters,
-            # and the windows around them read through t2s (``_redo_near_rare``).
-            # A window reaches as far as the longest Simplified term holding the converted character.
-            longest: dict[str, int] = {}
-            for (_, text, *_), c in zip(spelled, converts):
-                if c:
-                    size = len(text.encode())
-                    for char in set(text):
-                        if longest.get(char, 0) < size:
-                            longest[char] = size
+            # and the windows around them read through t2s (``_redo_near_rare``), as far as the
+            # longest Simplified term holding the converted character.
+            longest = _longest_holding(simplified_texts, np.asarray(pc.binary_length(simplified_texts), dtype=np.int64))
             known = set(rare)
             triggers = sorted(p for c in simplified for p in preimages.get(c, ()) if p not in known)
             rare += triggers
-            trigger_margin = [8 + longest[t2s[p]] for p in triggers]
+            trigger_margin = [8 + int(longest[ord(t2s[p])]) for p in triggers]
             # Most conversions keep the UTF-8 length (3,859 of 5,119): windows holding only such
             # characters are converted byte for byte, without decoding (``_redo_near_rare``).
             self._t2s_bytes = np.zeros((len(rare), 4), dtype=np.uint8)
@@ -312,19 +312,22 @@ class Matcher:
         self._span_steps: dict[tuple[bytes, int], int] = {}
         self._lock = threading.Lock()
 
-    def _spell_terms(self, terms) -> list[tuple[int, str, list[str], str, tuple[int, ...]]]:
+    def _spell_terms(self, terms, term_text: pa.Array) -> list[tuple[int, str, list[str], str, tuple[int, ...]]]:
         """Per matchable term: (term id, normalised text, its spellings, rest, runs). With ``t2s``, a
         term written in Simplified is spelled with every Traditional character that converts to one
         of its own (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``)."""
         t2s = t2s_table().keys()
         choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps and not self._t2s_windows else {}
-        # Character steps only: a term none of whose characters they change is its own normal form.
-        changed = None
-        if self._view_steps and not self._whole_column:
-            changed = frozenset(map(chr, np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
+        # Character steps only: a term none of whose characters they change is its own normal form
+        # (found by one regular expression over all terms).
+        changed = np.zeros(len(terms), dtype=bool)
+        if self._whole_column:
+            changed[:] = True
+        elif self._view_steps:
+            changed = _matches(term_text, _character_class(np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
         spelled = []
         for term_id, term in enumerate(terms):
-            if not self._view_steps or (changed is not None and changed.isdisjoint(term.text)):
+            if not changed[term_id]:
                 text, runs = term.text, (1,)
             else:
                 normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
@@ -343,11 +346,12 @@ class Matcher:
             spelled.append((term_id, text, ["".join(p) for p in itertools.product(*options[:head])], text[head:], runs))
         return spelled
 
-    def _rare_characters(self, alphabet: set[str], spelled: list) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def _rare_characters(self, alphabet: set[str], longest: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Characters a step changes that can make or break a hit (the normalised form is empty, or
         holds an ASCII letter or digit or a character some term may match, or the character is itself
         one a term may match), with the window margin (bytes) each needs and whether only hits that
-        contain it can change (``_redo_near_rare``).
+        contain it can change (``_redo_near_rare``). ``longest``: per code point, the bytes of the
+        longest hit of a term holding it (``_longest_holding``).
 
         Most rare characters in real text (no-break space, full-width ``～ － ／``) normalise to
         punctuation or a space that some terms hold: they change only hits that contain them, and
@@ -372,19 +376,13 @@ class Matcher:
         # gain it (never lose it or a word boundary by it), so only hits that contain it change.
         inside_only = ~(empty | wanted[codes] | image_alnum)[rare]
         codes, k = codes[rare], k[rare]
-        images = {int(c): "".join(map(chr, table.cps[table.offsets[i] : table.offsets[i + 1]].tolist()))
-                  for c, i in zip(codes[inside_only].tolist(), k[inside_only].tolist())}
+        # Spellings hold Traditional characters of the text's: a term holds a character if its text
+        # holds the character or its Simplified form.
         t2s = t2s_table()
-        relevant = {c for image in images.values() for ch in image for c in (ch, t2s.get(ch, ch))}
-        longest: dict[str, int] = {}  # relevant character -> bytes of the longest term holding it (all spellings)
-        for _, text, spellings, rest, _ in spelled:
-            if not relevant.isdisjoint(text):
-                size = max(len(spelling.encode()) for spelling in spellings) + 4 * len(rest)
-                for c in relevant.intersection(text):
-                    longest[c] = max(longest.get(c, 0), size)
         margin = np.full(len(codes), self._margin, dtype=np.int64)
         margin[inside_only] = [
-            8 + max(longest.get(c, 0) for ch in images[code] for c in (ch, t2s.get(ch, ch))) for code in codes[inside_only].tolist()
+            8 + max(int(longest[ord(c)]) for ch in map(chr, table.cps[table.offsets[i] : table.offsets[i + 1]].tolist()) for c in (ch, t2s.get(ch, ch)))
+            for i in k[inside_only].tolist()
         ]
         return [chr(c) for c in codes.tolist()], margin, inside_only
 
@@ -682,6 +680,31 @@ def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
     found = last >= 0
     last = np.maximum(last, 0)
     return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
+
+
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return np.asarray(pc.match_substring_regex(texts, pattern), dtype=bool)
+
+
+def _character_class(codes: list[int]) -> str:
+    """A regular expression (RE2) matching any of these code points."""
+    return "[" + "".join(f"\\x{{{code:x}}}" for code in codes) + "]" if codes else "[^\\x{0}-\\x{10ffff}]"
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s_character_class() -> str:
+    """A regular expression matching any character ``t2s`` converts."""
+    return _character_class(sorted(map(ord, t2s_table())))
+
+
+def _longest_holding(texts: pa.Array, size: np.ndarray) -> np.ndarray:
+    """Per code point: the largest ``size`` of the texts holding it (0 if none)."""
+    longest = np.zeros(0x110000, dtype=np.int64)
+    joined = "".join(texts.to_pylist())
+    if joined:
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        np.maximum.at(longest, codes, np.repeat(size, np.asarray(pc.utf8_length(texts), dtype=np.int64)))
+    return longest
 
 
 def _traditional_share(data: pa.Buffer, start: int, stop: int) -> float:
