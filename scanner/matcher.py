@@ -231,13 +231,13 @@ class Matcher:
         # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
         # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
         # Per term a short Python step; per entry (66,000 for 10k terms with ``t2s``) only Arrow/numpy.
-        spelled = self._spell_terms(terms, self.term_text)
-        texts = pa.array([text for _, text, *_ in spelled], type=pa.string())  # normalised, one per term
-        entry_text = [spelling for _, _, spellings, _, _ in spelled for spelling in spellings]
+        term_ids, text_list, spellings, rests, runs = self._spell_terms(terms, self.term_text)
+        texts = pa.array(text_list, type=pa.string())  # normalised, one per matchable term
+        entry_text = list(itertools.chain.from_iterable(spellings))
         entry_array = pa.array(entry_text, type=pa.string())
-        counts = np.array([len(spellings) for _, _, spellings, _, _ in spelled], dtype=np.int64)
+        counts = np.fromiter(map(len, spellings), dtype=np.int64, count=len(spellings))
         first_entry = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._entry_term = np.repeat(np.array([term_id for term_id, *_ in spelled], dtype=np.int64), counts)
+        self._entry_term = np.repeat(np.array(term_ids, dtype=np.int64), counts)
         self._entry_text = entry_text
         bounded_start, bounded_end = (_matches(texts, pattern) for pattern in ("^[0-9A-Za-z]", "[0-9A-Za-z]$"))
         self._bounded_start, self._bounded_end = np.repeat(bounded_start, counts), np.repeat(bounded_end, counts)
@@ -247,17 +247,18 @@ class Matcher:
         # Exact entries with ASCII letters inside (spellings differ in Han characters only, so they
         # share ASCII letters and runs), runs collapsed by ``repeats``, rests of long terms: few terms.
         for k in np.flatnonzero(~bounded_start & ~bounded_end & _matches(texts, "[A-Za-z]")).tolist():
-            self._verify.update((entry, spelling.encode()) for entry, spelling in zip(range(first_entry[k], first_entry[k + 1]), spelled[k][2]))
-        spellings_or_repeats = "repeats" in self.steps or ("t2s" in self.steps and not self._t2s_windows)
-        for k, (_, _, _, rest, runs) in enumerate(spelled) if spellings_or_repeats else ():
-            entries = range(int(first_entry[k]), int(first_entry[k + 1]))
-            if max(runs) > 1:
-                self._runs.update(dict.fromkeys(entries, runs))
-            if rest:
-                self._rest.update(dict.fromkeys(entries, rest))
+            self._verify.update((entry, spelling.encode()) for entry, spelling in zip(range(first_entry[k], first_entry[k + 1]), spellings[k]))
+        for k, run in enumerate(runs) if rests is not None or "repeats" in self.steps else ():
+            rest = rests[k] if rests is not None else ""
+            if rest or max(run) > 1:
+                entries = range(int(first_entry[k]), int(first_entry[k + 1]))
+                if max(run) > 1:
+                    self._runs.update(dict.fromkeys(entries, run))
+                if rest:
+                    self._rest.update(dict.fromkeys(entries, rest))
         # Per term, the most bytes a hit of it can span (its longest spelling, plus up to 4 bytes for
         # each character of a rest); per entry, whether it is in those (sparse) maps.
-        rest_chars = np.array([len(rest) for _, _, _, rest, _ in spelled], dtype=np.int64) if self._rest else 0
+        rest_chars = np.fromiter(map(len, rests), dtype=np.int64, count=len(rests)) if self._rest else 0
         term_bytes = np.maximum.reduceat(np.asarray(pc.binary_length(entry_array), dtype=np.int64), first_entry[:-1]) if len(counts) else counts
         term_bytes = term_bytes + 4 * rest_chars
         self._has_rest, self._needs_verify, self._has_runs = (_entry_mask(len(entry_text), keys) for keys in (self._rest, self._verify, self._runs))
@@ -272,7 +273,7 @@ class Matcher:
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
         # Terms ``t2s`` applies to: written in Simplified (no character that t2s converts).
         t2s = t2s_table()
-        converts = np.zeros(len(spelled), dtype=bool) if "t2s" not in self.steps else ~_matches(texts, _t2s_character_class())
+        converts = np.zeros(len(texts), dtype=bool) if "t2s" not in self.steps else ~_matches(texts, _t2s_character_class())
         self._entry_t2s = np.repeat(converts, counts)
         alphabet = set("".join(texts.to_pylist()))
         simplified_texts = texts.filter(pa.array(converts))
@@ -312,30 +313,41 @@ class Matcher:
         self._span_steps: dict[tuple[bytes, int], int] = {}
         self._lock = threading.Lock()
 
-    def _spell_terms(self, terms, term_text: pa.Array) -> list[tuple[int, str, list[str], str, tuple[int, ...]]]:
-        """Per matchable term: (term id, normalised text, its spellings, rest, runs). With ``t2s``, a
-        term written in Simplified is spelled with every Traditional character that converts to one
-        of its own (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``)."""
+    def _spell_terms(self, terms, term_text: pa.Array) -> tuple[list[int], list[str], list[list[str]], list[str] | None, list[tuple[int, ...]]]:
+        """Per matchable term, in parallel lists: term id, normalised text, its spellings, rest, runs
+        (``rest`` None when no term has one). With ``t2s`` by spellings, a term written in Simplified
+        is spelled with every Traditional character that converts to one of its own
+        (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``); otherwise
+        its one spelling is its normalised text."""
         t2s = t2s_table().keys()
         choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps and not self._t2s_windows else {}
         # Character steps only: a term none of whose characters they change is its own normal form
         # (found by one regular expression over all terms).
-        changed = np.zeros(len(terms), dtype=bool)
         if self._whole_column:
-            changed[:] = True
+            changed = list(range(len(terms)))
         elif self._view_steps:
-            changed = _matches(term_text, _character_class(np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))
-        spelled = []
-        for term_id, term in enumerate(terms):
-            if not changed[term_id]:
-                text, runs = term.text, (1,)
-            else:
-                normal = normalize(term.text, self._view_steps)  # t2s, last, is matched by spellings
-                text, runs = normal.text, normal.runs
-            if not text:
-                continue  # nothing left to match (a term made of invisible characters)
-            if not choices or choices.keys().isdisjoint(text) or not t2s.isdisjoint(text):
-                spelled.append((term_id, text, [text], "", runs))  # no Traditional spelling, or written in Traditional
+            changed = np.flatnonzero(_matches(term_text, _character_class(np.flatnonzero(char_table(self._view_steps).index >= 0).tolist()))).tolist()
+        else:
+            changed = []
+        text_list: list[str] = term_text.to_pylist()
+        run_list: list[tuple[int, ...]] = [(1,)] * len(terms)
+        for term_id in changed:
+            normal = normalize(text_list[term_id], self._view_steps)  # t2s, last, is matched by spellings
+            text_list[term_id], run_list[term_id] = normal.text, normal.runs
+        term_ids = [i for i in changed if not text_list[i]]  # nothing left to match: a term of invisible characters
+        if term_ids:
+            gone = set(term_ids)
+            term_ids = [i for i in range(len(terms)) if i not in gone]
+            text_list, run_list = [text_list[i] for i in term_ids], [run_list[i] for i in term_ids]
+        else:
+            term_ids = list(range(len(terms)))
+        if not choices:
+            return term_ids, text_list, [[text] for text in text_list], None, run_list
+        spellings, rests = [], []
+        for text in text_list:
+            if choices.keys().isdisjoint(text) or not t2s.isdisjoint(text):
+                spellings.append([text])  # no Traditional spelling, or written in Traditional
+                rests.append("")
                 continue
             options = [choices.get(c) or (c,) for c in text]
             head, count = 0, 1  # the longest prefix with at most T2S_VARIANT_LIMIT spellings (>= 1 character)
@@ -343,8 +355,9 @@ class Matcher:
                 count *= len(options[head])
                 head += 1
             head = max(head, 1)
-            spelled.append((term_id, text, ["".join(p) for p in itertools.product(*options[:head])], text[head:], runs))
-        return spelled
+            spellings.append(["".join(p) for p in itertools.product(*options[:head])])
+            rests.append(text[head:])
+        return term_ids, text_list, spellings, rests, run_list
 
     def _rare_characters(self, alphabet: set[str], longest: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Characters a step changes that can make or break a hit (the normalised form is empty, or
