@@ -37,9 +37,10 @@ Normalisation keeps that single pass as the hot path:
   normalised with ``scanner.textview`` and scanned once (``t2s`` then by spellings), and hits are
   mapped back.
 
-Resource usage (2 shared cores): compiling 10,000 terms takes ~0.1 s raw and ~0.17 s with the
-default steps (100,000 terms: 0.8 s and 2.1 s, in a fresh process; the spelled twin, 59,000
-patterns for 10,000 terms, another 0.3 s when first needed); matching runs at the speed of
+Resource usage (2 shared cores): compiling 10,000 terms takes ~0.1 s raw and ~0.15 s with the
+default steps (100,000 terms: ~0.6 s and 0.8-0.95 s, in a fresh process; per-term properties come
+from Arrow kernels over all terms at once; the spelled twin, 59,000 patterns for 10,000 terms,
+another 0.3 s when first needed); matching runs at the speed of
 ``BytesAhoCorasick`` (see benchmarks/README.md) plus ~1 ns per byte for the lowered view. On Chinese
 web text with the 10k lexicon the default steps cost ~1.15x the time of raw matching (windows
 around ~1,300 rare characters per MB); ``separators`` or ``repeats`` 5-8x. All offsets reported are UTF-8
