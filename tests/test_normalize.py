@@ -183,3 +183,18 @@ def test_blockwise_search_finds_every_changed_character(steps):
     candidates = [chr(c) for low, high in CHANGEABLE_RANGES for c in range(low, high + 1) if not 0xD800 <= c < 0xE000]
     changes = {"nfkc": lambda c: not unicodedata.is_normalized("NFKC", c), "casefold": lambda c: c.casefold() != c}
     assert _changed_by_any(steps) == {ord(c) for c in candidates if any(changes[step](c) for step in steps)}
+
+
+def test_mostly_traditional_columns_go_to_the_spelled_twin(monkeypatch):
+    """The per-column choice between windows and spellings (``T2S_WINDOWS_MAX_SHARE``): the same
+    hits either way, and the twin is only built for a column that is mostly Traditional."""
+    monkeypatch.setattr(scanner.matcher, "T2S_WINDOWS_MAX_SHARE", 0.01)
+    lexicon = make_lexicon(("暴乱", "A1.3"), ("发财", "A1.8"), ("幹活", "A1.6"))
+    simplified = ["今天发生了暴乱，大家都在家里，" * 20, "祝你发财，" * 30 + "發財"]
+    traditional = ["今天發生了暴亂，大家都在家裡，" * 20, "祝你發財，幹活" * 30]
+    for docs, twin in ((simplified, False), (traditional, True)):
+        matcher = Matcher(lexicon, DEFAULT_STEPS)
+        hits = matcher.find(pa.array(docs))
+        assert (matcher._spelled_twin is not None) is twin
+        per_row = [sorted((lexicon.terms[t].text, s, e) for r, t, s, e in zip(hits.row, hits.term, hits.start, hits.end) if r == row) for row in range(len(docs))]
+        assert per_row == [sorted((t, s, e) for t, s, e, _ in naive_normalized_hits(lexicon, d, DEFAULT_STEPS)) for d in docs]
