@@ -44,8 +44,7 @@ def _count(texts: pa.Array, pattern: str) -> np.ndarray:
 
 def _prefixes(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Each document's first ``PREFIX_CHARS`` characters, one array (nulls stay null)."""
-    prefix = pc.utf8_slice_codeunits(texts, 0, PREFIX_CHARS)
-    return prefix.combine_chunks() if isinstance(prefix, pa.ChunkedArray) else prefix
+    return _combined(pc.utf8_slice_codeunits(texts, 0, PREFIX_CHARS))
 
 
 def _prefix_bytes(texts: pa.Array, chars: np.ndarray) -> np.ndarray:
@@ -99,14 +98,15 @@ def _combined(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
 
-def _char_counts(texts: pa.Array) -> np.ndarray:
+def char_counts(texts: pa.Array) -> np.ndarray:
+    """Characters per text, 0 for nulls."""
     return np.asarray(pc.fill_null(pc.utf8_length(texts), 0), dtype=np.int64)
 
 
 def code_features(texts: pa.Array | pa.ChunkedArray) -> dict[str, np.ndarray]:
     """Per-document line count and the shares the rule uses (exposed for the benchmark)."""
     texts = _combined(texts)
-    return {**_line_features(_prefixes(texts)), "symbol_share": _symbol_shares(texts, _char_counts(texts))[1]}
+    return {**_line_features(_prefixes(texts)), "symbol_share": _symbol_shares(texts, char_counts(texts))[1]}
 
 
 def detect_code(texts: pa.Array | pa.ChunkedArray, chars: np.ndarray | None = None) -> np.ndarray:
@@ -116,7 +116,7 @@ def detect_code(texts: pa.Array | pa.ChunkedArray, chars: np.ndarray | None = No
     documents left (prose rarely has 2 % ASCII code symbols). ``chars``: the texts' lengths in
     characters (0 for nulls), if known."""
     texts = _combined(texts)
-    chars = _char_counts(texts) if chars is None else chars
+    chars = char_counts(texts) if chars is None else chars
     newlines, symbol_share = _symbol_shares(texts, chars)
     candidates = np.flatnonzero((newlines >= MIN_LINES - 1) & (symbol_share >= MIN_SYMBOL_SHARE))
     is_code = np.zeros(len(texts), dtype=bool)

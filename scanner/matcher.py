@@ -232,8 +232,11 @@ class Matcher:
         # An entry is one spelling of one term: its normalised form or a Traditional spelling of it;
         # for a term with too many spellings, a spelling of its start and the rest (``_rest``).
         # Per term a short Python step; per entry (66,000 for 10k terms with ``t2s``) only Arrow/numpy.
-        term_ids, text_list, spellings, rests, runs = self._spell_terms(terms, self.term_text)
+        term_ids, text_list, runs = self._normal_terms(terms, self.term_text)
         texts = pa.array(text_list, type=pa.string())  # normalised, one per matchable term
+        # Terms ``t2s`` applies to: written in Simplified (no character that t2s converts).
+        converts = np.zeros(len(texts), dtype=bool) if "t2s" not in self.steps else ~_matches(texts, _t2s_character_class())
+        spellings, rests = self._spellings(text_list, converts)
         entry_text = list(itertools.chain.from_iterable(spellings))
         entry_array = pa.array(entry_text, type=pa.string())
         counts = np.fromiter(map(len, spellings), dtype=np.int64, count=len(spellings))
@@ -272,9 +275,7 @@ class Matcher:
         self._group_entries = np.argsort(group, kind="stable").astype(np.int64)
         self._margin = int(term_bytes.max(initial=0)) + 8  # bytes: the longest spelling, a neighbour and slack
         self._needs_lower_view = any(_has_ascii_letter(p) for p in patterns)
-        # Terms ``t2s`` applies to: written in Simplified (no character that t2s converts).
         t2s = t2s_table()
-        converts = np.zeros(len(texts), dtype=bool) if "t2s" not in self.steps else ~_matches(texts, _t2s_character_class())
         self._entry_t2s = np.repeat(converts, counts)
         alphabet = set("".join(texts.to_pylist()))
         simplified_texts = texts.filter(pa.array(converts))
@@ -314,16 +315,10 @@ class Matcher:
         self._span_steps: dict[tuple[bytes, int], int] = {}
         self._lock = threading.Lock()
 
-    def _spell_terms(self, terms, term_text: pa.Array) -> tuple[list[int], list[str], list[list[str]], list[str] | None, list[tuple[int, ...]]]:
-        """Per matchable term, in parallel lists: term id, normalised text, its spellings, rest, runs
-        (``rest`` None when no term has one). With ``t2s`` by spellings, a term written in Simplified
-        is spelled with every Traditional character that converts to one of its own
-        (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's and a ``rest``); otherwise
-        its one spelling is its normalised text."""
-        t2s = t2s_table().keys()
-        choices = {s: (s, *t) for s, t in t2s_preimages().items()} if "t2s" in self.steps and not self._t2s_windows else {}
-        # Character steps only: a term none of whose characters they change is its own normal form
-        # (found by one regular expression over all terms).
+    def _normal_terms(self, terms, term_text: pa.Array) -> tuple[list[int], list[str], list[tuple[int, ...]]]:
+        """Per matchable term, in parallel lists: term id, text after the steps but ``t2s``, runs.
+        A term none of whose characters a character step changes is its own normal form (found by
+        one regular expression over all terms); a term left empty (invisible characters) is dropped."""
         if self._whole_column:
             changed = list(range(len(terms)))
         elif self._view_steps:
@@ -333,21 +328,26 @@ class Matcher:
         text_list: list[str] = term_text.to_pylist()
         run_list: list[tuple[int, ...]] = [(1,)] * len(terms)
         for term_id in changed:
-            normal = normalize(text_list[term_id], self._view_steps)  # t2s, last, is matched by spellings
+            normal = normalize(text_list[term_id], self._view_steps)  # t2s, last, is matched by spellings or windows
             text_list[term_id], run_list[term_id] = normal.text, normal.runs
-        term_ids = [i for i in changed if not text_list[i]]  # nothing left to match: a term of invisible characters
-        if term_ids:
-            gone = set(term_ids)
-            term_ids = [i for i in range(len(terms)) if i not in gone]
+        gone = {i for i in changed if not text_list[i]}
+        term_ids = [i for i in range(len(terms)) if i not in gone]
+        if gone:
             text_list, run_list = [text_list[i] for i in term_ids], [run_list[i] for i in term_ids]
-        else:
-            term_ids = list(range(len(terms)))
-        if not choices:
-            return term_ids, text_list, [[text] for text in text_list], None, run_list
+        return term_ids, text_list, run_list
+
+    def _spellings(self, text_list: list[str], converts: np.ndarray) -> tuple[list[list[str]], list[str] | None]:
+        """Per term: its spellings and rest (None when no term has one). With ``t2s`` by spellings,
+        a term ``t2s`` applies to (``converts``) is spelled with every Traditional character that
+        converts to one of its own (``T2S_VARIANT_LIMIT`` spellings at most: beyond, its prefix's
+        and a ``rest``); otherwise its one spelling is its text."""
+        if "t2s" not in self.steps or self._t2s_windows:
+            return [[text] for text in text_list], None
+        choices = {s: (s, *t) for s, t in t2s_preimages().items()}
         spellings, rests = [], []
-        for text in text_list:
-            if choices.keys().isdisjoint(text) or not t2s.isdisjoint(text):
-                spellings.append([text])  # no Traditional spelling, or written in Traditional
+        for text, convert in zip(text_list, converts.tolist()):
+            if not convert or choices.keys().isdisjoint(text):
+                spellings.append([text])  # written in Traditional, or no Traditional spelling
                 rests.append("")
                 continue
             options = [choices.get(c) or (c,) for c in text]
@@ -358,7 +358,7 @@ class Matcher:
             head = max(head, 1)
             spellings.append(["".join(p) for p in itertools.product(*options[:head])])
             rests.append(text[head:])
-        return term_ids, text_list, spellings, rests, run_list
+        return spellings, rests
 
     def _rare_characters(self, alphabet: set[str], longest: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Characters a step changes that can make or break a hit (the normalised form is empty, or

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scanner.datatype import data_types, detect_code
+from scanner.datatype import char_counts, data_types, detect_code
 from scanner.errors import ConfigError
 from scanner.langid import UNDETERMINED, LanguageIdentifier
 from scanner.lexicon import Lexicon
@@ -270,7 +270,7 @@ class Scanner:
             doc_id = generated if doc_id is None else pc.coalesce(doc_id, generated)
         language = self.langid.identify(text) if self.langid else pa.array([UNDETERMINED] * rows, type=pa.string())
         source = resolve_sources(rows, batch.source, batch.url, shard_label, fallback_source, self.options.registry)
-        doc_chars = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
+        doc_chars = char_counts(text)
         is_code = detect_code(text, doc_chars) | np.asarray(pc.is_in(source, self._code_sources), dtype=bool)
         return BatchResult(
             doc_id=doc_id,
