@@ -582,21 +582,20 @@ class Matcher:
         first, last, window_rows = first[by_first], last[by_first], rare_row[by_first]
         new_window = np.ones(len(first), dtype=bool)
         new_window[1:] = (first[1:] > np.maximum.accumulate(last)[:-1]) | (window_rows[1:] != window_rows[:-1])
+        starts = np.flatnonzero(new_window)  # each window's first rare character, in ``by_first`` order
         window_first = first[new_window]
-        window_last = np.maximum.reduceat(last, np.flatnonzero(new_window))
+        window_last = np.maximum.reduceat(last, starts)
         window_row = window_rows[new_window]
-        starts = np.flatnonzero(new_window)
-        window_plain = np.maximum.reduceat(~via_t2s[by_first], starts)  # holds a rare character of a character step
-        window_id = np.empty(len(by_first), dtype=np.int64)
-        window_id[by_first] = np.cumsum(new_window) - 1  # per rare character (in rare_start order): its window
         sizes = window_last - window_first
         window_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         gather = np.repeat(window_first - window_offsets[:-1], sizes) + np.arange(int(window_offsets[-1]))
-        windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(raw[gather]))
+        window_bytes = raw[gather]
+        windows = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(window_offsets), pa.py_buffer(window_bytes))
         # Terms t2s applies to are read in the windows through t2s, the others without; a hit is
         # new if it touches a rare character, or contains one that only hits holding it change.
         parts = []
         if self._t2s_windows:
+            window_plain = np.maximum.reduceat(~via_t2s[by_first], starts)  # holds a rare character of a character step
             in_place = ~window_plain & (np.minimum.reduceat(self._t2s_in_place[rare_index][by_first], starts) > 0)
             plain, decoded, byte_wise = np.flatnonzero(window_plain), np.flatnonzero(~in_place), np.flatnonzero(in_place)
             if len(plain):
@@ -607,7 +606,9 @@ class Matcher:
                                                self._entry_t2s, any_touch, inside))
             if len(byte_wise):
                 # Write each Traditional character's Simplified bytes over it, in a copy of the windows.
-                text = raw[gather]
+                text = window_bytes.copy()
+                window_id = np.empty(len(by_first), dtype=np.int64)
+                window_id[by_first] = np.cumsum(new_window) - 1  # per rare character (in rare_start order): its window
                 at = rare_start - window_first[window_id] + window_offsets[window_id]  # position in ``text``
                 chosen = in_place[window_id]
                 for k in range(4):
