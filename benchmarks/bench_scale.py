@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,20 +72,28 @@ def run_scan(path: str, workers: int, extra: list[str], poll_seconds: float = 0.
 
     Each sample walks /proc (~1.4 ms), on the cores the scan uses: every 50 ms that took ~3 % of a
     core from the scan, which a 2-worker run (both cores busy) pays and a 1-worker run does not, so
-    ``speedup`` samples every 0.5 s. This process's own CPU time is not counted as "other processes".
+    ``speedup`` samples every 0.5 s. Samples come from a thread while the main thread waits for the
+    exit, so the wall time is not rounded up to the sampling period (a polling loop that slept 0.5 s
+    added 0-0.5 s to every run, more of a 2-worker run's time than of a 1-worker run's). This
+    process's own CPU time is not counted as "other processes".
     """
     out = tempfile.mkdtemp(prefix="bench-scale-")
     try:
         busy_before, own_before, started = busy_seconds(), time.process_time(), time.perf_counter()
         process = subprocess.Popen([*SCANNER, "scan", path, "--out", out, "--workers", str(workers), "--no-progress", *extra], stdout=subprocess.DEVNULL)
-        peak = 0
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            peak = max(peak, tree_rss(process.pid))
-            time.sleep(poll_seconds)
+        peaks, finished = [0], threading.Event()
+
+        def sample() -> None:
+            while not finished.wait(poll_seconds):
+                peaks.append(tree_rss(process.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)  # blocks until the exit itself: the wall time is exact
         elapsed = time.perf_counter() - started
+        finished.set()
+        sampler.join()
+        peak = max(peaks)
         own = time.process_time() - own_before
         others = (busy_seconds() - busy_before - usage.ru_utime - usage.ru_stime - own) / (elapsed * os.cpu_count())
         if os.waitstatus_to_exitcode(status):
@@ -116,10 +125,10 @@ def speedup(args: argparse.Namespace) -> None:
             elapsed, peak, report, others = quiet_scan(args.path, workers, args.extra, args.tries)
             times[workers].append(elapsed)
             reports.add(report)
-            print(f"workers={workers}: {elapsed:.1f} s, peak RSS {peak / 1e6:.0f} MB (other processes: {others:.0%} of the machine)", flush=True)
+            print(f"workers={workers}: {elapsed:.2f} s, peak RSS {peak / 1e6:.0f} MB (other processes: {others:.0%} of the machine)", flush=True)
     size = json.loads(next(iter(reports)))["totals"]["bytes"]
     one, two = statistics.median(times[1]), statistics.median(times[2])
-    print(f"median: 1 worker {one:.1f} s ({size / one / 1e6:.1f} MB/s), 2 workers {two:.1f} s ({size / two / 1e6:.1f} MB/s), speed-up {one / two:.2f}x")
+    print(f"median: 1 worker {one:.2f} s ({size / one / 1e6:.1f} MB/s), 2 workers {two:.2f} s ({size / two / 1e6:.1f} MB/s), speed-up {one / two:.2f}x")
     print("reports identical" if len(reports) == 1 else f"REPORTS DIFFER ({len(reports)} variants)")
 
 

@@ -21,6 +21,7 @@ from scanner.matcher import DEFAULT_ENGINE, ENGINES
 from scanner.normalize import DEFAULT_STEPS, STEPS
 from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
 from scanner.report import verify_report, write_report
+from scanner.resources import no_collection_at_exit
 from scanner.run import Progress, RunConfig, run_scan
 from scanner.sampling import DEFAULT_SEED, SampleSpec
 from scanner.scan import ScanOptions
@@ -350,4 +351,5 @@ class _PandasHidden(importlib.abc.MetaPathFinder):
 def main() -> None:
     """Console-script entry point (tests call ``cli`` so their process keeps pandas)."""
     hide_pandas_from_pyarrow(sys.argv[1:])
+    no_collection_at_exit()
     cli()

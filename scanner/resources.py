@@ -14,6 +14,7 @@ walks are pure cost: loading and compiling 100k terms took 2.8 s + 1.6 s with th
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 from collections.abc import Iterator
@@ -44,6 +45,19 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def no_collection_at_exit() -> None:
+    """Skip the collector's last walk over every live object when the interpreter exits.
+
+    At exit CPython collects once more and then tears modules down; with a compiled lexicon alive
+    (10k terms: tens of thousands of objects) that walk is most of the exit: 0.12-0.16 s, against
+    0.035 s once ``gc.freeze()`` has moved them out of its reach. Objects are still freed by
+    reference counting; only finalizers of objects left in reference cycles may not run, which
+    Python does not promise at exit either. For command-line processes, whose outputs are closed
+    and renamed before they return.
+    """
+    atexit.register(gc.freeze)
 
 
 @contextmanager
