@@ -9,7 +9,7 @@ import sys
 import pyarrow as pa
 import pytest
 
-from scanner.resources import arrow_cpu_threads, fork_ready, gc_paused, no_collection_at_exit
+from scanner.resources import arrow_cpu_threads, fork_ready, gc_paused
 
 
 def test_gc_paused_restores_the_collector_and_nests():
