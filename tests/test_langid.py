@@ -61,8 +61,26 @@ def test_plainly_han_text_skips_the_model(monkeypatch):
     assert all(len(text) <= identifier.prefix_chars for text in calls)
 
 
+def test_shortcut_takes_chinese_with_some_english_and_leaves_english_with_some_chinese(monkeypatch):
+    identifier = LanguageIdentifier()
+    # 2.4 bytes per character: 70 % of the characters three-byte (80 % would be 2.6)
+    chinese_with_english = "今天 Apple 公司正式发布了新款手机，价格很高。" * 12
+    # 4 Han per 19 characters: 21 % three-byte
+    english_with_chinese = "the 数据中心 is large, " * 12
+    calls = []
+
+    class Model:
+        def predict(self, texts, k):
+            calls.extend(texts)
+            return [["__label__en"] for _ in texts], None
+
+    monkeypatch.setitem(identifier.__dict__, "_model", Model())
+    assert identifier.identify(pa.array([chinese_with_english, english_with_chinese])).to_pylist() == ["zh", "en"]
+    assert len(calls) == 1 and calls[0].startswith("the ")
+
+
 def test_shortcut_agrees_with_the_model_on_long_chinese():
-    text = "国家统计局今天发布了最新的经济数据，工业生产保持稳定增长。" * 8
-    cheap = LanguageIdentifier().identify(pa.array([text])).to_pylist()
-    full = LanguageIdentifier(script_shortcut=False, prefix_chars=10_000).identify(pa.array([text])).to_pylist()
-    assert cheap == full == ["zh"]
+    texts = ["国家统计局今天发布了最新的经济数据，工业生产保持稳定增长。" * 8, "据路透社报道，Apple 公司今天发布了新款手机，售价 999 美元起。" * 6]
+    cheap = LanguageIdentifier().identify(pa.array(texts)).to_pylist()
+    full = LanguageIdentifier(script_shortcut=False, prefix_chars=10_000).identify(pa.array(texts)).to_pylist()
+    assert cheap == full == ["zh", "zh"]
