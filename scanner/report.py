@@ -8,6 +8,7 @@ and ``--verify`` can recompute every figure. Shares are derived here from exact 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from scanner.resources import arrow_cpu_threads
 from scanner.sampling import (
     SampleSpec,
     duplicate_counts,
+    held_cutoff,
+    held_rows_decide,
     human_sample,
     merge_candidates,
     truncate_texts,
@@ -330,10 +333,26 @@ def sample_spec(options: dict[str, Any]) -> SampleSpec:
 
 
 def merged_candidates(out: str | Path, spec: SampleSpec) -> pa.Table:
+    """Every sample's candidates, in rank order: the units' held candidates, and their reserves only
+    if those cannot change the sample (see ``scanner.sampling``; one file at a time in memory)."""
     folder = Folder(out)
-    names = folder.names("samples", "candidates", suffix=".parquet")
-    # ParquetFile.read, not read_table: the dataset layer costs ~2 ms per file, and units are many.
-    return merge_candidates((pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", "candidates", n))).read() for n in names), spec)
+
+    def tables(part: str) -> Iterator[pa.Table]:
+        for name in folder.names("samples", part, suffix=".parquet"):
+            # ParquetFile.read, not read_table: the dataset layer costs ~2 ms per file, and units are many.
+            yield pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", part, name))).read()
+
+    cutoffs: list[int | None] = []
+
+    def held() -> Iterator[pa.Table]:
+        for table in tables("candidates"):
+            cutoffs.append(held_cutoff(table.schema))
+            yield table
+
+    merged = merge_candidates(held(), spec)
+    if held_rows_decide(merged, cutoffs, spec):
+        return merged
+    return merge_candidates(itertools.chain([merged], tables("reserve")), spec)
 
 
 def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:

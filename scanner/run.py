@@ -51,7 +51,7 @@ from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
 from scanner.resources import arrow_cpu_threads, fork_ready
-from scanner.sampling import CandidateCollector, IdHashes
+from scanner.sampling import CandidateCollector, IdHashes, split_at_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
 from scanner.stats import ShardStats
 
@@ -248,8 +248,9 @@ def run_shard(
         candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
     fingerprint = input_fingerprint(shard)
     stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
-    with folder.parquet_writer(("samples", "candidates", f"{shard.name}.parquet"), candidates.result().schema) as sample_writer:
-        sample_writer.write_table(candidates.result())
+    for part, table in zip(("candidates", "reserve"), split_at_cutoff(candidates.result(), candidates.text_cutoff)):
+        with folder.parquet_writer(("samples", part, f"{shard.name}.parquet"), table.schema) as sample_writer:
+            sample_writer.write_table(table)
     ids = io.BytesIO()
     np.save(ids, id_hashes.result(), allow_pickle=False)
     folder.write_bytes(("ids", f"{shard.name}.npy"), ids.getvalue())
@@ -285,13 +286,13 @@ def prepare_output(config: RunConfig, units: list[Shard]) -> None:
     row-group split of a rewritten Parquet file), so no row is counted twice. Files not being
     scanned now are left alone: other jobs of a batch array may own them."""
     folder = config.folder
-    for sub in ("shards", "samples/candidates", "ids"):
+    for sub in ("shards", "samples/candidates", "samples/reserve", "ids"):
         folder.makedirs(*sub.split("/"))
     if config.annotate:
         folder.makedirs("annotations")
     wanted = {u.name for u in units}
     files = {u.file_name for u in units}
-    for sub, suffix in (("shards", ".json"), ("annotations", ".parquet"), ("samples/candidates", ".parquet"), ("ids", ".npy")):
+    for sub, suffix in (("shards", ".json"), ("annotations", ".parquet"), ("samples/candidates", ".parquet"), ("samples/reserve", ".parquet"), ("ids", ".npy")):
         for name in folder.names(*sub.split("/"), suffix=suffix):
             match = _OUTPUT_NAME.match(name.removesuffix(suffix))
             if match and match["file"] in files and name.removesuffix(suffix) not in wanted:

@@ -15,6 +15,12 @@ other candidates keep their small columns, which decide the sample exactly; a sa
 without text or tokens (a cut-off was too low: many empty rows, or a resumed run planned other
 files) is read back from its input at report time (``scanner.report``).
 
+A unit writes its candidates in two parts (``split_at_cutoff``): those at or below the text cut-off
+(*held*, with the cut-off in the file's metadata) and the rest (*reserve*). When units are about k
+documents each, nearly every document is a candidate, yet only ~k + 10 sqrt(k) per corpus lie at or
+below the cut-off; if k merged held rows do (``held_rows_decide``), no reserved row can rank among
+the first k, so the report reads the reserve only when a cut-off fell short.
+
 Resource usage: hashing costs ~1 us per document in Python; a shard's candidate file holds at most
 k + sources x k_per_source rows, texts truncated to ``text_chars`` characters.
 """
@@ -52,6 +58,9 @@ CANDIDATE_SCHEMA = pa.schema(
     ]
 )
 _SORT_KEYS = [("hash", "ascending"), ("doc_id", "ascending"), ("shard", "ascending"), ("row", "ascending")]
+CUTOFF_KEY = b"scanner.text_cutoff"
+"""Schema metadata of a unit's held candidates: the rank cut-off below which it holds every candidate
+(absent: it holds all of them, as files written before the split did)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,11 @@ class CandidateCollector:
             cutoff = in_batch if cutoff is None else min(cutoff, in_batch)
         return np.ones(len(hashes), dtype=bool) if cutoff is None else hashes <= cutoff
 
+    @property
+    def text_cutoff(self) -> int | None:
+        """The hash at or below which candidates keep their text (None: all do)."""
+        return self._text_cutoff
+
     def keeps_text(self, hashes: np.ndarray) -> np.ndarray:
         """Which of these candidates store their text (see the module docstring)."""
         return _at_or_below(hashes, self._text_cutoff)
@@ -151,10 +165,9 @@ class CandidateCollector:
 
     def add(self, table: pa.Table) -> None:
         """``table`` has the CANDIDATE_SCHEMA columns (``hash`` from ``doc_hashes`` with this spec's
-        seed) and only non-empty documents. Rows are pruned (a sort that moves texts) only when
-        two samples' worth have piled up; the cut-off needs hashes alone."""
-        text = truncate_texts(table["text"], self.spec.text_chars)
-        table = table.set_column(table.schema.get_field_index("text"), "text", text)
+        seed, texts cut to ``spec.text_chars`` by ``truncate_texts``) and only non-empty documents.
+        Rows are pruned (a sort that moves texts) only when two samples' worth have piled up; the
+        cut-off needs hashes alone."""
         self._parts.append(table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA))
         self._hashes = np.concatenate([self._hashes, table["hash"].to_numpy()])
         if self.spec.size and len(self._hashes) >= self.spec.size:
@@ -167,6 +180,38 @@ class CandidateCollector:
         if not self._parts:
             return CANDIDATE_SCHEMA.empty_table()
         return keep_candidates(pa.concat_tables(self._parts), self.spec)
+
+
+def split_at_cutoff(candidates: pa.Table, cutoff: int | None) -> tuple[pa.Table, pa.Table]:
+    """(held, reserve): the candidates at or below ``cutoff``, with it in their schema metadata
+    (``CUTOFF_KEY``), and the others; with no cut-off, all are held."""
+    if cutoff is None:
+        return candidates, candidates.schema.empty_table()
+    below = _at_or_below(candidates["hash"].to_numpy(), cutoff)
+    held = candidates.filter(pa.array(below))
+    return held.replace_schema_metadata({CUTOFF_KEY: str(cutoff).encode()}), candidates.filter(pa.array(~below))
+
+
+def held_cutoff(schema: pa.Schema) -> int | None:
+    """The cut-off a held-candidates file was split at (None: it holds every candidate of its unit)."""
+    value = (schema.metadata or {}).get(CUTOFF_KEY)
+    return None if value is None else int(value)
+
+
+def held_rows_decide(merged: pa.Table, cutoffs: Iterable[int | None], spec: SampleSpec) -> bool:
+    """Whether ``merge_candidates`` over the held files alone gives the exact samples. Each unit holds
+    its candidates at or below its cut-off; if the k-th merged row lies at or below the lowest one, a
+    reserved row (above its unit's cut-off) ranks after it, and every document of the corpus-wide
+    bottom-k, being in its unit's bottom-k and at or below that cut-off, is held. Per-source samples
+    hold everything (``CandidateCollector`` sets no cut-off for them)."""
+    limits = [c for c in cutoffs if c is not None]
+    if not limits:
+        return True
+    if spec.per_source:
+        return False
+    if spec.size == 0:
+        return True
+    return merged.num_rows >= spec.size and int(merged["hash"][spec.size - 1].as_py()) <= min(limits)
 
 
 def _at_or_below(hashes: np.ndarray, cutoff: int | None) -> np.ndarray:

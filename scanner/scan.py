@@ -25,7 +25,7 @@ from scanner.lexicon import Lexicon
 from scanner.matcher import DEFAULT_ENGINE, STEP_BITS, Hits, Matcher
 from scanner.normalize import DEFAULT_STEPS, STEPS, parse_steps
 from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
-from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes
+from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes, truncate_texts
 from scanner.sources import Registry, resolve_sources
 from scanner.stats import BatchCounts, ShardStats
 from scanner.taxonomy import RISK_CODES
@@ -126,11 +126,12 @@ class BatchResult:
         rows: np.ndarray,
         with_text: np.ndarray,
         with_tokens: np.ndarray,
-        tokens: np.ndarray | None = None,
+        tokens: np.ndarray | None,
+        text_chars: int,
     ) -> pa.Table:
         """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
-        text only where ``with_text`` (else null); ``tokens`` are the full-text token counts of the
-        rows where ``with_tokens`` (None: none counted)."""
+        text, cut to ``text_chars`` characters, only where ``with_text`` (else null); ``tokens`` are the
+        full-text token counts of the rows where ``with_tokens`` (None: none counted)."""
         take = pa.array(rows)
         doc_tokens = np.zeros(len(rows), dtype=np.int64)
         if tokens is not None:
@@ -148,7 +149,7 @@ class BatchResult:
                 "hits": annotations["hits"],
                 "terms": annotations["terms"],
                 "categories": annotations["categories"],
-                "text": batch.text.take(_with_nulls(rows, with_text)),  # a null index takes a null
+                "text": truncate_texts(batch.text.take(_with_nulls(rows, with_text)), text_chars),  # a null index takes a null
                 "data_type": self.data_type.take(take),
                 "doc_bytes": pa.array(self.doc_bytes[rows], pa.int64()),
                 "doc_tokens": _with_nulls(doc_tokens, with_tokens if tokens is not None else np.zeros(len(rows), dtype=bool)),
@@ -424,7 +425,7 @@ class Scanner:
                         exact = self.options.tokens == "exact"  # counted for every row anyway
                         with_tokens = np.ones(len(rows), dtype=bool) if exact else candidates.counts_tokens(hashes[rows])
                         tokens = self._candidate_tokens(result, rows[with_tokens])
-                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, with_tokens, tokens))
+                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, with_tokens, tokens, self.options.sample.text_chars))
             stats.update(self.count(result))
             for reason, rows in batch.rejected.items():
                 stats.reject(reason, rows)

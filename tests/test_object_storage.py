@@ -75,8 +75,9 @@ def test_s3_report_reads_back_sampled_texts_no_unit_kept(tmp_path, s3_bucket, le
     monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**12)
     scan(f"{s3_bucket}/in", "--out", f"{s3_bucket}/out", *options)
     remote = storage.Folder(f"{s3_bucket}/out")
-    for name in remote.names("samples", "candidates", suffix=".parquet"):
-        stored = pq.read_table(remote.path("samples", "candidates", name), filesystem=remote.fs)
-        assert stored["text"].null_count == stored["doc_tokens"].null_count == stored.num_rows  # no unit kept any
+    for part in ("candidates", "reserve"):
+        for name in remote.names("samples", part, suffix=".parquet"):
+            stored = pq.read_table(remote.path("samples", part, name), filesystem=remote.fs)
+            assert stored["text"].null_count == stored["doc_tokens"].null_count == stored.num_rows  # no unit kept any
     expected = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert without_locations(remote.read_json("report.json")) == without_locations(expected)

@@ -11,16 +11,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import synthetic_rows, without_locations, without_timing, write_jsonl, write_parquet
 
 import scanner
 from scanner.cli import EXIT_REJECTED, cli
 from scanner.readers import Columns, discover_shards, plan_units
 from scanner.run import Progress, RunConfig, run_scan
-from scanner.sampling import CandidateCollector, SampleSpec, doc_hashes, rank_cutoff
+from scanner.sampling import (
+    CANDIDATE_SCHEMA,
+    CandidateCollector,
+    SampleSpec,
+    doc_hashes,
+    held_cutoff,
+    held_rows_decide,
+    merge_candidates,
+    rank_cutoff,
+    split_at_cutoff,
+)
 
 
 def scan(*args: str, expect: int = 0) -> dict:
@@ -270,6 +283,52 @@ def test_rank_cutoff_keeps_the_bottom_k_with_a_small_margin():
         assert np.count_nonzero(hashes <= cutoff) < 3 * k  # and few others (k + 10 sqrt(k) + 100 expected)
 
 
+def _unit_candidates(hashes: list[int], unit: int) -> pa.Table:
+    """Candidate rows of one unit with these hashes (only the rank keys matter to the merge)."""
+    rows = len(hashes)
+    columns = {
+        "hash": pa.array(hashes, pa.uint64()),
+        "doc_id": pa.array([f"u{unit}-{i % 3}" for i in range(rows)]),  # repeated ids: ties break on shard and row
+        "shard": pa.array([f"s{unit}"] * rows),
+        "row": pa.array(range(rows), pa.int64()),
+        "source": pa.array([f"src{(unit + i) % 3}" for i in range(rows)]),
+    }
+    table = pa.table({name: columns.get(name, pa.nulls(rows, CANDIDATE_SCHEMA.field(name).type)) for name in CANDIDATE_SCHEMA.names})
+    return table.cast(CANDIDATE_SCHEMA)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    units=st.lists(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 7, 2**63, 2**64 - 1]), max_size=30), min_size=1, max_size=5),
+    size=st.integers(0, 25),
+    per_source=st.sampled_from([0, 0, 2]),
+    cutoffs=st.lists(st.none() | st.integers(0, 2**64 - 1) | st.sampled_from([0, 7, 2**63]), min_size=5, max_size=5),
+)
+def test_held_candidates_give_the_sample_of_all_candidates_or_send_the_report_to_the_reserve(units, size, per_source, cutoffs):
+    """Naive reference: merging every unit's whole candidate set. Split at any cut-offs (too low,
+    too high, none, repeated hashes at the cut-off), held files alone must either be declared enough
+    and give exactly that, or not, and held plus reserve give it."""
+    spec = SampleSpec(size=size, per_source=per_source)
+    tables = [_unit_candidates(hashes, i) for i, hashes in enumerate(units)]
+    reference = merge_candidates(tables, spec)
+    parts = [split_at_cutoff(table, cutoff) for table, cutoff in zip(tables, cutoffs)]
+    assert all(held.num_rows + rest.num_rows == table.num_rows for (held, rest), table in zip(parts, tables))
+    merged = merge_candidates([held for held, _ in parts], spec)
+    if held_rows_decide(merged, [held_cutoff(held.schema) for held, _ in parts], spec):
+        assert merged.equals(reference)
+    assert merge_candidates([merged, *(rest for _, rest in parts)], spec).equals(reference)
+
+
+def test_held_rows_decide_only_when_the_kth_row_is_at_or_below_every_cutoff():
+    spec = SampleSpec(size=3)
+    merged = _unit_candidates([1, 5, 9, 20], 0)
+    assert held_rows_decide(merged, [None, None], spec)  # nothing was cut
+    assert held_rows_decide(merged, [9, 30], spec)  # third smallest (9) is at the lowest cut-off
+    assert not held_rows_decide(merged, [8, 30], spec)  # a reserved row of the first unit could be 8.5
+    assert not held_rows_decide(merged.slice(0, 2), [100], spec)  # fewer than k held rows
+    assert not held_rows_decide(merged, [100], SampleSpec(size=3, per_source=1))
+
+
 def test_per_source_samples_keep_every_candidate_text():
     hashes = doc_hashes([f"d{i}" for i in range(5000)], SampleSpec().seed)
     plain, per_source = CandidateCollector(SampleSpec(size=100), 10**6), CandidateCollector(SampleSpec(size=100, per_source=3), 10**6)
@@ -289,13 +348,29 @@ def test_sampled_documents_without_stored_text_are_read_back(tmp_path, corpus, l
         outs[case] = tmp_path / case
         scan(*args, "--out", str(outs[case]))
         monkeypatch.undo()
-    stored = {case: pq.read_table(out / "samples" / "candidates")["text"] for case, out in outs.items()}
-    assert stored["all"].null_count == 0 and 0 < stored["planned"].null_count < len(stored["planned"]) and stored["none"].null_count == len(stored["none"])
+    held = {case: pq.read_table(out / "samples" / "candidates")["text"] for case, out in outs.items()}
+    reserve = {case: pq.read_table(out / "samples" / "reserve")["text"] for case, out in outs.items()}
+    assert held["all"].null_count == 0 and len(reserve["all"]) == 0  # no cut-off: every candidate held, with text
+    assert held["planned"].null_count == 0 < len(held["planned"]) and reserve["planned"].null_count == len(reserve["planned"]) > 0
+    assert len(held["none"]) == 0 and reserve["none"].null_count == len(reserve["none"]) > 0  # all in reserve, none with text
     reference = pq.read_table(outs["all"] / "samples" / "human_sample.parquet")
     assert reference.num_rows == 60 and reference["text"].null_count == 0
     for case in ("planned", "none"):
         assert pq.read_table(outs[case] / "samples" / "human_sample.parquet").equals(reference)
         assert without_timing(report_of(outs[case])) == without_timing(report_of(outs["all"]))
+
+
+def test_sample_texts_are_the_documents_first_text_chars_characters(tmp_path, corpus, lexicon_file):
+    out = tmp_path / "o"
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "40", "--sample-text-chars", "7")
+    documents = {}
+    for path in sorted(corpus.glob("*.jsonl")):
+        documents.update((r["id"], r["text"]) for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()))
+    big = pq.read_table(corpus / "big.parquet", columns=["id", "text"]).to_pylist()
+    documents.update((r["id"], r["text"]) for r in big)
+    for table in (pq.read_table(out / "samples" / "candidates"), pq.read_table(out / "samples" / "human_sample.parquet")):
+        kept = [(i, t) for i, t in zip(table["doc_id"].to_pylist(), table["text"].to_pylist()) if t is not None]
+        assert kept and all(text == documents[doc_id][:7] for doc_id, text in kept)
 
 
 def test_report_names_an_input_that_changed_before_its_texts_were_read_back(tmp_path, lexicon_file, monkeypatch):
@@ -316,6 +391,6 @@ def test_token_counts_a_unit_skipped_are_counted_at_report_time(tmp_path, corpus
     monkeypatch.setattr(CandidateCollector, "counts_tokens", lambda self, hashes: np.zeros(len(hashes), dtype=bool))
     scan(*args, "--out", str(tmp_path / "skipped"))
     stored = pq.read_table(tmp_path / "skipped" / "samples" / "candidates")
-    assert stored["doc_tokens"].null_count == stored.num_rows and stored["text"].null_count < stored.num_rows
+    assert stored["doc_tokens"].null_count == stored.num_rows and stored["text"].null_count == 0 < stored.num_rows
     assert without_timing(report_of(tmp_path / "skipped")) == without_timing(report_of(tmp_path / "counted"))
     assert report_of(tmp_path / "counted")["filing_table"]["mode"] == "estimate"
