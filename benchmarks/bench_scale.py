@@ -128,7 +128,11 @@ def speedup(args: argparse.Namespace) -> None:
             print(f"workers={workers}: {elapsed:.2f} s, peak RSS {peak / 1e6:.0f} MB (other processes: {others:.0%} of the machine)", flush=True)
     size = json.loads(next(iter(reports)))["totals"]["bytes"]
     one, two = statistics.median(times[1]), statistics.median(times[2])
+    pairs = sorted(a / b for a, b in zip(times[1], times[2]))
     print(f"median: 1 worker {one:.2f} s ({size / one / 1e6:.1f} MB/s), 2 workers {two:.2f} s ({size / two / 1e6:.1f} MB/s), speed-up {one / two:.2f}x")
+    # Each pair runs back to back, so a slow spell of the host (other virtual machines; invisible to
+    # the "other processes" figure) slows both of its runs alike: the ratios within pairs drift less.
+    print(f"speed-up within each pair (1 worker / the 2-worker run after it): median {statistics.median(pairs):.2f}x, all {', '.join(f'{r:.2f}' for r in pairs)}")
     print("reports identical" if len(reports) == 1 else f"REPORTS DIFFER ({len(reports)} variants)")
 
 
