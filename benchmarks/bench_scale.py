@@ -139,7 +139,7 @@ def speedup(args: argparse.Namespace) -> None:
 def rss(args: argparse.Namespace) -> None:
     peaks = []
     for path in args.paths:
-        elapsed, peak, report, others = run_scan(path, args.workers, args.extra)
+        elapsed, peak, report, _ = run_scan(path, args.workers, args.extra)
         documents = json.loads(report)["totals"]
         peaks.append(peak)
         print(f"{path}: {documents['bytes'] / 1e6:.0f} MB of text, {elapsed:.1f} s, peak RSS {peak / 1e6:.0f} MB (workers={args.workers})", flush=True)
