@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import json
+import os
 import shlex
 import sys
 import time
@@ -192,7 +193,7 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
     if num_shards is not None and num_shards > 1:
         click.echo(f"job {shard_index} of {num_shards}: {len(shards)} shards scanned into {out}; run `scanner report {out}` when all jobs are done")
         return
-    _finish(write_report(out, profile, report_lang), out, fail_on_check, strict)
+    _finish(write_report(out, profile, report_lang, threads=workers or os.cpu_count() or 1), out, fail_on_check, strict)
 
 
 @cli.command()
@@ -213,7 +214,7 @@ def report(out, profile, report_lang, fail_on_check, verify, filing_format) -> N
             click.echo(click.style(f"report.json does not match its shard files ({len(differences)} differences)", fg="red", bold=True), err=True)
             sys.exit(1)
         click.echo("verified: report.json matches a recomputation from the shard files")
-    result = write_report(out, profile, report_lang)
+    result = write_report(out, profile, report_lang, threads=os.cpu_count() or 1)
     if filing_format:
         Folder(out).write_bytes((f"filing_table.{filing_format}",), filing_table_bytes(result["filing_table"], filing_format, report_lang))
         click.echo(f"filing table: {Folder(out).uri(f'filing_table.{filing_format}')}")

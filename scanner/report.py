@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from scanner.sampling import (
 )
 from scanner.sources import Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
-from scanner.storage import Folder
+from scanner.storage import Folder, read_ahead
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
 from scanner.tokens import DEFAULT_TOKENIZER, count_tokens
 
@@ -49,10 +50,10 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def iter_shard_files(out: str | Path) -> Iterator[dict[str, Any]]:
-    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name, read one at a time so a
-    merge of many thousands of units holds one in memory; a missing folder is a ConfigError at once,
-    an unreadable or foreign file when it is reached."""
+def iter_shard_files(out: str | Path, threads: int = 1) -> Iterator[dict[str, Any]]:
+    """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name, read one at a time (with
+    ``threads`` > 1, that many ahead) so a merge of many thousands of units holds few in memory; a
+    missing folder is a ConfigError at once, an unreadable or foreign file when it is reached."""
     folder = Folder(out)
     names = folder.names("shards", suffix=".json")
     if not names:
@@ -71,7 +72,7 @@ def iter_shard_files(out: str | Path) -> Iterator[dict[str, Any]]:
             raise ConfigError(msg)
         return document
 
-    return map(read, names)
+    return read_ahead(read, names, threads)
 
 
 @dataclass
@@ -332,15 +333,17 @@ def sample_spec(options: dict[str, Any]) -> SampleSpec:
     return SampleSpec(**options.get("sample", {}))
 
 
-def merged_candidates(out: str | Path, spec: SampleSpec) -> pa.Table:
+def merged_candidates(out: str | Path, spec: SampleSpec, threads: int = 1) -> pa.Table:
     """Every sample's candidates, in rank order: the units' held candidates, and their reserves only
-    if those cannot change the sample (see ``scanner.sampling``; one file at a time in memory)."""
+    if those cannot change the sample (see ``scanner.sampling``; files read ``threads`` ahead)."""
     folder = Folder(out)
 
     def tables(part: str) -> Iterator[pa.Table]:
-        for name in folder.names("samples", part, suffix=".parquet"):
-            # ParquetFile.read, not read_table: the dataset layer costs ~2 ms per file, and units are many.
-            yield pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", part, name))).read()
+        # ParquetFile.read, not read_table: the dataset layer costs ~2 ms per file, and units are many.
+        def read(name: str) -> pa.Table:
+            return pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", part, name))).read()
+
+        return read_ahead(read, folder.names("samples", part, suffix=".parquet"), threads)
 
     cutoffs: list[int | None] = []
 
@@ -402,9 +405,8 @@ def _with_values(table: pa.Table, name: str, rows: list[int], values: list[Any])
     return table.set_column(index, table.schema.field(index), pa.array(column, table.schema.field(index).type))
 
 
-def _id_hashes(folder: Folder) -> Iterator[np.ndarray]:
-    for name in folder.names("ids", suffix=".npy"):
-        yield np.load(io.BytesIO(folder.read_bytes("ids", name)), allow_pickle=False)
+def _id_hashes(folder: Folder, threads: int) -> Iterator[np.ndarray]:
+    return read_ahead(lambda name: np.load(io.BytesIO(folder.read_bytes("ids", name)), allow_pickle=False), folder.names("ids", suffix=".npy"), threads)
 
 
 def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dict[str, Any]], documents: int) -> dict[str, Any]:
@@ -424,11 +426,12 @@ def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dic
     }
 
 
-def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[dict[str, Any], pa.Table]:
-    """The merged report of an output folder (a path or a URI), and the human sample it implies."""
+def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: int = 1) -> tuple[dict[str, Any], pa.Table]:
+    """The merged report of an output folder (a path or a URI), and the human sample it implies;
+    ``threads`` read files ahead (see ``scanner.storage.read_ahead``)."""
     profile = get_profile(profile_name)
     folder = Folder(out)
-    merged = _merge(iter_shard_files(out))
+    merged = _merge(iter_shard_files(out, threads))
     stats, documents, provenance, shards = merged.stats, merged.runs, merged.provenance, merged.shards
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
@@ -443,7 +446,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
     by_source = _source_table(stats, registry)
     by_language = {code: stats.by_language[code] for code in sorted(stats.by_language)}
     origins = _shares_by(by_source, "origin")
-    sample = read_back_missing(human_sample(merged_candidates(out, spec), spec), merged.locations, options, spec)
+    sample = read_back_missing(human_sample(merged_candidates(out, spec, threads), spec), merged.locations, options, spec)
     filing = _filing_table(stats, by_source, options, sample.slice(0, spec.tokens))
     checks = [
         source_unsafe_check(by_source, profile),
@@ -485,7 +488,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE) -> tuple[
             "verdict": checks[6]["status"],
             **lexicon.get("lint", {}),
         },
-        "duplicate_ids": duplicate_counts(_id_hashes(folder)),
+        "duplicate_ids": duplicate_counts(_id_hashes(folder, threads)),
         "shards": shards,
         "errors": stats.errors,
         "provenance": {
@@ -526,19 +529,34 @@ def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[
     ]
 
 
-def write_report(out: str | Path, profile: str = DEFAULT_PROFILE, lang: str = "zh") -> dict[str, Any]:
-    """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder."""
+def write_report(out: str | Path, profile: str = DEFAULT_PROFILE, lang: str = "zh", threads: int = 1) -> dict[str, Any]:
+    """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder.
+    With ``threads`` > 1, files are read ahead and the sample (compressed by Arrow, without the GIL)
+    is written while the reports are rendered."""
     from scanner.render import render_html, render_markdown
 
     with arrow_cpu_threads(1):
-        report, sample = build_report(out, profile)
+        report, sample = build_report(out, profile, threads)
     folder = Folder(out)
     folder.makedirs("samples")
-    with folder.parquet_writer(("samples", "human_sample.parquet"), sample.schema) as writer:
-        writer.write_table(sample)
-    folder.write_json(("report.json",), report)
-    folder.write_bytes(("report.md",), render_markdown(report, lang).encode())
-    folder.write_bytes(("report.html",), render_html(report, lang).encode())
+
+    def write_sample() -> None:
+        with folder.parquet_writer(("samples", "human_sample.parquet"), sample.schema) as writer:
+            writer.write_table(sample)
+
+    def write_documents() -> None:
+        folder.write_json(("report.json",), report)
+        folder.write_bytes(("report.md",), render_markdown(report, lang).encode())
+        folder.write_bytes(("report.html",), render_html(report, lang).encode())
+
+    if threads > 1:
+        with ThreadPoolExecutor(1) as pool:
+            written = pool.submit(write_sample)
+            write_documents()
+            written.result()
+    else:
+        write_sample()
+        write_documents()
     return report
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -32,6 +34,24 @@ from scanner.outputs import atomic_write_bytes, json_bytes, temporary_sibling
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NATIVE = {"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"}
+
+
+def read_ahead(read: Callable[[str], Any], names: Iterable[str], threads: int) -> Iterator[Any]:
+    """``read(name)`` for each name, in order, with up to ``threads`` reads in flight on other
+    threads (file and object-store I/O, Parquet decoding and decompression release the GIL); at most
+    ``threads`` results wait unconsumed, so memory stays bounded. ``threads`` <= 1: one at a time,
+    on this thread."""
+    if threads <= 1:
+        yield from map(read, names)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for name in names:
+            pending.append(pool.submit(read, name))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def scheme_of(location: str) -> str | None:

@@ -140,6 +140,17 @@ def test_rerun_skips_done_units_and_redoes_changed_ones(tmp_path, corpus, lexico
     assert without_timing(scanner.report.write_report(out)) == without_timing(report)
 
 
+def test_report_read_and_written_by_threads_equals_the_one_thread_report(tmp_path, corpus, lexicon_file):
+    out = tmp_path / "out"
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT, "--sample-size", "50", "--workers", "1")
+    files = ("report.json", "report.md", "report.html", "samples/human_sample.parquet")
+    one = {name: (out / name).read_bytes() for name in files}
+    for name in files:
+        (out / name).unlink()
+    assert without_timing(scanner.report.write_report(out, threads=3)) == without_timing(json.loads(one["report.json"]))
+    assert {name: (out / name).read_bytes() for name in files} == one
+
+
 def test_a_new_row_group_split_removes_the_old_units(tmp_path, corpus, lexicon_file):
     out = tmp_path / "out"
     scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT, "--annotate")
