@@ -341,7 +341,7 @@ def merged_candidates(out: str | Path, spec: SampleSpec, threads: int = 1) -> pa
     def tables(part: str) -> Iterator[pa.Table]:
         # ParquetFile.read, not read_table: the dataset layer costs ~2 ms per file, and units are many.
         def read(name: str) -> pa.Table:
-            return pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", part, name))).read()
+            return pq.ParquetFile(folder.fs.open_input_file(folder.path("samples", part, name))).read(use_threads=False)
 
         return read_ahead(read, folder.names("samples", part, suffix=".parquet"), threads)
 
