@@ -325,9 +325,6 @@ def _find_duplicates(entries: list[_Entry]) -> tuple[tuple[str, tuple[str, ...]]
     return tuple(sorted((key, tuple(where)) for key, where in places.items() if len(where) > 1))
 
 
-def _content_version(terms: tuple[Term, ...]) -> str:
-    """Version for lexicons without a manifest: derived from content, so it changes when terms do."""
-    return "sha-" + Lexicon("", "", terms).fingerprint[:12]
 
 
 def _iter_tables(directory: Path) -> Iterator[Path]:
@@ -372,9 +369,14 @@ def load_lexicon(path: str | Path) -> Lexicon:
         msg = f"{path}: lexicon has no terms"
         raise LexiconError(msg)
     terms = _merge_entries(entries)
-    return Lexicon(
-        name=name, version=version or _content_version(terms), terms=terms, files=provenance, duplicates=_find_duplicates(entries)
-    )
+    if version:
+        return Lexicon(name=name, version=version, terms=terms, files=provenance, duplicates=_find_duplicates(entries))
+    # Without a manifest the version derives from the content, so it changes when the terms do; the
+    # fingerprint it needs is kept for the lexicon's own (cached_property) slot, not computed twice.
+    fingerprint = Lexicon("", "", terms).fingerprint
+    lexicon = Lexicon(name=name, version="sha-" + fingerprint[:12], terms=terms, files=provenance, duplicates=_find_duplicates(entries))
+    lexicon.__dict__["fingerprint"] = fingerprint
+    return lexicon
 
 
 @gc_paused()

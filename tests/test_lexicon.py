@@ -7,7 +7,7 @@ import os
 import pytest
 
 import scanner
-from scanner.lexicon import LexiconError, load_lexicon, load_lexicons
+from scanner.lexicon import Lexicon, LexiconError, load_lexicon, load_lexicons
 
 
 def write(path, text, encoding="utf-8"):
@@ -23,7 +23,8 @@ def test_csv_with_optional_columns_and_multiple_categories(tmp_path):
     assert lexicon.terms[1].categories == {"A1.1", "A1.3"}
     assert lexicon.terms[1].languages == {"zh"}
     assert lexicon.terms_by_category()["A1.3"] == 1
-    assert lexicon.version.startswith("sha-")
+    assert lexicon.version == "sha-" + lexicon.fingerprint[:12]
+    assert lexicon.fingerprint == Lexicon("", "", lexicon.terms).fingerprint  # the kept value is the lexicon's own
 
 
 def test_tsv_and_bom(tmp_path):
