@@ -11,7 +11,8 @@ be shared: a run during which other processes used more than 5 % of the CPUs is 
 ``--tries`` times), and each line says how much the others used. ``rss`` samples the resident memory of the whole process tree (driver
 plus workers) every 50 ms and prints each input's peak. ``merge`` times ``scanner report`` over
 N copies of a real unit stats file (the merge cost per work unit). Extra arguments after ``--``
-go to ``scanner scan`` (e.g. ``-- --lexicon /tmp/bench/lexicon_10k.tsv``).
+go to ``scanner scan`` (e.g. ``-- --lexicon /tmp/bench/lexicon_10k.tsv``). The scanner's bytecode
+is written first (``prepare.precompile``), as an installed package has it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import prepare
+
+REPO = Path(__file__).resolve().parents[1]
 SCANNER = [sys.executable, "-m", "scanner"]
 
 
@@ -153,7 +158,7 @@ def merge(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as out:
         if source is None:
             sample = Path(out, "sample")
-            subprocess.run([*SCANNER, "scan", str(Path(__file__).resolve().parents[1] / "examples" / "sample"), "--out", str(sample), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([*SCANNER, "scan", str(REPO / "examples" / "sample"), "--out", str(sample), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
             source = next((sample / "shards").glob("*.json"))
         document = json.loads(source.read_text(encoding="utf-8"))
         shards = Path(out, "run", "shards")
@@ -187,6 +192,7 @@ def main() -> None:
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.extra = extra
+    prepare.precompile(REPO / "scanner")
     args.func(args)
 
 

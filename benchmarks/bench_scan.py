@@ -456,6 +456,7 @@ def main() -> None:
     if scanner_src:
         sys.path.insert(0, str(scanner_src))
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(scanner_src), os.environ.get("PYTHONPATH")]))
+    prepare.precompile((scanner_src or HERE.parent) / "scanner")
 
     prepare.ensure(args.data, args.work, ["zh"], args.size_mb)
     corpus = prepare.corpus_path(args.work, "zh", args.size_mb)
