@@ -371,6 +371,23 @@ def test_sampled_documents_without_stored_text_are_read_back(tmp_path, corpus, l
         assert without_timing(report_of(outs[case])) == without_timing(report_of(outs["all"]))
 
 
+def test_units_written_before_the_held_reserve_split_merge_with_new_ones(tmp_path, corpus, lexicon_file, monkeypatch):
+    """A unit file from before the split holds all its candidates, without a cut-off in its metadata
+    and without a reserve file: the report treats it as holding everything, and is unchanged."""
+    out = tmp_path / "o"
+    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**5)  # cut-offs that hold few rows
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "60")
+    expected = without_timing(report_of(out))
+    sample = pq.read_table(out / "samples" / "human_sample.parquet")
+    for name in sorted(p.name for p in (out / "samples" / "reserve").iterdir())[:3]:
+        held, reserve = out / "samples" / "candidates" / name, out / "samples" / "reserve" / name
+        whole = pa.concat_tables([pq.read_table(held), pq.read_table(reserve)]).replace_schema_metadata(None)
+        pq.write_table(whole, held)
+        reserve.unlink()
+    assert without_timing(scanner.report.write_report(out)) == expected
+    assert pq.read_table(out / "samples" / "human_sample.parquet").equals(sample)
+
+
 def test_sample_texts_are_the_documents_first_text_chars_characters(tmp_path, corpus, lexicon_file):
     out = tmp_path / "o"
     scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "40", "--sample-text-chars", "7")
