@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import synthetic_rows, without_locations, without_timing, write_jsonl, write_parquet
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import synthetic_rows, without_locations, without_timing, write_jsonl, write_parquet
 
 import scanner
 from scanner.cli import EXIT_REJECTED, cli
