@@ -239,7 +239,7 @@ def duplicate_counts(id_hashes: Iterable[np.ndarray]) -> dict[str, int]:
         return {"documents": 0, "distinct_ids": 0}
     _, counts = np.unique(np.concatenate(parts), return_counts=True)
     shared = counts[counts > 1]
-    return {"documents": int(shared.sum()), "distinct_ids": int(len(shared))}
+    return {"documents": int(shared.sum()), "distinct_ids": len(shared)}
 
 
 def merge_candidates(tables: Iterable[pa.Table], spec: SampleSpec) -> pa.Table:
