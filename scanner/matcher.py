@@ -309,6 +309,7 @@ class Matcher:
             self._rare_margin = np.concatenate([self._rare_margin, np.array(trigger_margin, dtype=np.int64)])
             self._rare_inside_only = np.concatenate([self._rare_inside_only, np.ones(len(triggers), dtype=bool)])
             self._rare_t2s = np.concatenate([self._rare_t2s, np.ones(len(triggers), dtype=bool)])
+        self._neighbours = _ImageNeighbours.build(rare, self._rare_inside_only & ~self._rare_t2s, char_table(self._view_steps), [*text_list, *entry_text])
         self._term_patterns = len(patterns)
         self._automaton = ENGINES[engine]([*patterns, *(c.encode() for c in rare)])
         self._entry_steps: dict[int, int] = {}
@@ -563,6 +564,11 @@ class Matcher:
         order = np.argsort(found.rare_start + offsets[found.rare_row])
         rare_row, rare_index = found.rare_row[order], found.rare_index[order]
         rare_start, rare_end = found.rare_start[order] + offsets[rare_row], found.rare_end[order] + offsets[rare_row]
+        possible = self._neighbours.possible(raw, rare_index, rare_start, rare_end, offsets[rare_row], offsets[rare_row + 1])
+        if not possible.all():
+            rare_row, rare_index, rare_start, rare_end = rare_row[possible], rare_index[possible], rare_start[possible], rare_end[possible]
+            if not len(rare_row):
+                return hits
         inside_only, margin, via_t2s = self._rare_inside_only[rare_index], self._rare_margin[rare_index], self._rare_t2s[rare_index]
         any_touch = (rare_row[~inside_only], rare_start[~inside_only], rare_end[~inside_only])
         inside = (rare_row[inside_only], rare_start[inside_only], rare_end[inside_only])
@@ -680,6 +686,130 @@ class Matcher:
                     self._span_steps[key] = mask
             masks[i] = mask
         return masks
+
+
+_CODE_SHIFT = 21  # code points fit in 21 bits: (image, neighbour) pairs are one int64 key
+
+
+@dataclass(frozen=True)
+class _ImageNeighbours:
+    """Which characters a term holds right before and after the image of each "inside only" rare
+    character whose image is one character (no-break space -> space, ``～`` -> ``~``).
+
+    A hit holding such a character holds its image, so the characters beside it in the document,
+    as the view reads them, must be ones a term holds beside the image there, or the image must
+    begin (end) a term. Where neither holds on a side, no hit can contain the character and its
+    window is skipped: most no-break spaces in Chinese text sit between Han characters or digits,
+    while the terms holding a space are Latin phrases. Sides are judged conservatively: a deleted
+    neighbour (``invisible``) or one whose image is several characters counts as possible, and
+    a neighbour is taken as written, through the view's steps, and through ``t2s``.
+    """
+
+    image: np.ndarray  # per rare character: its one-character image, -1 if not judged here
+    before: np.ndarray  # sorted keys image << _CODE_SHIFT | the character a term holds before it
+    after: np.ndarray  # the same for the character after it
+    starts: np.ndarray  # sorted images some term begins with
+    ends: np.ndarray  # sorted images some term ends with
+    table: object  # the view's CharTable
+
+    @classmethod
+    def build(cls, rare: list[str], inside_only: np.ndarray, table, texts: list[str]) -> _ImageNeighbours:
+        image = np.full(len(rare), -1, dtype=np.int64)
+        for i in np.flatnonzero(inside_only).tolist():
+            k = table.index[ord(rare[i])]
+            if table.offsets[k + 1] - table.offsets[k] == 1:
+                image[i] = table.cps[table.offsets[k]]
+        empty = np.zeros(0, dtype=np.int64)
+        joined = ascii_lower("".join(texts))
+        if not (image >= 0).any() or not joined:
+            return cls(image, empty, empty, empty, empty, table)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        ends = np.cumsum([len(t) for t in texts]) - 1  # each text's last character
+        last = np.zeros(len(codes), dtype=bool)
+        last[ends] = True
+        first = np.roll(last, 1)
+        at = np.flatnonzero(np.isin(codes, image[image >= 0]))
+        inner_before, inner_after = at[~first[at]], at[~last[at]]
+        return cls(
+            image,
+            np.unique(codes[inner_before] << _CODE_SHIFT | codes[inner_before - 1]),
+            np.unique(codes[inner_after] << _CODE_SHIFT | codes[inner_after + 1]),
+            np.unique(codes[at[first[at]]]),
+            np.unique(codes[at[last[at]]]),
+            table,
+        )
+
+    def possible(self, raw: np.ndarray, rare_index, rare_start, rare_end, doc_start, doc_end) -> np.ndarray:
+        """Per rare occurrence (buffer byte offsets): can a hit contain it?"""
+        possible = np.ones(len(rare_index), dtype=bool)
+        judged = np.flatnonzero(self.image[rare_index] >= 0)
+        if not len(judged):
+            return possible
+        image = self.image[rare_index[judged]]
+        before = _code_point_before(raw, rare_start[judged], doc_start[judged])
+        after = _code_point_at(raw, rare_end[judged], doc_end[judged])
+        possible[judged] = (_sorted_has(self.starts, image) | self._beside(self.before, image, before, -1)) & (
+            _sorted_has(self.ends, image) | self._beside(self.after, image, after, 0)
+        )
+        return possible
+
+    def _beside(self, keys: np.ndarray, image: np.ndarray, neighbour: np.ndarray, end: int) -> np.ndarray:
+        """Could ``neighbour`` (-1: none, the document ends there) read, in the view, as a character a
+        term holds beside ``image``? ``end``: which character of the neighbour's image borders it."""
+        table = self.table
+        index = np.where(neighbour >= 0, table.index[np.maximum(neighbour, 0)], -1)
+        size = np.where(index >= 0, table.offsets[index + 1] - table.offsets[index], 1)
+        at = np.where(end < 0, table.offsets[index + 1] - 1, table.offsets[index])
+        seen = np.where(index >= 0, table.cps[np.clip(at, 0, max(len(table.cps) - 1, 0))] if len(table.cps) else neighbour, neighbour)
+        seen = np.where((seen >= 0x41) & (seen <= 0x5A), seen + 0x20, seen)  # patterns are ASCII-lowered
+        simplified = _t2s_codes()[np.maximum(seen, 0)].astype(np.int64)
+        found = _sorted_has(keys, image << _CODE_SHIFT | seen) | _sorted_has(keys, image << _CODE_SHIFT | simplified)
+        return (neighbour >= 0) & ((size != 1) | found)
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s_codes() -> np.ndarray:
+    """Per code point: its ``t2s`` image (itself where t2s changes nothing)."""
+    table = np.arange(0x110000, dtype=np.int32)
+    t2s = t2s_table()
+    table[[ord(c) for c in t2s]] = [ord(s) for s in t2s.values()]
+    return table
+
+
+def _sorted_has(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if not len(keys):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    return keys[at] == values
+
+
+def _decode(raw: np.ndarray, at: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The code points of the UTF-8 sequences of ``size`` (1-4) bytes at ``at``."""
+    lead = raw[at].astype(np.int64)
+    code = np.where(size == 1, lead, np.where(size == 2, lead & 0x1F, np.where(size == 3, lead & 0x0F, lead & 0x07)))
+    for k in range(1, 4):
+        more = size > k
+        code = np.where(more, code << 6 | (raw[np.where(more, at + k, at)].astype(np.int64) & 0x3F), code)
+    return code
+
+
+def _code_point_before(raw: np.ndarray, position: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The code point ending at each ``position`` (-1 where ``position`` is its document's start)."""
+    start = position.copy()
+    has = position > floor
+    start[has] -= 1
+    for _ in range(3):
+        start -= has & (start > floor) & ((raw[start] & 0xC0) == 0x80)
+    return np.where(has, _decode(raw, start, np.where(has, position - start, 1)), -1)
+
+
+def _code_point_at(raw: np.ndarray, position: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """The code point starting at each ``position`` (-1 where ``position`` is its document's end)."""
+    has = position < ceiling
+    at = np.where(has, position, 0)
+    lead = raw[at]
+    size = np.where(has, np.where(lead < 0x80, 1, np.where(lead < 0xE0, 2, np.where(lead < 0xF0, 3, 4))), 1)
+    return np.where(has, _decode(raw, at, size), -1)
 
 
 def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:

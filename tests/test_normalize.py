@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import make_lexicon
@@ -105,6 +106,31 @@ def test_windows_of_every_kind_in_one_column():
     ]
     for order in (docs, docs[::-1], docs[1:] + docs[:1]):
         assert found(lexicon, pa.array(order), DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in order]
+
+
+def test_windows_skipped_where_no_term_holds_the_neighbours_of_an_image():
+    """A no-break space (image: space) or a full-width hyphen (image: -) opens a window only where
+    a term holds the characters beside its image: not between Han characters or digits here, but
+    beside Latin letters, beside a Traditional character whose
+    Simplified form a term holds, and where the image begins or ends a term at a document's edge."""
+    lexicon = make_lexicon(("blow job", "A1.6"), ("暴 乱", "A1.3"), ("-x", "A1.8"), ("y-", "A1.8"), ("年", "A1.8"))
+    docs = [
+        "2012年\u00a05月 年\u00a0年",  # no term holds "年 " or " 5": no window, the raw hits stand
+        "BLOW\u00a0JOB ｂｌｏｗ\u00a0ｊｏｂ",  # ASCII case and full-width letters beside it
+        "blow\u200b\u00a0job",  # a deleted character before it (its own window covers the space as well)
+        "暴\u00a0亂",  # read through t2s
+        "－x 5－x",  # the image begins a term: at the start, and after a digit
+        "y－ y－5",  # the image ends a term
+        "\u00a0",
+    ]
+    assert found(lexicon, pa.array(docs), DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in docs]
+    matcher = Matcher(lexicon, DEFAULT_STEPS)
+    data = pa.array(docs[:1]).buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    spaces = np.array([i for i in range(len(raw) - 1) if raw[i] == 0xC2 and raw[i + 1] == 0xA0])
+    rare = np.full(len(spaces), matcher._neighbours.image.tolist().index(ord(" ")))
+    zero, end = np.zeros(len(spaces), dtype=np.int64), np.full(len(spaces), len(raw))
+    assert not matcher._neighbours.possible(raw, rare, spaces, spaces + 2, zero, end).any()
 
 
 def test_terms_too_long_to_expand_match_through_a_prefix(monkeypatch):
