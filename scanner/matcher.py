@@ -24,7 +24,9 @@ Normalisation keeps that single pass as the hot path:
 - ``invisible``, ``nfkc`` and ``casefold`` change only rare characters. The automaton also looks
   for the *relevant* ones (those whose normalised form is empty, or holds an ASCII letter or digit
   or a character of some term); hits next to or over one are recomputed on short windows around it,
-  normalised with ``scanner.textview``; all other hits are already final;
+  normalised with ``scanner.textview``; all other hits are already final. A character that a hit can
+  only gain (a no-break space, full-width punctuation) gets no window where no term holds its image
+  beside the characters around it (``_ImageNeighbours``);
 - ``t2s`` works the same way: the automaton also looks for the Traditional characters of the
   characters of terms written in Simplified, and the windows around them are read through ``t2s``
   (byte for byte where the conversion keeps the UTF-8 length, as 3,859 of the 5,119 do), so the
