@@ -311,7 +311,9 @@ class Matcher:
             self._rare_margin = np.concatenate([self._rare_margin, np.array(trigger_margin, dtype=np.int64)])
             self._rare_inside_only = np.concatenate([self._rare_inside_only, np.ones(len(triggers), dtype=bool)])
             self._rare_t2s = np.concatenate([self._rare_t2s, np.ones(len(triggers), dtype=bool)])
-        self._neighbours = _ImageNeighbours.build(rare, self._rare_inside_only & ~self._rare_t2s, char_table(self._view_steps), [*text_list, *entry_text])
+        # Full normal texts, and the spellings when they differ (Traditional ones, prefixes of long terms).
+        neighbour_texts = text_list if len(entry_text) == len(text_list) and rests is None else [*text_list, *entry_text]
+        self._neighbours = _ImageNeighbours.build(rare, self._rare_inside_only & ~self._rare_t2s, char_table(self._view_steps), neighbour_texts)
         self._term_patterns = len(patterns)
         self._automaton = ENGINES[engine]([*patterns, *(c.encode() for c in rare)])
         self._entry_steps: dict[int, int] = {}
@@ -730,7 +732,9 @@ class _ImageNeighbours:
         last = np.zeros(len(codes), dtype=bool)
         last[ends] = True
         first = np.roll(last, 1)
-        at = np.flatnonzero(np.isin(codes, image[image >= 0]))
+        is_image = np.zeros(0x110000, dtype=bool)
+        is_image[image[image >= 0]] = True
+        at = np.flatnonzero(is_image[codes])
         inner_before, inner_after = at[~first[at]], at[~last[at]]
         return cls(
             image,
