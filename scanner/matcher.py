@@ -67,7 +67,7 @@ from scanner.lexicon import Lexicon, ascii_lower
 from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
 from scanner.resources import gc_paused
 from scanner.taxonomy import category_bit
-from scanner.textview import View, char_table, normalize_column, offsets_and_data
+from scanner.textview import CharTable, View, char_table, normalize_column, offsets_and_data
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
@@ -714,10 +714,10 @@ class _ImageNeighbours:
     after: np.ndarray  # the same for the character after it
     starts: np.ndarray  # sorted images some term begins with
     ends: np.ndarray  # sorted images some term ends with
-    table: object  # the view's CharTable
+    table: CharTable  # the view's character steps
 
     @classmethod
-    def build(cls, rare: list[str], inside_only: np.ndarray, table, texts: list[str]) -> _ImageNeighbours:
+    def build(cls, rare: list[str], inside_only: np.ndarray, table: CharTable, texts: list[str]) -> _ImageNeighbours:
         image = np.full(len(rare), -1, dtype=np.int64)
         for i in np.flatnonzero(inside_only).tolist():
             k = table.index[ord(rare[i])]
@@ -754,19 +754,23 @@ class _ImageNeighbours:
         image = self.image[rare_index[judged]]
         before = _code_point_before(raw, rare_start[judged], doc_start[judged])
         after = _code_point_at(raw, rare_end[judged], doc_end[judged])
-        possible[judged] = (_sorted_has(self.starts, image) | self._beside(self.before, image, before, -1)) & (
-            _sorted_has(self.ends, image) | self._beside(self.after, image, after, 0)
+        possible[judged] = (_sorted_has(self.starts, image) | self._beside(self.before, image, before)) & (
+            _sorted_has(self.ends, image) | self._beside(self.after, image, after)
         )
         return possible
 
-    def _beside(self, keys: np.ndarray, image: np.ndarray, neighbour: np.ndarray, end: int) -> np.ndarray:
+    def _beside(self, keys: np.ndarray, image: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
         """Could ``neighbour`` (-1: none, the document ends there) read, in the view, as a character a
-        term holds beside ``image``? ``end``: which character of the neighbour's image borders it."""
+        term holds beside ``image``? A neighbour the view deletes or turns into several characters
+        is taken as possible."""
         table = self.table
         index = np.where(neighbour >= 0, table.index[np.maximum(neighbour, 0)], -1)
-        size = np.where(index >= 0, table.offsets[index + 1] - table.offsets[index], 1)
-        at = np.where(end < 0, table.offsets[index + 1] - 1, table.offsets[index])
-        seen = np.where(index >= 0, table.cps[np.clip(at, 0, max(len(table.cps) - 1, 0))] if len(table.cps) else neighbour, neighbour)
+        changed = np.flatnonzero(index >= 0)
+        size = np.ones(len(neighbour), dtype=np.int64)
+        size[changed] = table.offsets[index[changed] + 1] - table.offsets[index[changed]]
+        seen = neighbour.copy()
+        replaced = changed[size[changed] == 1]
+        seen[replaced] = table.cps[table.offsets[index[replaced]]]
         seen = np.where((seen >= 0x41) & (seen <= 0x5A), seen + 0x20, seen)  # patterns are ASCII-lowered
         simplified = _t2s_codes()[np.maximum(seen, 0)].astype(np.int64)
         found = _sorted_has(keys, image << _CODE_SHIFT | seen) | _sorted_has(keys, image << _CODE_SHIFT | simplified)
