@@ -325,8 +325,6 @@ def _find_duplicates(entries: list[_Entry]) -> tuple[tuple[str, tuple[str, ...]]
     return tuple(sorted((key, tuple(where)) for key, where in places.items() if len(where) > 1))
 
 
-
-
 def _iter_tables(directory: Path) -> Iterator[Path]:
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:

@@ -67,7 +67,7 @@ from scanner.lexicon import Lexicon, ascii_lower
 from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
 from scanner.resources import gc_paused
 from scanner.taxonomy import category_bit
-from scanner.textview import CharTable, View, char_table, normalize_column, offsets_and_data
+from scanner.textview import CharTable, View, char_table, code_points_at, normalize_column, offsets_and_data
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
@@ -793,33 +793,19 @@ def _sorted_has(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return keys[at] == values
 
 
-def _decode(raw: np.ndarray, at: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """The code points of the UTF-8 sequences of ``size`` (1-4) bytes at ``at``."""
-    lead = raw[at].astype(np.int64)
-    code = np.where(size == 1, lead, np.where(size == 2, lead & 0x1F, np.where(size == 3, lead & 0x0F, lead & 0x07)))
-    for k in range(1, 4):
-        more = size > k
-        code = np.where(more, code << 6 | (raw[np.where(more, at + k, at)].astype(np.int64) & 0x3F), code)
-    return code
-
-
 def _code_point_before(raw: np.ndarray, position: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """The code point ending at each ``position`` (-1 where ``position`` is its document's start)."""
-    start = position.copy()
     has = position > floor
-    start[has] -= 1
+    start = position - has
     for _ in range(3):
         start -= has & (start > floor) & ((raw[start] & 0xC0) == 0x80)
-    return np.where(has, _decode(raw, start, np.where(has, position - start, 1)), -1)
+    return np.where(has, code_points_at(raw, start)[0], -1)
 
 
 def _code_point_at(raw: np.ndarray, position: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
     """The code point starting at each ``position`` (-1 where ``position`` is its document's end)."""
     has = position < ceiling
-    at = np.where(has, position, 0)
-    lead = raw[at]
-    size = np.where(has, np.where(lead < 0x80, 1, np.where(lead < 0xE0, 2, np.where(lead < 0xF0, 3, 4))), 1)
-    return np.where(has, _decode(raw, at, size), -1)
+    return np.where(has, code_points_at(raw, np.where(has, position, 0))[0], -1)
 
 
 def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
@@ -869,15 +855,7 @@ def _traditional_share(data: pa.Buffer, start: int, stop: int) -> float:
     step = max((stop - start) // T2S_SAMPLES, 1)
     sample = "".join(bytes(raw[at : min(at + T2S_SAMPLE_BYTES, stop)]).decode(errors="ignore") for at in range(start, stop, step))
     codes = np.frombuffer(sample.encode("utf-32-le"), dtype=np.uint32)
-    return float(_traditional_codes()[codes].mean()) if len(codes) else 0.0
-
-
-@functools.lru_cache(maxsize=1)
-def _traditional_codes() -> np.ndarray:
-    """Per code point: does ``t2s`` convert it?"""
-    table = np.zeros(0x110000, dtype=bool)
-    table[[ord(c) for c in t2s_table()]] = True
-    return table
+    return float((_t2s_codes()[codes] != codes).mean()) if len(codes) else 0.0
 
 
 def _entry_mask(entries: int, keys) -> np.ndarray:

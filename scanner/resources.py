@@ -54,10 +54,9 @@ def no_collection_at_exit() -> None:
     (10k terms: tens of thousands of objects) that walk is most of the exit: a scan's process took
     0.06 s from its last ``atexit`` handler to its end, and 0.026 s once ``gc.freeze()`` had moved
     those objects out of the collector's reach (a bare compiled scanner: 0.12-0.16 s against
-    0.035 s). Objects are still freed by
-    reference counting; only finalizers of objects left in reference cycles may not run, which
-    Python does not promise at exit either. For command-line processes, whose outputs are closed
-    and renamed before they return.
+    0.035 s). Objects are still freed by reference counting; only finalizers of objects left in
+    reference cycles may not run, which Python does not promise at exit either. For command-line
+    processes, whose outputs are closed and renamed before they return.
     """
     atexit.register(gc.freeze)
 

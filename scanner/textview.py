@@ -139,7 +139,7 @@ def normalize_column(array: pa.Array, steps: tuple[str, ...]) -> View:
     offsets, data = offsets_and_data(array)
     raw = np.frombuffer(data, dtype=np.uint8)
     starts = np.flatnonzero((raw[offsets[0] : offsets[-1]] & 0xC0) != 0x80) + offsets[0]
-    cp, length = _decode(raw, starts)
+    cp, length = code_points_at(raw, starts)
     row = np.searchsorted(offsets, starts, side="right") - 1
     origin_start, origin_end = starts, starts + length
 
@@ -187,7 +187,7 @@ def _separators_between_han(cp: np.ndarray, row: np.ndarray) -> np.ndarray:
     return ok & (row[before] == row) & (row[after] == row) & is_han_cp[cp[before]] & is_han_cp[cp[after]]
 
 
-def _decode(raw: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def code_points_at(raw: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Code points and byte lengths of the UTF-8 characters starting at ``starts`` (valid UTF-8)."""
     lead = raw[starts].astype(np.int32)
     length = 1 + (lead >= 0xC0).astype(np.int64) + (lead >= 0xE0) + (lead >= 0xF0)
