@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import scanner
+from scanner.cache import CACHE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,6 +56,15 @@ def write_parquet(path: Path, rows: list[dict], row_group_rows: int) -> Path:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory) -> Path:
+    """The compiled-artefact cache (``scanner.cache``) of every test and the processes it starts: a
+    temporary folder, not the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from test_normalize import ALPHABET, LAYOUTS, STEP_SETS
 from test_normalize import CASES as NORMALISATION_CASES
 
 import scanner
+from scanner.cache import CACHE_ENV
 from scanner.cli import cli
 from scanner.matcher import Hits, Matcher
 from scanner.normalize import DEFAULT_STEPS
@@ -97,3 +98,70 @@ def test_scan_with_hyperscan_gives_the_default_report_but_for_the_recorded_engin
     assert reports["hyperscan"]["options"]["engine"] == "hyperscan"
     stripped = [{k: v for k, v in without_timing(r).items() if k != "options"} for r in reports.values()]
     assert stripped[0] == stripped[1] and stripped[0]["totals"]["hits"] > 0
+
+
+class CountingDatabases:
+    """Stands in for ``hyperscan.Database`` and counts the databases compiled."""
+
+    def __init__(self, real):
+        self.real, self.built = real, 0
+
+    def __call__(self, *args, **kwargs):
+        self.built += 1
+        return self.real(*args, **kwargs)
+
+
+@pytest.fixture
+def cache_folder(tmp_path, monkeypatch):
+    import hyperscan
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    counting = CountingDatabases(hyperscan.Database)
+    monkeypatch.setattr(hyperscan, "Database", counting)
+    return tmp_path / "cache", counting
+
+
+CACHE_TERMS = (("中国人", "A1.6"), ("sex", "A1.6"), ("傻逼", "A1.6"))
+CACHE_TEXT = pa.array(["中國人 SEX 傻　逼", None, "class 中国人民", "傻逼傻逼"])
+
+
+def test_the_hyperscan_database_is_compiled_once_and_then_loaded_from_the_cache(cache_folder):
+    folder, counting = cache_folder
+    lexicon = make_lexicon(*CACHE_TERMS)
+    assert same_hits(lexicon, CACHE_TEXT, DEFAULT_STEPS)
+    built = counting.built  # 1, or 2 where the Traditional text takes the twin matcher (t2s_mode)
+    assert built >= 1 and len(list((folder / "hyperscan").iterdir())) == built
+    assert same_hits(lexicon, CACHE_TEXT, DEFAULT_STEPS)
+    assert counting.built == built
+    assert same_hits(make_lexicon(*CACHE_TERMS[:2]), CACHE_TEXT, DEFAULT_STEPS)  # other patterns, other entries
+    assert counting.built > built and len(list((folder / "hyperscan").iterdir())) == counting.built
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty"])
+def test_a_damaged_cache_entry_is_rebuilt(cache_folder, damage):
+    folder, counting = cache_folder
+    lexicon = make_lexicon(*CACHE_TERMS)
+    Matcher(lexicon, DEFAULT_STEPS, engine="hyperscan")
+    (entry,) = (folder / "hyperscan").iterdir()
+    data = entry.read_bytes()
+    data = {"flip a byte": data[:-100] + bytes([data[-100] ^ 1]) + data[-99:], "truncate": data[: len(data) // 2], "empty": b""}[damage]
+    entry.write_bytes(data)
+    Matcher(lexicon, DEFAULT_STEPS, engine="hyperscan")
+    assert counting.built == 2
+    Matcher(lexicon, DEFAULT_STEPS, engine="hyperscan")
+    assert counting.built == 2  # the rebuilt entry was stored again
+    assert same_hits(lexicon, CACHE_TEXT, DEFAULT_STEPS)
+
+
+def test_no_cache_where_the_folder_cannot_be_written_or_is_switched_off(cache_folder, tmp_path, monkeypatch):
+    _, counting = cache_folder
+    lexicon = make_lexicon(*CACHE_TERMS)
+    (tmp_path / "a-file").write_text("not a folder")
+    for setting in (str(tmp_path / "a-file" / "cache"), ""):
+        monkeypatch.setenv(CACHE_ENV, setting)
+        before = counting.built
+        assert same_hits(lexicon, CACHE_TEXT, DEFAULT_STEPS)
+        once = counting.built - before
+        assert same_hits(lexicon, CACHE_TEXT, DEFAULT_STEPS)
+        assert once >= 1 and counting.built == before + 2 * once  # compiled again: nothing was kept
+    assert list(tmp_path.iterdir()) == [tmp_path / "a-file"]
