@@ -29,7 +29,7 @@ from scanner.scan import ScanOptions
 from scanner.sources import load_registry
 from scanner.storage import Folder, join
 from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
-from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES
+from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, check_tokenizer
 
 EXIT_CHECK_FAILED = 3
 EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
@@ -164,6 +164,8 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
         tokenizer=tokenizer if tokenizer == DEFAULT_TOKENIZER else str(Path(tokenizer).resolve()),
         engine=engine,
     )
+    if tokens != "off" and options.tokenizer != DEFAULT_TOKENIZER:
+        check_tokenizer(options.tokenizer)
     command = shlex.join(["scanner", *sys.argv[1:]])
     config = RunConfig(
         out=out, annotate=annotate, workers=workers, force=force, unit_bytes=int(unit_mb * 2**20), command=command, stop_on_rejection=strict

@@ -9,9 +9,15 @@ JSONL, about ``BATCH_BYTES`` of text, so memory grows with neither shard size no
 A Parquet shard with many row groups is split into *work units*: ``Shard``s that cover a range of
 its row groups (``plan_units``), so one huge file is scanned by many workers at once.
 
-JSONL rows are read one line at a time: a malformed line, invalid UTF-8, a non-object value, a
-missing or non-string text field rejects that line (with a reason code) and reading goes on.
-Blank lines are not rows. The row number of a JSONL document is its 0-based line number.
+JSONL rows are read one line at a time: a malformed line, invalid UTF-8 (also a lone surrogate in
+a kept value, from a ``\\ud800`` escape or its encoded bytes), a non-object value, a missing or
+non-string text field rejects that line (with a reason code) and reading goes on. Blank lines are
+not rows. The row number of a JSONL document is its 0-based line number. A text, id, source or URL
+field named explicitly that no line of the shard holds (while lines with other fields were seen)
+fails the shard, as a missing column does for columnar formats.
+
+In Parquet and Arrow shards, a row whose binary text, id, source or URL is not UTF-8 is rejected
+(``invalid_utf8``); the other rows keep their row numbers.
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ _FORMATS = {
     ".ipc": ("arrow", None),
 }
 _GLOB_CHARS = re.compile(r"[*?\[]")
+# A lone surrogate: json.loads leaves one in a str for a \uD800-\uDFFF escape without its pair, and for the
+# (invalid UTF-8) bytes ED A0 80-ED BF BF, as it decodes with "surrogatepass". Arrow cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -373,6 +382,18 @@ def plan_units(shards: list[Shard], columns: Columns, unit_bytes: int = UNIT_BYT
         return [unit for units in pool.map(lambda shard: _units_of(shard, columns, unit_bytes), shards) for unit in units]
 
 
+class _InvalidUtf8Error(ShardError):
+    """A binary column holds a value that is not UTF-8: a scan rejects those rows, while ``Scanner.annotate``
+    (one output row per input row) fails as for any unreadable column."""
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    """Binary types, dictionary-encoded or not: the ones whose cast to string checks UTF-8."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+
 def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, text: bool) -> pa.Array:
     """Text must be string-like (binary is decoded as UTF-8); ids, sources and URLs are cast to string."""
     if isinstance(array, pa.ChunkedArray):
@@ -384,14 +405,32 @@ def _as_strings(array: pa.Array | pa.ChunkedArray, column: str, where: str, *, t
         return array
     if pa.types.is_null(kind):  # an all-null column, e.g. a chunk of a frame whose texts are all missing
         return pa.nulls(len(array), pa.large_string() if text else pa.string())
-    if text and not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind)):
+    if text and not (_is_binary(kind) or pa.types.is_string_view(kind)):
         msg = f"{where}: column {column!r} has type {kind}; expected a string column"
         raise ShardError(msg)
     try:
         return pc.cast(array, pa.large_string() if text else pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         msg = f"{where}: column {column!r} of type {kind} cannot be read as UTF-8 text: {e}"
-        raise ShardError(msg) from e
+        error = _InvalidUtf8Error if _is_binary(kind) else ShardError
+        raise error(msg) from e
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_rows(data: pa.RecordBatch, roles: dict[str, str | None]) -> np.ndarray:
+    """Mask of the rows whose binary text, id, source and URL are null or UTF-8. One Python decode per
+    value, so it runs only after a column-wide cast failed."""
+    valid = np.ones(data.num_rows, dtype=bool)
+    for name in {name for name in roles.values() if name is not None and _is_binary(data.schema.field(name).type)}:
+        valid &= [value is None or _is_utf8(value) for value in data.column(name).to_pylist()]
+    return valid
 
 
 def resolve_columns(names: list[str], columns: Columns, where: str) -> dict[str, str | None]:
@@ -414,6 +453,17 @@ def to_document_batch(data: pa.RecordBatch | pa.Table, roles: dict[str, str | No
     )
 
 
+def _scanned_document_batch(data: pa.RecordBatch, roles: dict[str, str | None], where: str, first_row: int) -> DocumentBatch:
+    """``to_document_batch`` for a shard scan, which counts rows it leaves out: a row whose binary text, id,
+    source or URL is not UTF-8 is rejected (``invalid_utf8``) instead of failing the shard."""
+    try:
+        return to_document_batch(data, roles, where, first_row)
+    except _InvalidUtf8Error:
+        valid = _utf8_rows(data, roles)
+    batch = to_document_batch(data.filter(pa.array(valid)), roles, where, first_row)
+    return dataclasses.replace(batch, row_number=first_row + np.flatnonzero(valid), rejected={"invalid_utf8": int(np.count_nonzero(~valid))})
+
+
 def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     """Columnar formats: check the columns once, then convert each non-empty record batch."""
     roles = resolve_columns(names, columns, shard.path)
@@ -421,7 +471,7 @@ def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: S
     try:
         for batch in batches:
             if batch.num_rows:
-                yield to_document_batch(batch, roles, shard.path, seen)
+                yield _scanned_document_batch(batch, roles, shard.path, seen)
                 seen += batch.num_rows
     except (pa.ArrowException, OSError) as e:
         msg = f"{shard.path}: corrupt data after row {seen}: {e}"
@@ -536,12 +586,13 @@ def _lines(shard: Shard, stream: io.BufferedIOBase, raw: io.BufferedIOBase) -> I
 
 
 class _JsonlBatchBuilder:
-    """Collects parsed lines into column lists; rejects lines that cannot become documents."""
+    """Collects parsed lines into column lists; rejects lines that cannot become documents. ``required``
+    are the roles whose field some line must hold: text, and whatever the user named."""
 
-    def __init__(self, roles: dict[str, str | None]) -> None:
+    def __init__(self, roles: dict[str, str | None], required: list[str]) -> None:
         self.roles = roles
+        self.required = required
         self.keys_seen: set[str] = set()
-        self.text_seen = False
         self.reset()
 
     def reset(self) -> None:
@@ -550,8 +601,8 @@ class _JsonlBatchBuilder:
         self.rejected: dict[str, int] = {}
         self.bytes = 0
 
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+    def reject(self, reason: str, rows: int = 1) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + rows
 
     def add(self, line_number: int, line: bytes) -> None:
         self.bytes += len(line)
@@ -571,7 +622,6 @@ class _JsonlBatchBuilder:
         if text_key not in record:
             self.reject("missing_text")
             return
-        self.text_seen = True
         text = record[text_key]
         if text is not None and not isinstance(text, str):
             self.reject("text_not_string")
@@ -581,17 +631,36 @@ class _JsonlBatchBuilder:
             value = text if role == "text" else record.get(self.roles[role])
             values.append(value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
+    def unseen_role(self) -> str | None:
+        """The first required role whose field no line held so far, once lines with fields were seen."""
+        return next((role for role in self.required if self.roles[role] not in self.keys_seen), None) if self.keys_seen else None
+
+    def _arrays(self) -> dict[str, pa.Array]:
+        return {role: pa.array(v, type=pa.large_string() if role == "text" else pa.string()) for role, v in self.values.items()}
+
+    def _reject_surrogates(self) -> None:
+        """Reject (``invalid_utf8``) the kept rows with a lone surrogate in any value. Searched only after
+        building the arrays failed, so clean batches pay nothing."""
+        bad = {row for values in self.values.values() for row, value in enumerate(values) if value is not None and _SURROGATE.search(value)}
+        self.rows = [number for row, number in enumerate(self.rows) if row not in bad]
+        self.values = {role: [value for row, value in enumerate(values) if row not in bad] for role, values in self.values.items()}
+        self.reject("invalid_utf8", len(bad))
+
     def build(self) -> DocumentBatch:
-        arrays = {role: pa.array(v, type=pa.large_string() if role == "text" else pa.string()) for role, v in self.values.items()}
+        try:
+            arrays = self._arrays()
+        except UnicodeEncodeError:
+            self._reject_surrogates()
+            arrays = self._arrays()
         batch = DocumentBatch(row_number=np.array(self.rows, dtype=np.int64), rejected=dict(self.rejected), **arrays)
         self.reset()
         return batch
 
 
 def _jsonl_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
-    # Optional roles default to conventional names; absent keys simply read as null per line.
+    # Roles not named default to conventional names; absent keys simply read as null per line.
     roles = {"text": columns.text, "id": columns.id or "id", "source": columns.source or "source", "url": columns.url or "url"}
-    builder = _JsonlBatchBuilder(roles)
+    builder = _JsonlBatchBuilder(roles, required=[role for role in roles if getattr(columns, role) is not None])
     try:
         with _open_lines(shard) as (stream, raw):
             for line_number, line in _lines(shard, stream, raw):
@@ -602,14 +671,14 @@ def _jsonl_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
                     continue
                 builder.add(line_number, line)
                 if len(builder.rows) + sum(builder.rejected.values()) >= BATCH_ROWS or builder.bytes >= BATCH_BYTES:
-                    if not builder.text_seen and builder.keys_seen:
+                    if builder.unseen_role():
                         break
                     yield builder.build()
     except (OSError, EOFError, zstandard.ZstdError) as e:
         msg = f"{shard.path}: cannot read ({shard.compression or 'uncompressed'} stream): {e}"
         raise ShardError(msg) from e
-    if not builder.text_seen and builder.keys_seen:
-        msg = f"{shard.path}: no text field {columns.text!r}; fields found: {', '.join(sorted(builder.keys_seen))}"
+    if missing := builder.unseen_role():
+        msg = f"{shard.path}: no {missing} field {roles[missing]!r}; fields found: {', '.join(sorted(builder.keys_seen))}"
         raise ShardError(msg)
     if builder.rows or builder.rejected:
         yield builder.build()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from scanner.filing import filing_rows, method_note
@@ -32,9 +33,15 @@ def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
     return [[step, counts.get(step, 0), percent(counts.get(step, 0) / hits if hits else 0.0)] for step in report["options"].get("normalize", [])]
 
 
+def _md_text(value: Any) -> str:
+    """A value from the data (a source name, a term, an error message) as inert Markdown on one
+    line: raw HTML would be rendered by Markdown viewers, and a line break or ``|`` would break a table."""
+    return " ".join(html.escape(str(value), quote=False).splitlines()).replace("|", "\\|")
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_md_text(c) for c in row) + " |" for row in rows]
     return [*lines, ""]
 
 
@@ -116,7 +123,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     if report["rejected"] or report["errors"]:
         lines += [f"## {L('errors')}", ""]
         lines += [f"- `{reason}`: {rows}" for reason, rows in sorted(report["rejected"].items())]
-        lines += [f"- `{e['shard']}`: {e['reason']}" for e in report["errors"]]
+        lines += [f"- `{e['shard']}`: {_md_text(e['reason'])}" for e in report["errors"]]
     return "\n".join(lines) + "\n"
 
 

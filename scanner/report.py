@@ -194,14 +194,22 @@ def traceability_check(by_source: dict[str, dict[str, Any]], profile: Profile) -
     )
 
 
-def technical_check(totals: dict[str, Any], profile: Profile) -> dict[str, Any]:
-    scanned_share = _share(totals["documents"], totals["documents"] + totals["rejected_documents"])
+def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Keyword screening's pass rate, and the share of the corpus it screened: the documents among
+    the rows read, times the share of input bytes in files that were read without error (a file
+    with an unreadable part counts as unscreened: its rows are unknown)."""
+    failed_files = {e["shard"] for e in errors}
+    input_bytes = sum(i["bytes"] for i in inputs)
+    unread_bytes = sum(i["bytes"] for i in inputs if i["path"] in failed_files)
+    read_share = 1 - unread_bytes / input_bytes if input_bytes else (0.0 if failed_files else 1.0)
+    scanned_share = _share(totals["documents"], totals["documents"] + totals["rejected_documents"]) * read_share
     pass_rate = 1 - totals["flagged_share"]
     failed = scanned_share < profile.technical_sample_min_share or pass_rate < profile.technical_sample_min_pass_rate
     return _check(
         "technical-spot-check",
         profile,
-        evidence="Keyword screening of every readable document; pass = no blocked-keyword hit. Classifier screening is not part of this tool.",
+        evidence="Keyword screening of every readable document; pass = no blocked-keyword hit. Classifier screening is not part of this tool. "
+        "Screened share: documents among the rows read, times the share of input bytes in files read without error.",
         value=pass_rate,
         threshold=profile.technical_sample_min_pass_rate,
         scanned_share=scanned_share,
@@ -211,8 +219,14 @@ def technical_check(totals: dict[str, Any], profile: Profile) -> dict[str, Any]:
     )
 
 
-def human_check(labels: dict[str, Any] | None, profile: Profile) -> dict[str, Any]:
-    if not labels:
+def human_check(labels: dict[str, Any] | None, profile: Profile, sample_ids: set[str]) -> dict[str, Any]:
+    """The pass rate of the imported verdicts on documents of the current human sample (``sample_ids``).
+    A later scan may draw another sample (other inputs, seed or size); verdicts on documents outside
+    it say nothing about it, so they are left out and counted in ``labels_outside_sample``."""
+    stored = labels["labels"] if labels else []
+    verdicts = [v for v in stored if v["doc_id"] in sample_ids]
+    outside = len(stored) - len(verdicts)
+    if not verdicts:
         return _check(
             "human-spot-check",
             profile,
@@ -220,10 +234,10 @@ def human_check(labels: dict[str, Any] | None, profile: Profile) -> dict[str, An
             value=None,
             threshold=profile.human_sample_min_pass_rate,
             sample_size=0,
+            labels_outside_sample=outside,
             status="not-assessed",
             offending=[],
         )
-    verdicts = labels["labels"]
     passed = sum(1 for v in verdicts if v["verdict"] == "pass")
     low, high = wilson_interval(passed, len(verdicts))
     failures: dict[str, int] = {}
@@ -242,6 +256,7 @@ def human_check(labels: dict[str, Any] | None, profile: Profile) -> dict[str, An
         sample_size_threshold=profile.human_sample_min_size,
         interval_95=[low, high],
         failures_by_category=dict(sorted(failures.items())),
+        labels_outside_sample=outside,
         status=_status(failed),
         offending=sorted(failures),
     )
@@ -453,8 +468,8 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         blocklist_check(by_source, profile),
         diversity_check(by_source, by_language, origins, profile),
         traceability_check(by_source, profile),
-        technical_check(totals, profile),
-        human_check(load_labels(folder), profile),
+        technical_check(totals, profile, stats.inputs, stats.errors),
+        human_check(load_labels(folder), profile, set(sample["doc_id"].to_pylist())),
         keyword_library_check(lexicon, profile),
         foreign_open_source_check(filing, profile),
     ]

@@ -52,8 +52,9 @@ from scanner.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report import SHARD_FORMAT
 from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.sampling import CandidateCollector, IdHashes, split_at_cutoff
-from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions
+from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions, describe_run
 from scanner.stats import ShardStats
+from scanner.tokens import count_tokens
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
@@ -281,15 +282,44 @@ def write_stats(
     folder.write_json(("shards", f"{shard.name}.json"), document)
 
 
+_MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid", "language-ID settings"), ("options", "scan options"))
+
+
+def refuse_mixed_output(config: RunConfig, units: list[Shard], lexicon: Lexicon, options: ScanOptions) -> None:
+    """Before any work: a ``ConfigError`` if the output folder already holds units of other inputs
+    made with another lexicon, language model, options or tool version (``describe_run``), which the
+    report could not merge with this scan's. One such unit is read: a folder is all of one kind, and
+    reading every unit would cost each job of a large array. Units of this plan do not count, since
+    they are redone when their provenance differs."""
+    folder = config.folder
+    if not folder.is_dir("shards"):
+        return
+    planned = {f"{u.name}.json" for u in units}
+    other = next((name for name in folder.names("shards", suffix=".json") if name not in planned), None)
+    if other is None:
+        return
+    try:
+        stored = folder.read_json("shards", other)["run"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # an unreadable stats file is the report's to name
+    run = describe_run(lexicon, options)
+    for key, what in _MERGED_PROVENANCE:
+        if json.dumps(stored.get(key), sort_keys=True) != json.dumps(run[key], sort_keys=True):
+            msg = f"{folder.uri('shards', other)} was made with another {what}, so no report could merge it with this scan; scan into a fresh --out"
+            raise ConfigError(msg)
+
+
 def prepare_output(config: RunConfig, units: list[Shard]) -> None:
     """Create the output folders and delete outputs of other plans of these files (e.g. another
     row-group split of a rewritten Parquet file), so no row is counted twice. Files not being
     scanned now are left alone: other jobs of a batch array may own them."""
     folder = config.folder
-    for sub in ("shards", "samples/candidates", "samples/reserve", "ids"):
-        folder.makedirs(*sub.split("/"))
-    if config.annotate:
-        folder.makedirs("annotations")
+    try:
+        for sub in ("shards", "samples/candidates", "samples/reserve", "ids", *(["annotations"] if config.annotate else [])):
+            folder.makedirs(*sub.split("/"))
+    except OSError as e:
+        msg = f"{config.out}: cannot be the output folder ({e})"
+        raise ConfigError(msg) from e
     wanted = {u.name for u in units}
     files = {u.file_name for u in units}
     for sub, suffix in (("shards", ".json"), ("annotations", ".parquet"), ("samples/candidates", ".parquet"), ("samples/reserve", ".parquet"), ("ids", ".npy")):
@@ -353,6 +383,19 @@ def _start_method(units: list[Shard], config: RunConfig) -> str:
     return "spawn" if remote or "fork" not in multiprocessing.get_all_start_methods() else "fork"
 
 
+def _shared_scanner(lexicon: Lexicon, options: ScanOptions) -> Scanner:
+    """The compiled, warmed-up scanner that several workers share (threads, or forked processes).
+    The token estimate's vocabulary loads on a thread while the automaton compiles: bpe-openai builds
+    it in Rust with the GIL released (~60 ms), which leaves the serial start-up of a multi-worker run.
+    A one-worker run loads it lazily, on its one core."""
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        vocabulary = loader.submit(count_tokens, ["warm-up"], options.tokenizer) if options.tokens != "off" else None
+        scanner = Scanner(lexicon, options)
+        if vocabulary is not None:
+            vocabulary.result()
+    return scanner.warmed_up()
+
+
 def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: RunConfig, tracker: Tracker) -> ShardStats:
     """Scan the units on this machine: in-process for one worker, else threads or processes (see
     the module docstring). Largest units go first, so the last ones to finish are small."""
@@ -370,7 +413,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
                     break
         return total
     if not options.langid:
-        scanner = Scanner(lexicon, options)
+        scanner = _shared_scanner(lexicon, options)
         events: Any = queue.SimpleQueue()
         with ThreadPoolExecutor(max_workers=workers) as pool:
 
@@ -383,7 +426,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     events = context.SimpleQueue()
     scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
     if method == "fork":
-        scanner = Scanner(lexicon, options).warmed_up()
+        scanner = _shared_scanner(lexicon, options)
     with (
         fork_ready() if method == "fork" else nullcontext(),
         ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool,
@@ -423,6 +466,7 @@ def run_scan(
     """Scan every shard with the named executor and return the merged stats of this run's units."""
     run_units = get_executor(executor)
     units = plan_units(shards, options.columns, config.unit_bytes)
+    refuse_mixed_output(config, units, lexicon, options)
     prepare_output(config, units)
     config = dataclasses.replace(config, expected_documents=expected_documents(units))
     return run_units(units, lexicon, options, config, Tracker(units, on_progress))

@@ -208,6 +208,21 @@ def _bit_lists(masks: np.ndarray, names: tuple[str, ...]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, type=pa.string()).take(pa.array(bit)))
 
 
+def describe_run(lexicon: Lexicon, options: ScanOptions, langid: LanguageIdentifier | None = None) -> dict:
+    """Provenance for every output of a scan: tool version, lexicon, language model and the options
+    (with their digest). Units can only be merged into one report where these are the same."""
+    from scanner import __version__
+
+    if langid is None and options.langid:
+        langid = LanguageIdentifier()
+    return {
+        "tool": {"name": "scanner", "version": __version__},
+        "lexicon": lexicon.describe(),
+        "langid": langid.describe() if options.langid else None,
+        "options": {"digest": options.digest(), **asdict(options)},
+    }
+
+
 class Scanner:
     """A lexicon compiled for matching, plus language ID; build once, use from any thread.
 
@@ -237,18 +252,10 @@ class Scanner:
         return self
 
     def describe(self) -> dict:
-        """Provenance for every output: lexicon, language model and the options digest. Computed
-        once per scanner (the lexicon's audit and hash take ~30 ms for 10k terms); treat it as
-        read-only."""
+        """Provenance for every output (``describe_run``), computed once per scanner (the lexicon's
+        audit and hash take ~30 ms for 10k terms); treat it as read-only."""
         if self._description is None:
-            from scanner import __version__
-
-            self._description = {
-                "tool": {"name": "scanner", "version": __version__},
-                "lexicon": self.lexicon.describe(),
-                "langid": self.langid.describe() if self.langid else None,
-                "options": {"digest": self.options.digest(), **asdict(self.options)},
-            }
+            self._description = describe_run(self.lexicon, self.options, self.langid)
         return self._description
 
     def analyse(self, batch: DocumentBatch, shard_label: str, fallback_source: str) -> BatchResult:

@@ -141,6 +141,23 @@ def _as_tuple(value, where: str, key: str) -> tuple[str, ...]:
     raise ConfigError(msg)
 
 
+_TRUE = ("1", "true", "yes", "y")
+_FALSE = ("", "0", "false", "no", "n")
+
+
+def _as_flag(value, where: str, name: str, key: str) -> bool:
+    """A yes/no field: TOML booleans, or in CSV true/false, yes/no, y/n, 1/0 (any case; empty = no).
+    Anything else is an error rather than a silent "no": a misspelt ``blocklisted`` must not pass."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    msg = f"{where}: source {name!r} has {key} {value!r}; expected true or false (yes/no, 1/0)"
+    raise ConfigError(msg)
+
+
 def _entry(raw: dict, where: str) -> RegistrySource:
     name = str(raw.get("name") or "").strip()
     if not name:
@@ -159,16 +176,13 @@ def _entry(raw: dict, where: str) -> RegistrySource:
     if data_type not in ("", "code"):
         msg = f"{where}: source {name!r} has data_type {data_type!r}; expected code or nothing"
         raise ConfigError(msg)
-    blocklisted = raw.get("blocklisted", False)
-    if isinstance(blocklisted, str):
-        blocklisted = blocklisted.strip().lower() in ("1", "true", "yes", "y")
     return RegistrySource(
         name=name,
         type=kind,
         origin=origin,
         licence=str(raw.get("licence") or raw.get("license") or "").strip(),
         reference=str(raw.get("reference") or "").strip(),
-        blocklisted=bool(blocklisted),
+        blocklisted=_as_flag(raw.get("blocklisted"), where, name, "blocklisted"),
         sources=_as_tuple(raw.get("sources"), where, "sources"),
         domains=domains,
         url_prefixes=_as_tuple(raw.get("url_prefixes"), where, "url_prefixes"),

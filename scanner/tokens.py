@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from scanner.errors import ConfigError
+
 DEFAULT_TOKENIZER = "o200k_base"
 TOKEN_MODES = ("estimate", "exact", "off")
 PIECE_CHARS = 50_000
@@ -34,8 +36,18 @@ def _load(name: str):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(name)
+    try:
+        tokenizer = Tokenizer.from_file(name)
+    except Exception as e:  # the tokenizers package raises a bare Exception for a file it cannot parse
+        msg = f"{name}: not a Hugging Face tokenizer.json ({e})"
+        raise ConfigError(msg) from e
     return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def check_tokenizer(name: str) -> None:
+    """Load ``name`` now (it stays loaded for the counts), so a file that is no tokenizer is a
+    ``ConfigError`` before any work rather than a failure in the middle of a scan."""
+    _load(name)
 
 
 def _o200k_counter() -> Callable[[str], int]:

@@ -53,6 +53,39 @@ def test_bad_jsonl_lines_are_rejected_and_the_scan_goes_on(tmp_path):
     assert per_shard["a.jsonl"]["rows_read"] == 7 and per_shard["b.jsonl"]["rejected"] == {}
 
 
+def test_lone_surrogate_escape_rejects_its_line_and_the_scan_goes_on(tmp_path):
+    lines = [b'{"id": "s1", "text": "porn"}', b'{"id":"s2","text":"lone surrogate \\ud800 here"}', b'{"id": "s3", "text": "pair \\ud83d\\ude00"}']
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    code, report, _ = scan(tmp_path, str(tmp_path / "a.jsonl"))
+    assert code == EXIT_REJECTED
+    assert report["rejected"] == {"invalid_utf8": 1} and report["errors"] == []
+    assert (report["totals"]["documents"], report["totals"]["rows_read"], report["totals"]["flagged_documents"]) == (2, 3, 1)
+    assert_rows_add_up(report)
+
+
+def test_invalid_utf8_in_a_binary_parquet_text_column_rejects_only_that_row(tmp_path):
+    texts = [f"document {i}".encode() for i in range(40)]
+    texts[2] = b"\xff\xfe bad"
+    pq.write_table(pa.table({"text": pa.array(texts, pa.binary())}), tmp_path / "t.parquet")
+    code, report, _ = scan(tmp_path, str(tmp_path / "t.parquet"))
+    assert code == EXIT_REJECTED
+    assert report["errors"] == [] and report["rejected"] == {"invalid_utf8": 1}
+    assert (report["totals"]["documents"], report["totals"]["rejected_documents"], report["totals"]["rows_read"]) == (39, 1, 40)
+    assert_rows_add_up(report)
+
+
+def test_mistyped_id_column_fails_a_jsonl_shard_as_it_does_a_parquet_one(tmp_path):
+    rows = [{"id": "a", "text": "x"}, {"id": "b", "text": "y", "lang": "en"}]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "b.parquet")
+    code, report, _ = scan(tmp_path, str(tmp_path), extra=("--id-column", "doc_id"))
+    assert code == EXIT_REJECTED
+    reasons = {Path(e["shard"]).name: e["reason"] for e in report["errors"]}
+    assert "no id field 'doc_id'; fields found: id, lang, text" in reasons["a.jsonl"]
+    assert "no id column 'doc_id'; columns found: id, text" in reasons["b.parquet"]
+    assert report["totals"]["documents"] == 0 and report["totals"]["rows_read"] == 0
+
+
 def test_strict_turns_a_rejection_into_exit_4(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b'{"text": "ok"}\n{broken\n')
     code, report, _ = scan(tmp_path, str(tmp_path / "a.jsonl"), extra=("--strict",))

@@ -185,15 +185,20 @@ def test_missing_text_column_is_reported_with_columns_found(tmp_path, lexicon_pa
         (["scan", "x.txt", "--out", "o"], "unknown shard format"),
         (["scan", "*.nothing", "--out", "o"], "matches no file"),
         (["report", "empty_dir"], "no shard statistics found"),
+        (["scan", "one.jsonl", "--out", "x.txt"], "x.txt: cannot be the output folder"),
+        (["scan", "one.jsonl", "--out", "o", "--tokenizer", "x.txt"], "x.txt: not a Hugging Face tokenizer.json"),
+        (["scan", "one.jsonl", "--out", "o", "--tokens", "exact", "--tokenizer", "x.txt"], "x.txt: not a Hugging Face tokenizer.json"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "x.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "one.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert message in result.output
+    assert not (tmp_path / "o").exists()  # before any work
 
 
 def test_bad_lexicon_exits_2_naming_file_and_line(tmp_path):
@@ -261,3 +266,15 @@ def test_console_command_hides_pandas_from_pyarrow_except_for_ray():
         "pa.table({'a': [1]}).to_pylist(); assert 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_output_file_gets_the_usual_mode_for_new_files(tmp_path, lexicon_path):
+    """Reports on a shared cluster are read by others: no output is private where new files are not."""
+    pq.write_table(pa.Table.from_pylist(ROWS, schema=SCHEMA), tmp_path / "in.parquet", row_group_size=3)
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "o"), "--lexicon", str(lexicon_path), "--annotate"])
+    assert result.exit_code in (0, 1), result.output
+    (tmp_path / "plain").write_bytes(b"")
+    expected = (tmp_path / "plain").stat().st_mode & 0o777
+    modes = {p.relative_to(tmp_path / "o").as_posix(): p.stat().st_mode & 0o777 for p in (tmp_path / "o").rglob("*") if p.is_file()}
+    assert {"report.json", "report.md", "report.html"} <= modes.keys() and any(name.startswith("shards/") for name in modes)
+    assert set(modes.values()) == {expected}, modes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -194,6 +195,28 @@ def test_export_then_import_gives_pass_rate_and_wilson_interval(scanned, tmp_pat
     assert human["status"] == "fail"  # 50 < 4,000 items and 94 % < 96 %
 
 
+def test_verdicts_count_only_for_documents_of_the_current_sample(scanned, tmp_path):
+    """A re-scan with another seed draws another sample: the verdicts on documents it no longer holds
+    are left out (and counted), not applied to it."""
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sample", "export", str(scanned), "--format", "jsonl", "-o", str(tmp_path / "sheet.jsonl")]).exit_code == 0
+    rows = _read_sheet(tmp_path / "sheet.jsonl")
+    verdicts = {r["doc_id"]: "fail" if i < 10 else "pass" for i, r in enumerate(rows)}
+    _write_sheet(tmp_path / "labelled.jsonl", [{**r, "verdict": verdicts[r["doc_id"]]} for r in rows])
+    assert runner.invoke(cli, ["sample", "import", str(scanned), str(tmp_path / "labelled.jsonl")]).exit_code == 0
+    assert check(report_of(scanned), "human-spot-check")["sample_size"] == 50
+    root = scanned.parent
+    args = ["scan", str(root / "in"), "--out", str(scanned), "--lexicon", str(root / "lex.csv"), "--sources", str(root / "sources.toml"),
+            "--sample-size", "50", "--sample-per-source", "5", "--workers", "1", "--sample-seed", "another"]
+    assert runner.invoke(cli, args).exit_code == 0
+    assert runner.invoke(cli, ["sample", "export", str(scanned), "--format", "jsonl", "-o", str(tmp_path / "new.jsonl")]).exit_code == 0
+    kept = [verdicts[r["doc_id"]] for r in _read_sheet(tmp_path / "new.jsonl") if r["doc_id"] in verdicts]
+    assert 0 < len(kept) < 50
+    human = check(report_of(scanned), "human-spot-check")
+    assert human["sample_size"] == len(kept) and human["labels_outside_sample"] == 50 - len(kept)
+    assert human["value"] == pytest.approx(kept.count("pass") / len(kept))
+
+
 def _read_sheet(path: Path) -> list[dict]:
     if path.suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -289,6 +312,8 @@ def test_origin_defaults():
         ('[[source]]\nname = "x"\ntype = "commercial"\norigin = "mars"\n', "origin 'mars'"),
         ('[[source]]\nname = "x"\ntype = "commercial"\n[[source]]\nname = "x"\ntype = "commercial"\n', "registered twice"),
         ("not toml [", "invalid TOML"),
+        ('[[source]]\nname = "x"\ntype = "commercial"\nblocklisted = "ture"\n', "blocklisted 'ture'; expected true or false"),
+        ('[[source]]\nname = "x"\ntype = "commercial"\nblocklisted = 2\n', "blocklisted 2"),
     ],
 )
 def test_bad_registry_is_a_config_error(tmp_path, content, message):
@@ -302,6 +327,15 @@ def test_registry_csv(tmp_path):
     registry = load_registry(tmp_path / "s.csv")
     assert registry.attribute(None, "https://zh.wikipedia.org/wiki/x", "s") == "wiki"
     assert registry.attribute(None, "https://notwikipedia.org/", "s") is None
+
+
+def test_registry_csv_yes_no_fields(tmp_path):
+    rows = "".join(f"s{i},commercial,domestic,{value}\n" for i, value in enumerate(["Yes", "y", "1", "TRUE", "no", "", "0", "False"]))
+    (tmp_path / "s.csv").write_text("name,type,origin,blocklisted\n" + rows, encoding="utf-8")
+    assert [e.blocklisted for e in load_registry(tmp_path / "s.csv").entries] == [True] * 4 + [False] * 4
+    (tmp_path / "bad.csv").write_text("name,type,origin,blocklisted\nok,commercial,domestic,no\nx,commercial,domestic,maybe\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.csv:3: source 'x' has blocklisted 'maybe'"):
+        load_registry(tmp_path / "bad.csv")
 
 
 def test_verify_and_fail_on_check(scanned):
@@ -356,3 +390,18 @@ def test_noisy_terms_are_marked(tmp_path):
 
     rows = {r["term"]: r["noisy"] for r in _top_terms(stats, 102)}
     assert rows == {"的": True, "傻逼": False, "porn": False}
+
+
+def test_screened_share_leaves_out_the_input_bytes_of_unreadable_files(tmp_path):
+    (tmp_path / "lex.csv").write_text(LEXICON_CSV, encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    good = "".join(json.dumps({"text": f"第{i}号公告：今天市场运行平稳。"}, ensure_ascii=False) + "\n" for i in range(30))
+    (tmp_path / "in" / "good.jsonl").write_text(good + "not json\n", encoding="utf-8")
+    (tmp_path / "in" / "broken.jsonl.gz").write_bytes(gzip.compress(good.encode())[:-40])  # truncated: a shard error
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--lexicon", str(tmp_path / "lex.csv")])
+    assert result.exit_code == 5, result.output
+    report = report_of(tmp_path / "out")
+    sizes = {Path(i["path"]).name: i["bytes"] for i in report["inputs"]}
+    assert report["errors"] and sizes["broken.jsonl.gz"] > 0
+    expected = 30 / 31 * sizes["good.jsonl"] / (sizes["good.jsonl"] + sizes["broken.jsonl.gz"])
+    assert check(report, "technical-spot-check")["scanned_share"] == pytest.approx(expected)

@@ -153,6 +153,22 @@ def test_data_is_escaped(scans):
     assert not [a for t, a in tags(html) if t == "img"]
 
 
+def test_data_is_inert_in_the_markdown_report(tmp_path):
+    """Source names with HTML, a table bar or a line break stay inert, one-line table cells in report.md."""
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"text": "no porn here", "source": HOSTILE}, {"text": "the weather", "source": "a|b\nc"}]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "lexicon.csv").write_text(LEXICON_CSV, encoding="utf-8")
+    args = ["scan", str(corpus), "--out", str(tmp_path / "out"), "--lexicon", str(tmp_path / "lexicon.csv"), "--report-lang", "en"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    lines = (tmp_path / "out" / "report.md").read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if HOSTILE in line]
+    hostile = [line for line in lines if "onerror" in line]
+    assert hostile and all("&lt;img src=x onerror=" in line and line.startswith("| ") and line.endswith(" |") for line in hostile)
+    barred = [line for line in lines if line.startswith("| a\\|b c |")]
+    assert len(barred) == 1 and not [line for line in lines if line.startswith("c |")]
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_provenance_is_complete(scans, lang):
     html = page(scans[lang])

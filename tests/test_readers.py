@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import make_lexicon, write_jsonl
 
+import scanner
 from scanner import readers
 from scanner.errors import ConfigError, ShardError
 from scanner.readers import Columns, discover_shards, read_batches
@@ -67,10 +70,40 @@ def test_non_string_text_column_is_a_shard_error(tmp_path):
         list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns()))
 
 
-def test_invalid_utf8_binary_text_is_a_shard_error(tmp_path):
-    pq.write_table(pa.table({"text": pa.array([b"\xff\xfe"], pa.binary())}), tmp_path / "t.parquet")
-    with pytest.raises(ShardError, match="cannot be read as UTF-8"):
-        list(read_batches(discover_shards([str(tmp_path / "t.parquet")])[0], Columns()))
+def write_columnar(path, table):
+    if path.suffix == ".arrow":
+        with pa.ipc.new_file(path, table.schema) as writer:
+            writer.write_table(table)
+    else:
+        pq.write_table(table, path)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_rows_with_invalid_utf8_binary_values_are_rejected_and_keep_row_numbers(tmp_path, monkeypatch, suffix):
+    monkeypatch.setattr(readers, "BATCH_ROWS", 16)
+    texts = [f"row {i}".encode() for i in range(40)]
+    ids = [str(i).encode() for i in range(40)]
+    texts[2], texts[33], ids[20] = b"\xff\xfe bad", b"bad \xc3", b"\xff"
+    write_columnar(tmp_path / f"t{suffix}", pa.table({"text": pa.array(texts, pa.binary()), "id": pa.array(ids, pa.binary())}))
+    batches = list(read_batches(discover_shards([str(tmp_path / f"t{suffix}")])[0], Columns()))
+    kept = [i for i in range(40) if i not in (2, 20, 33)]
+    assert np.concatenate([b.row_number for b in batches]).tolist() == kept
+    assert [t for b in batches for t in b.text.to_pylist()] == [f"row {i}" for i in kept]
+    assert [i for b in batches for i in b.id.to_pylist()] == [str(i) for i in kept]
+    assert [b.rejected for b in batches] == [{"invalid_utf8": 1}, {"invalid_utf8": 1}, {"invalid_utf8": 1}]
+
+
+def test_annotate_fails_on_invalid_utf8_binary_rather_than_drop_rows():
+    table = pa.table({"text": pa.array([b"ok", b"\xff\xfe"], pa.binary())})
+    with pytest.raises(ShardError, match="column 'text' of type binary cannot be read as UTF-8"):
+        scanner.Scanner(make_lexicon(("sex", "A1.6")), scanner.ScanOptions(langid=False)).annotate(table)
+
+
+def one_jsonl_batch(tmp_path: Path, lines: list[bytes]):
+    """The one batch of a JSONL file of these lines."""
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (batch,) = read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns())
+    return batch
 
 
 def test_jsonl_bad_lines_are_rejected_with_reasons(tmp_path):
@@ -84,12 +117,49 @@ def test_jsonl_bad_lines_are_rejected_with_reasons(tmp_path):
         b"",
         b'{"text": null}',
     ]
-    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    (batch,) = read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns())
+    batch = one_jsonl_batch(tmp_path, lines)
     assert batch.text.to_pylist() == ["ok", None]
     assert batch.id.to_pylist() == ["7", None]
     assert batch.row_number.tolist() == [0, 7]
     assert batch.rejected == {"malformed_json": 1, "invalid_utf8": 1, "not_an_object": 1, "missing_text": 1, "text_not_string": 1}
+
+
+def test_jsonl_lone_surrogate_escapes_are_rejected_as_invalid_utf8(tmp_path):
+    lines = [
+        b'{"id": "s0", "text": "ok"}',
+        b'{"id": "s1", "text": "lone surrogate \\ud800 here"}',
+        b'{"id": "s2 \\udfff", "text": "bad id"}',
+        b'{"id": "s3", "text": "bad source", "source": "\\ud83d"}',
+        b'{"id": "s4", "text": "bad url", "url": "http://x/\\udc00"}',
+        b'{"id": ["s5", "\\ud800"], "text": "bad id inside a list"}',
+        b'{"id": "s6", "text": "pair \\ud83d\\ude00 kept", "url": "a \\\\ud800 is just text"}',
+        b'{"id": "s7", "text": "the bytes \xed\xa0\x80 of a surrogate"}',
+    ]
+    batch = one_jsonl_batch(tmp_path, lines)
+    assert batch.text.to_pylist() == ["ok", "pair \U0001f600 kept"]
+    assert batch.url.to_pylist() == [None, "a \\ud800 is just text"]
+    assert batch.row_number.tolist() == [0, 6]
+    assert batch.rejected == {"invalid_utf8": 6}
+
+
+@pytest.mark.parametrize("role", ["id", "source", "url"])
+def test_jsonl_named_field_no_line_holds_names_the_fields_found(tmp_path, role):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "text": "x"}, {"text": "y", "meta": 2}])
+    with pytest.raises(ShardError, match=f"no {role} field 'doc_{role}'; fields found: id, meta, text"):
+        list(read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns(**{role: f"doc_{role}"})))
+
+
+def test_jsonl_named_field_missing_from_the_first_batch_fails_before_any_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    write_jsonl(tmp_path / "a.jsonl", [{"id": i, "text": "x"} for i in range(5)])
+    with pytest.raises(ShardError, match="no id field 'doc_id'; fields found: id, text"):
+        next(read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns(id="doc_id")))
+
+
+def test_jsonl_named_field_some_lines_lack_reads_as_null(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}, {"text": "y", "doc_id": "d1"}])
+    (batch,) = read_batches(discover_shards([str(tmp_path / "a.jsonl")])[0], Columns(id="doc_id"))
+    assert batch.id.to_pylist() == [None, "d1"]
 
 
 def test_jsonl_without_the_text_field_names_the_fields_found(tmp_path):

@@ -186,6 +186,24 @@ def test_batch_scheduler_subsets_merge_into_the_full_report(tmp_path, corpus, le
     assert without_timing(report_of(jobs)) == without_timing(report_of(full))
 
 
+@pytest.mark.parametrize(("other", "what"), [({"--lexicon": "other.csv"}, "lexicon"), ({"--sample-size": "7"}, "scan options")])
+def test_scanning_into_a_folder_of_another_lexicon_or_options_is_refused_before_any_work(tmp_path, corpus, lexicon_file, other, what):
+    (tmp_path / "other.csv").write_text("term,category\nporn,A1.6\n", encoding="utf-8")
+
+    def options(changes: dict[str, str]) -> list[str]:
+        chosen = {"--lexicon": str(lexicon_file), "--no-langid": None, "--unit-mb": UNIT, **changes}
+        return [str(tmp_path / v) if v == "other.csv" else v for k, v in chosen.items() for v in ([k] if v is None else [k, v])]
+
+    out = tmp_path / "o"
+    scan(str(corpus), "--out", str(out), *options({}))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = scan(str(corpus / "a.jsonl"), "--out", str(out), *options(other), expect=2)  # the other inputs' units stay as they were
+    assert f"was made with another {what}, so no report could merge it with this scan; scan into a fresh --out" in result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    scan(str(corpus), "--out", str(out), *options(other))  # every input again: every unit is redone
+    assert report_of(out)["totals"]["documents"] == 1440
+
+
 @pytest.mark.parametrize("args", [["--shard-index", "1"], ["--num-shards", "2"], ["--shard-index", "2", "--num-shards", "2"]])
 def test_bad_subset_options_exit_2(tmp_path, corpus, args):
     result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), *args])
