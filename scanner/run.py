@@ -54,7 +54,6 @@ from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.sampling import CandidateCollector, IdHashes, split_at_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions, describe_run
 from scanner.stats import ShardStats
-from scanner.tokens import count_tokens
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
@@ -383,19 +382,6 @@ def _start_method(units: list[Shard], config: RunConfig) -> str:
     return "spawn" if remote or "fork" not in multiprocessing.get_all_start_methods() else "fork"
 
 
-def _shared_scanner(lexicon: Lexicon, options: ScanOptions) -> Scanner:
-    """The compiled, warmed-up scanner that several workers share (threads, or forked processes).
-    The token estimate's vocabulary loads on a thread while the automaton compiles: bpe-openai builds
-    it in Rust with the GIL released (~60 ms), which leaves the serial start-up of a multi-worker run.
-    A one-worker run loads it lazily, on its one core."""
-    with ThreadPoolExecutor(max_workers=1) as loader:
-        vocabulary = loader.submit(count_tokens, ["warm-up"], options.tokenizer) if options.tokens != "off" else None
-        scanner = Scanner(lexicon, options)
-        if vocabulary is not None:
-            vocabulary.result()
-    return scanner.warmed_up()
-
-
 def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: RunConfig, tracker: Tracker) -> ShardStats:
     """Scan the units on this machine: in-process for one worker, else threads or processes (see
     the module docstring). Largest units go first, so the last ones to finish are small."""
@@ -413,7 +399,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
                     break
         return total
     if not options.langid:
-        scanner = _shared_scanner(lexicon, options)
+        scanner = Scanner(lexicon, options).warmed_up()  # before the threads: each would load the tokenizer
         events: Any = queue.SimpleQueue()
         with ThreadPoolExecutor(max_workers=workers) as pool:
 
@@ -426,7 +412,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     events = context.SimpleQueue()
     scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
     if method == "fork":
-        scanner = _shared_scanner(lexicon, options)
+        scanner = Scanner(lexicon, options).warmed_up()
     with (
         fork_ready() if method == "fork" else nullcontext(),
         ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool,
