@@ -39,7 +39,6 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
-from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
@@ -430,6 +429,8 @@ def get_executor(name: str) -> ExecutorFunction:
     """``local`` or an executor registered under the ``scanner.executors`` entry-point group."""
     if name == "local":
         return run_local
+    from importlib.metadata import entry_points  # ~8 ms to import, which local runs need not pay
+
     registered = {ep.name: ep for ep in entry_points(group=EXECUTOR_GROUP)}
     if name not in registered:
         msg = f"unknown executor {name!r}; available: {', '.join(['local', *sorted(registered)])}"

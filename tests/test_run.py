@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -295,7 +296,7 @@ def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, mon
         def load(self):
             raise ImportError("No module named 'ray'")
 
-    monkeypatch.setattr(scanner.run, "entry_points", lambda group: [MissingExtra()])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [MissingExtra()])
     result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "ray"])
     assert result.exit_code == 2
     assert "pip install 'corpus-scanner[ray]'" in result.output
