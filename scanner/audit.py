@@ -2,8 +2,10 @@
 
 - counts per risk code, with the verdict of each rule (total; each A.1 risk; each A.2 risk);
 - duplicates (a term listed more than once, with where);
-- terms that can never match: they contain characters a document cannot hold once read (format
-  characters such as zero-width spaces, which text pipelines strip) or unpaired surrogates;
+- terms that can never match: they hold unpaired surrogates, which no UTF-8 document can;
+- terms that hold hidden characters (format characters such as a zero-width space): they match with
+  those characters deleted while the ``invisible`` step is on (the default), and literally when it is
+  off; usually a copy-paste artefact worth a look;
 - single-character CJK terms, which flag huge shares of ordinary text (性 hits ~47 % of news).
 """
 
@@ -23,13 +25,17 @@ def is_cjk(char: str) -> bool:
 
 def never_matches(term: str) -> str | None:
     """Why a term can never match, or None."""
-    for char in term:
-        category = unicodedata.category(char)
-        if category == "Cf":
-            return f"contains invisible format character U+{ord(char):04X}"
-        if category == "Cs":
-            return f"contains unpaired surrogate U+{ord(char):04X}"
-    return None
+    return _first_of_category(term, "Cs", "contains unpaired surrogate")
+
+
+def hidden_characters(term: str) -> str | None:
+    """Which invisible format character a term holds, or None."""
+    return _first_of_category(term, "Cf", "contains invisible format character")
+
+
+def _first_of_category(term: str, category: str, reason: str) -> str | None:
+    char = next((c for c in term if unicodedata.category(c) == category), None)
+    return None if char is None else f"{reason} U+{ord(char):04X}"
 
 
 def lint_lexicon(lexicon: Lexicon) -> dict:
@@ -38,6 +44,7 @@ def lint_lexicon(lexicon: Lexicon) -> dict:
     return {
         "duplicates": [{"term": key, "places": list(places)} for key, places in lexicon.duplicates],
         "never_match": [{"term": t.text, "reason": r} for t in lexicon.terms if (r := never_matches(t.text))],
+        "hidden_characters": [{"term": t.text, "reason": r} for t in lexicon.terms if (r := hidden_characters(t.text))],
         "single_char_cjk": single,
         "warnings": (
             [f"{len(single)} single-character CJK terms: they flag large shares of ordinary text ({', '.join(single[:10])})"]

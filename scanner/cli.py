@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import json
+import math
 import os
 import shlex
 import sys
@@ -112,7 +113,7 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
 @click.option("--force", is_flag=True, help="Rescan every work unit, even those a previous run completed.")
 @click.option("--shard-index", type=click.IntRange(min=0), default=None, help="With --num-shards: scan only this job's subset (e.g. $SLURM_ARRAY_TASK_ID).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Number of jobs sharing the inputs; run `scanner report OUT` once all are done.")
-@click.option("--unit-mb", type=click.FloatRange(min=0, min_open=True), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
+@click.option("--unit-mb", type=click.FloatRange(min=0, max=2**20, min_open=True), default=UNIT_BYTES / 2**20, show_default=True, help="Target MiB of text per Parquet work unit (row groups are never split).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Default: 'id' if present, else <shard>:<row>.")
 @click.option("--source-column", default=None, help="Default: 'source' if present.")
@@ -147,6 +148,8 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
          source_column, url_column, no_langid, sample_size, sample_per_source, sample_seed, sample_text_chars, profile, report_lang,
          fail_on_check, strict, normalize, progress, tokens, token_sample, tokenizer, engine) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
+    if math.isnan(unit_mb):  # FloatRange lets NaN through: it compares false with both bounds
+        raise click.BadParameter("nan is not a size", param_hint="'--unit-mb'")
     if (shard_index is None) != (num_shards is None) or (num_shards is not None and shard_index >= num_shards):
         msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {shard_index} and {num_shards})"
         raise ConfigError(msg)
@@ -304,9 +307,10 @@ def lexicon_audit(path, profile, as_json) -> None:
     click.echo(f"duplicates: {len(audit['duplicates'])}")
     for dup in audit["duplicates"][:20]:
         click.echo(f"  {dup['term']}: {', '.join(dup['places'])}")
-    click.echo(f"never match: {len(audit['never_match'])}")
-    for item in audit["never_match"][:20]:
-        click.echo(f"  {item['term']!r}: {item['reason']}")
+    for key, title in (("never_match", "never match"), ("hidden_characters", "hidden characters (deleted by the invisible step)")):
+        click.echo(f"{title}: {len(audit[key])}")
+        for item in audit[key][:20]:
+            click.echo(f"  {item['term']!r}: {item['reason']}")
     for warning in audit["warnings"]:
         click.echo(click.style(f"warning: {warning}", fg="yellow"))
 

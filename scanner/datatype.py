@@ -28,7 +28,7 @@ _KEYWORD_START = (
     r"function |return\b|var |let |const |package |func |fn |if ?\(|for ?\(|while ?\(|else\b|elif |try:|except\b|"
     r"//|/\*|\*|<\?php|\}|\{)"
 )
-_CODE_END = r"[;{}():,\[\]][ \t]*\n"
+_CODE_END = r"[;{}():,\[\]][ \t]*\r?\n"  # CRLF files too
 _CODE_SYMBOLS = r"[{}\[\]()=;<>_*/\\|]"  # not @ # & $: tweets are full of them
 _BYTE_KIND = np.zeros(256, dtype=np.uint8)  # bit 1: newline; bit 2: a code symbol of _CODE_SYMBOLS
 _BYTE_KIND[ord("\n")] = 1

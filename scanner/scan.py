@@ -70,6 +70,8 @@ class ScanOptions:
     ``normalize``: normalisation steps (names from ``scanner.normalize.STEPS``, or a string such as
     ``"none"``, ``"all"`` or ``"nfkc,t2s"``); stored as a tuple in pipeline order. ``engine``: the
     matching engine (``scanner.matcher.ENGINES``); results are identical, so only speed differs.
+    ``tokenizer_sha256`` is set from the ``tokenizer.json`` file, if one counts tokens: a file
+    changed in place changes the counts, so it must change the digest (and redo the units) too.
     """
 
     columns: Columns = field(default_factory=Columns)
@@ -80,15 +82,19 @@ class ScanOptions:
     tokens: str = "estimate"
     tokenizer: str = DEFAULT_TOKENIZER
     engine: str = DEFAULT_ENGINE
+    tokenizer_sha256: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "normalize", parse_steps(self.normalize))
         if self.tokens not in TOKEN_MODES:
             msg = f"tokens must be one of {', '.join(TOKEN_MODES)}, not {self.tokens!r}"
             raise ConfigError(msg)
-        if self.tokens != "off" and self.tokenizer != DEFAULT_TOKENIZER and not Path(self.tokenizer).is_file():
-            msg = f"tokenizer {self.tokenizer!r} is neither {DEFAULT_TOKENIZER} nor a tokenizer.json file"
-            raise ConfigError(msg)
+        if self.tokens != "off" and self.tokenizer != DEFAULT_TOKENIZER:
+            try:
+                object.__setattr__(self, "tokenizer_sha256", hashlib.sha256(Path(self.tokenizer).read_bytes()).hexdigest())
+            except OSError as e:
+                msg = f"tokenizer {self.tokenizer!r} is neither {DEFAULT_TOKENIZER} nor a readable tokenizer.json file ({e})"
+                raise ConfigError(msg) from e
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]

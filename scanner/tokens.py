@@ -26,8 +26,10 @@ PIECE_CHARS = 50_000
 
 
 @lru_cache(maxsize=4)
-def _load(name: str):
-    """Cached per process: a vocabulary loads once, a batch tokenizes in milliseconds."""
+def _load(name: str, file_version: tuple[int, int] | None):
+    """Cached per process: a vocabulary loads once, a batch tokenizes in milliseconds. A
+    ``tokenizer.json`` is cached by its ``file_version`` too (``_file_version``), so a file
+    rewritten in place is loaded again."""
     if name == DEFAULT_TOKENIZER:
         count = _o200k_counter()
         return lambda texts: _count_in_pieces(texts, lambda pieces: [count(p) for p in pieces])
@@ -47,7 +49,15 @@ def _load(name: str):
 def check_tokenizer(name: str) -> None:
     """Load ``name`` now (it stays loaded for the counts), so a file that is no tokenizer is a
     ``ConfigError`` before any work rather than a failure in the middle of a scan."""
-    _load(name)
+    _load(name, _file_version(name))
+
+
+def _file_version(name: str) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a tokenizer file; None for the bundled vocabulary."""
+    if name == DEFAULT_TOKENIZER:
+        return None
+    status = os.stat(name)
+    return status.st_mtime_ns, status.st_size
 
 
 def _o200k_counter() -> Callable[[str], int]:
@@ -97,5 +107,5 @@ def _count_in_pieces(texts: list[str], count) -> list[int]:
 def count_tokens(texts: pa.Array | pa.ChunkedArray | list[str], tokenizer: str = DEFAULT_TOKENIZER) -> np.ndarray:
     """Tokens per text (nulls count 0) with ``tokenizer``: ``o200k_base`` or a ``tokenizer.json`` path."""
     values = texts.to_pylist() if not isinstance(texts, list) else texts
-    counts = _load(tokenizer)([v or "" for v in values])
+    counts = _load(tokenizer, _file_version(tokenizer))([v or "" for v in values])
     return np.asarray(counts, dtype=np.int64)

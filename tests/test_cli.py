@@ -186,6 +186,8 @@ def test_missing_text_column_is_reported_with_columns_found(tmp_path, lexicon_pa
         (["scan", "*.nothing", "--out", "o"], "matches no file"),
         (["report", "empty_dir"], "no shard statistics found"),
         (["scan", "one.jsonl", "--out", "x.txt"], "x.txt: cannot be the output folder"),
+        (["scan", "one.jsonl", "--out", "o", "--unit-mb", "nan"], "Invalid value for '--unit-mb': nan is not a size"),
+        (["scan", "one.jsonl", "--out", "o", "--unit-mb", "inf"], "Invalid value for '--unit-mb': inf is not in the range"),
         (["scan", "one.jsonl", "--out", "o", "--tokenizer", "x.txt"], "x.txt: not a Hugging Face tokenizer.json"),
         (["scan", "one.jsonl", "--out", "o", "--tokens", "exact", "--tokenizer", "x.txt"], "x.txt: not a Hugging Face tokenizer.json"),
     ],

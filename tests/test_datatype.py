@@ -30,6 +30,15 @@ def test_real_code_is_detected():
     assert detect_code(pa.array([code, c_code, js])).tolist() == [True, True, True]
 
 
+def test_line_endings_do_not_change_the_verdict():
+    """Windows line endings: the same code, and the same prose, as with LF (a line ending in a code
+    symbol is followed by CR LF there)."""
+    sources = [inspect.getsource(m) for m in (datatype, inspect, pytest)] + [t for t in PROSE if t]
+    as_lf = detect_code(pa.array(sources)).tolist()
+    assert detect_code(pa.array([t.replace("\n", "\r\n") for t in sources])).tolist() == as_lf
+    assert as_lf[:3] == [True, True, True]
+
+
 def test_prose_is_not_code():
     assert not detect_code(pa.array(PROSE)).any()
 

@@ -363,9 +363,14 @@ def test_lexicon_audit_counts_every_category(tmp_path):
     assert audit["terms"] == 5 and audit["verdict"] == "fail"
     assert audit["single_char_cjk"] == ["性"]
     assert [d["term"] for d in audit["duplicates"]] == ["porn"]
-    assert audit["never_match"][0]["term"] == "zero\u200bwidth"
+    assert audit["never_match"] == []  # the zero-width space is deleted from term and text alike
+    assert audit["hidden_characters"] == [{"term": "zero\u200bwidth", "reason": "contains invisible format character U+200B"}]
     text = CliRunner().invoke(cli, ["lexicon", "audit", str(tmp_path / "lex.csv")]).output
-    assert "single-character CJK" in text and "fingerprint" in text
+    assert "single-character CJK" in text and "fingerprint" in text and "hidden characters (deleted by the invisible step): 1" in text
+    lexicon = scanner.load_lexicons([tmp_path / "lex.csv"])
+    for normalize, text in (("default", "a zerowidth b"), ("none", "a zero\u200bwidth b")):
+        options = scanner.ScanOptions(langid=False, tokens="off", normalize=normalize)
+        assert scanner.Scanner(lexicon, options).annotate(pa.table({"text": [text]}))["terms"].to_pylist() == [["zero\u200bwidth"]]
 
 
 def test_lexicon_import_converts_word_lists(tmp_path):

@@ -441,3 +441,25 @@ def test_token_counts_a_unit_skipped_are_counted_at_report_time(tmp_path, corpus
     assert stored["doc_tokens"].null_count == stored.num_rows and stored["text"].null_count == 0 < stored.num_rows
     assert without_timing(report_of(tmp_path / "skipped")) == without_timing(report_of(tmp_path / "counted"))
     assert report_of(tmp_path / "counted")["filing_table"]["mode"] == "estimate"
+
+
+def test_a_tokenizer_file_changed_in_place_redoes_the_units(tmp_path):
+    """Exact token counts follow the tokenizer.json's content, not its path: a re-run after the file
+    was rewritten counts again (the options carry the file's SHA-256)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    texts = ["the cat, sat.", "a dog; ran!", "the end"]
+    write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in texts])
+    path = tmp_path / "tokenizer.json"
+    totals, digests = [], []
+    for splitter in (pre_tokenizers.Whitespace(), pre_tokenizers.CharDelimiterSplit(" ")):
+        tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = splitter
+        tokenizer.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+        tokenizer.save(str(path))
+        scan(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o"), "--tokens", "exact", "--tokenizer", str(path), "--no-langid")
+        report = report_of(tmp_path / "o")
+        totals.append(report["filing_table"]["totals"]["tokens"])
+        digests.append(report["options"]["tokenizer_sha256"])
+        assert totals[-1] == sum(len(tokenizer.encode(t).ids) for t in texts)
+    assert totals[0] != totals[1] and digests[0] != digests[1]
