@@ -18,7 +18,7 @@ numbered across the whole stream, not per batch.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -87,14 +87,11 @@ class Annotator:
 
         return frame.with_row_index(_ROW_INDEX).map_batches(annotate_chunk, schema={**schema, **annotation_schema}, streamable=True)
 
-    def hf(self, batch: dict[str, list] | pa.Table, indices: list[int]) -> dict[str, list] | pa.Table:
-        """For ``Dataset.map(annotator.hf, batched=True, with_indices=True)``. A python batch gets back
-        the annotation columns (``datasets`` adds them to its own); an ``arrow``-formatted batch gets
-        the whole annotated table, since ``datasets`` takes a returned table as the new rows."""
-        first_row = indices[0] if len(indices) else 0
-        if isinstance(batch, pa.Table):
-            return self.table(batch, first_row)
-        roles = self.scanner.options.columns.resolve(list(batch))
-        wanted = {name: batch[name] for name in roles.values() if name is not None and name in batch}
-        annotated = self.table(pa.table(wanted), first_row)
-        return {name: annotated.column(name).to_pylist() for name in BASE_ANNOTATION_SCHEMA.names}
+    def hf(self, batch: Mapping[str, Any] | pa.Table, indices: Sequence[int]) -> pa.Table:
+        """For ``Dataset.map(annotator.hf, batched=True, with_indices=True)``, in the default (python) or
+        ``arrow`` format (other formats' batches go through ``pa.table``). Returns the whole annotated
+        batch as a table, which ``datasets`` keeps with its Arrow types: returned lists would be typed
+        from the first batch alone, and one without hits holds only empty lists (typed null), so a later
+        hit would fail to cast. A returned table replaces the batch, so ``remove_columns`` does not apply."""
+        rows = getattr(batch, "pa_table", None)  # the default format's LazyBatch holds its Arrow rows
+        return self.table(rows if rows is not None else pa.table(batch), indices[0] if len(indices) else 0)

@@ -1,10 +1,11 @@
 """Shard discovery and streaming readers: every format becomes ``DocumentBatch``es of bounded size.
 
 Formats: Parquet, JSONL (plain, ``.gz``, ``.zst``), Arrow IPC file/stream (``.arrow``, ``.feather``,
-``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (each of their Arrow files is a
-shard), on a local disk or behind any URI ``scanner.storage`` resolves (``s3://`` ...). Only the text,
-id, source and URL columns are read. A batch holds at most ``BATCH_ROWS`` rows and, for Parquet and
-JSONL, about ``BATCH_BYTES`` of text, so memory grows with neither shard size nor row-group size.
+``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (a Dataset or a DatasetDict: each
+of their Arrow files is a shard), on a local disk or behind any URI ``scanner.storage`` resolves
+(``s3://`` ...). Only the text, id, source and URL columns are read. A batch holds at most
+``BATCH_ROWS`` rows and, for Parquet and JSONL, about ``BATCH_BYTES`` of text, so memory grows with
+neither shard size nor row-group size.
 
 A Parquet shard with many row groups is split into *work units*: ``Shard``s that cover a range of
 its row groups (``plan_units``), so one huge file is scanned by many workers at once.
@@ -169,23 +170,33 @@ def _format_of(path: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _hf_dataset_files(directory: Path) -> list[Path] | None:
-    """Arrow files of a ``save_to_disk`` folder (``state.json`` lists them), or None if it is not one."""
-    state = directory / "state.json"
-    if not (state.is_file() and (directory / "dataset_info.json").is_file()):
+def _hf_dataset_files(fs: pafs.FileSystem, root: str) -> list[str] | None:
+    """Arrow files (relative to ``root``) of an HF ``save_to_disk`` folder, or None if it is not one. A
+    Dataset folder lists its files in ``state.json``; a DatasetDict folder lists its splits in
+    ``dataset_dict.json``, each a Dataset folder. Read through ``fs``, so local folders and URIs agree."""
+    dataset_dict, state, info = (f"{root}/{name}" for name in ("dataset_dict.json", "state.json", "dataset_info.json"))
+    is_dict, is_state, is_info = (i.type == pafs.FileType.File for i in fs.get_file_info([dataset_dict, state, info]))
+    if not (is_dict or (is_state and is_info)):
         return None
     try:
-        files = json.loads(state.read_text(encoding="utf-8"))["_data_files"]
-        return [directory / f["filename"] for f in files]
+        with fs.open_input_stream(dataset_dict if is_dict else state, compression=None) as stream:
+            listing = json.loads(stream.read())
+        if not is_dict:
+            return [f["filename"] for f in listing["_data_files"]]
+        splits = {split: _hf_dataset_files(fs, f"{root}/{split}") for split in listing["splits"]}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        msg = f"{state}: not a readable HF datasets state file: {e}"
+        msg = f"{root}: not a readable HF datasets save_to_disk folder: {e}"
         raise ConfigError(msg) from e
+    if missing := [split for split, files in splits.items() if files is None]:
+        msg = f"{root}: dataset_dict.json lists splits that are not save_to_disk Dataset folders: {', '.join(missing)}"
+        raise ConfigError(msg)
+    return [f"{split}/{name}" for split, files in splits.items() for name in files]
 
 
 def _walk(directory: Path) -> Iterator[Path]:
-    hf_files = _hf_dataset_files(directory)
+    hf_files = _hf_dataset_files(pafs.LocalFileSystem(), directory.as_posix())
     if hf_files is not None:
-        yield from hf_files
+        yield from (directory / name for name in hf_files)
         return
     for entry in sorted(directory.iterdir()):
         if entry.name.startswith("."):
@@ -238,11 +249,9 @@ def _discover_remote(spec: str) -> list[Shard]:
     def label(found: pafs.FileInfo) -> str:
         return f"{base}/{found.path[len(root):].lstrip('/')}"
 
-    state, dataset_info = f"{root}/state.json", f"{root}/dataset_info.json"
-    if not glob_at and all(i.type == pafs.FileType.File for i in fs.get_file_info([state, dataset_info])):
-        with fs.open_input_stream(state, compression=None) as stream:
-            files = json.loads(stream.read())["_data_files"]
-        return [_remote_shard(fs.get_file_info(f"{root}/{f['filename']}"), f"{base}/{f['filename']}") for f in files]
+    hf_files = None if glob_at else _hf_dataset_files(fs, root)
+    if hf_files is not None:
+        return [_remote_shard(fs.get_file_info(f"{root}/{name}"), f"{base}/{name}") for name in hf_files]
     found = [
         i
         for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
@@ -265,7 +274,9 @@ def discover_shards(inputs: list[str]) -> list[Shard]:
     """Expand files, directories and globs into shards, each real file once, sorted by label.
 
     A shard's label is its path as the user spelled it (normalised, ``/``-separated); it names the
-    shard in every output and in generated document ids, so outputs do not depend on the machine.
+    shard in every output and in generated document ids, so outputs do not depend on the machine. A
+    ``file://`` URI stands for the local path it names (as ``--out`` reads it) and is labelled by that
+    path, so it scans, resumes and deduplicates exactly as the path would.
     """
     found: dict[str, Shard] = {}
     for spec in inputs:
@@ -273,6 +284,8 @@ def discover_shards(inputs: list[str]) -> list[Shard]:
             for shard in _discover_remote(spec):
                 found.setdefault(shard.path, shard)
             continue
+        if spec.startswith("file://"):
+            spec = storage.resolve(spec)[1]
         if _GLOB_CHARS.search(spec):
             matches = sorted(glob.glob(spec, recursive=True))
             if not matches:

@@ -49,7 +49,7 @@ def test_hf_datasets_map_adds_the_annotation_columns():
     dataset = datasets.Dataset.from_list(ROWS)
     annotator = Annotator(SCANNER, shard="hf")
     mapped = dataset.map(annotator.hf, batched=True, batch_size=2, with_indices=True)
-    assert mapped.column_names == ["text", "source", "doc_id", "flagged", "hits", "categories", "terms", "language"]
+    assert mapped.column_names == ["text", *BASE_ANNOTATION_SCHEMA.names], "the input's source column is replaced"
     assert mapped["doc_id"] == [f"hf:{i}" for i in range(5)]
     assert mapped["flagged"] == [True, False, False, True, False]
     assert mapped["categories"][3] == ["A1.1", "A1.3"]
@@ -57,6 +57,18 @@ def test_hf_datasets_map_adds_the_annotation_columns():
 
     arrow = dataset.with_format("arrow").map(Annotator(SCANNER, shard="hf").hf, batched=True, batch_size=2, with_indices=True)
     assert arrow["doc_id"].to_pylist() == mapped["doc_id"]
+
+
+@pytest.mark.parametrize("num_proc", [None, 2])
+def test_hf_datasets_map_types_the_annotations_when_the_first_batch_has_no_hit(num_proc):
+    """Regression: a first batch without hits returned only empty lists, which datasets typed null, so a
+    later hit failed to cast (python format only; arrow was typed)."""
+    datasets = pytest.importorskip("datasets")
+    dataset = datasets.Dataset.from_dict({"text": ["plain", "傻逼 sex", "ok", "sex"]})  # with num_proc=2, 2 rows per process
+    mapped = dataset.map(Annotator(SCANNER, shard="hf").hf, batched=True, batch_size=1, with_indices=True, num_proc=num_proc)
+    assert mapped.features["terms"] == mapped.features["categories"] == datasets.List(datasets.Value("string"))
+    assert mapped["terms"] == [[], ["sex", "傻逼"], [], ["sex"]]
+    assert mapped["doc_id"] == [f"hf:{i}" for i in range(4)]
 
 
 def test_annotator_pickles_as_its_lexicon_and_options():

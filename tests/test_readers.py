@@ -211,3 +211,49 @@ def test_planned_jsonl_row_estimate_errs_low_and_is_exact_for_small_files(tmp_pa
     if suffix == ".jsonl":
         assert big.expected_rows > 0.3 * 30_000  # halved; compressed readers read ahead, so theirs err lower
     assert small.expected_rows == 40
+
+
+def save_dataset_dict(folder: Path) -> Path:
+    datasets = pytest.importorskip("datasets")
+    splits = {"train": datasets.Dataset.from_dict({"text": ["a", "b"]}), "test": datasets.Dataset.from_dict({"text": ["c"]})}
+    datasets.DatasetDict(splits).save_to_disk(str(folder))
+    return folder
+
+
+def test_hf_dataset_dict_folder_contributes_the_arrow_files_of_its_splits(tmp_path):
+    """Regression: a saved DatasetDict's dataset_dict.json was scanned as a JSONL shard."""
+    folder = save_dataset_dict(tmp_path / "dd")
+    shards = discover_shards([str(folder)])
+    assert [s.label for s in shards] == [f"{folder.as_posix()}/{split}/data-00000-of-00001.arrow" for split in ("test", "train")]
+    assert [t for s in shards for b in read_batches(s, Columns()) for t in b.text.to_pylist()] == ["c", "a", "b"]
+
+
+def test_hf_dataset_dict_behind_a_uri_contributes_the_arrow_files_of_its_splits(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    memory.put(str(save_dataset_dict(tmp_path / "dd")), f"/{tmp_path.name}/dd", recursive=True)
+    try:
+        labels = [s.label for s in discover_shards([f"memory://{tmp_path.name}/dd"])]
+    finally:
+        memory.rm(f"/{tmp_path.name}", recursive=True)
+    assert labels == [f"memory://{tmp_path.name}/dd/{split}/data-00000-of-00001.arrow" for split in ("test", "train")]
+
+
+def test_hf_dataset_dict_listing_a_missing_split_is_a_config_error(tmp_path):
+    folder = save_dataset_dict(tmp_path / "dd")
+    (folder / "dataset_dict.json").write_text('{"splits": ["train", "validation"]}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="lists splits that are not save_to_disk Dataset folders: validation"):
+        discover_shards([str(folder)])
+
+
+def test_file_uris_name_the_local_paths(tmp_path):
+    """Regression: a file:// input was taken as a relative path and did not exist. It now scans (and is
+    labelled) as the path it names."""
+    (tmp_path / "d").mkdir()
+    write_jsonl(tmp_path / "d" / "a.jsonl", [{"text": "x"}])
+    pq.write_table(pa.table({"text": ["y"]}), tmp_path / "d" / "b.parquet")
+    save_dataset_dict(tmp_path / "dd")
+    for path in ("d/a.jsonl", "d", "d/*.parquet", "dd"):
+        spelled = f"{tmp_path.as_posix()}/{path}"
+        assert discover_shards([f"file://{spelled}"]) == discover_shards([spelled]), path
+    assert len(discover_shards([f"file://{tmp_path.as_posix()}/d", str(tmp_path / "d" / "a.jsonl")])) == 2
