@@ -73,8 +73,12 @@ _LABELS: dict[str, tuple[str, str]] = {
         "Token counts are exact: every document was tokenized with {tokenizer} during the scan. Storage is UTF-8 text bytes (1 GB = 10^9 bytes).",
     ),
     "tokens-mode-estimate": (
-        "词元数为抽样估计：在与顺序无关的随机样本（{samples} 篇）上按（来源, 数据类型）测得每字节词元数（分词器 {tokenizer}），乘以该格的精确字节数；方括号内为 95% 置信区间。存储量为精确的 UTF-8 文本字节数（1 GB = 10^9 字节）。",
-        "Token counts are sampled estimates: tokens per byte measured with {tokenizer} on the order-free random sample ({samples} documents) per (source, data type), times the cell's exact bytes; brackets hold the 95 % interval. Storage is exact UTF-8 text bytes (1 GB = 10^9 bytes).",
+        "词元数为抽样估计：在与顺序无关的随机样本（{samples} 篇）上按（来源, 数据类型）测得每字节词元数（分词器 {tokenizer}），乘以该格的精确字节数；方括号内为 95% 置信区间。文档全部已分词的格为精确值；已分词文档少于 2 篇的格采用其数据类型的比值，区间取任一已分词文档每字节词元数的最小值至最大值。存储量为精确的 UTF-8 文本字节数（1 GB = 10^9 字节）。",
+        "Token counts are sampled estimates: tokens per byte measured with {tokenizer} on the order-free random sample ({samples} documents) per (source, data type), times the cell's exact bytes; brackets hold the 95 % interval. A cell whose documents were all tokenized is exact; a cell with fewer than 2 tokenized documents takes the ratio of its data type, and its interval spans the lowest to the highest tokens per byte of any tokenized document. Storage is exact UTF-8 text bytes (1 GB = 10^9 bytes).",
+    ),
+    "tokens-too_few_tokenized_documents": (
+        "未能估计词元数：仅 {samples} 篇文档被分词，估计至少需要 2 篇（文档全部已分词的格仍为精确值）；请使用 --tokens exact，或增大 --token-sample/--sample-size。存储量为精确的 UTF-8 文本字节数（1 GB = 10^9 字节）。",
+        "No token estimate: too few documents were tokenized for an estimate ({samples}; it needs 2; cells whose documents were all tokenized are still exact); use --tokens exact or a larger --token-sample/--sample-size. Storage is exact UTF-8 text bytes (1 GB = 10^9 bytes).",
     ),
     "tokens-mode-off": ("未统计词元数（--tokens off）。存储量为 UTF-8 文本字节数（1 GB = 10^9 字节）。", "Tokens were not counted (--tokens off). Storage is UTF-8 text bytes (1 GB = 10^9 bytes)."),
     "lexicon_audit": ("关键词库审核", "Lexicon audit"),

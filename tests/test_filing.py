@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import scanner
 import scanner.tokens
 from scanner.cli import cli
-from scanner.filing import ROWS, build_filing_table, filing_row
+from scanner.filing import ROWS, _t95, build_filing_table, filing_row, filing_table_bytes, sample_ratios
 from scanner.sources import load_registry
 from scanner.tokens import count_tokens
 
@@ -99,6 +99,80 @@ def test_rows_and_per_cell_sums_equal_the_totals():
     assert build_filing_table(by_source, counts, "off", "o200k_base")["totals"]["tokens"] is None
 
 
+def token_sample(docs: list[tuple[str, str, int, int]]) -> pa.Table:
+    """A token sample as ``scanner.report`` hands it over: (source, data type, bytes, tokens) per document."""
+    source, data_type, doc_bytes, doc_tokens = (list(column) for column in zip(*docs))
+    return pa.table({"source": source, "data_type": data_type, "doc_bytes": pa.array(doc_bytes, pa.int64()), "doc_tokens": pa.array(doc_tokens, pa.int64())})
+
+
+def test_estimate_is_exact_for_fully_tokenized_cells_and_covers_cells_unlike_the_pooled_ratio():
+    """Sampled: 30 Chinese documents of "news" near 0.3 tokens/byte, the one document of "one"
+    (44 tokens, the tiny-corpus defect), all 3 of "full", 3 code documents of "repo" near 0.6, one of
+    the 5 Chinese documents of "tweets" (English tweets called Chinese, 0.5 tokens/byte) and 2 of the
+    10 of "forum". The former rule gave "one" 34 [31, 37], "full" 44 [38, 50] and missed the rest."""
+    news = [("news", "zh", 100, 28 + i % 5) for i in range(30)]
+    sample = token_sample([*news, ("one", "zh", 110, 44), ("full", "zh", 50, 10), ("full", "zh", 80, 20), ("full", "zh", 60, 14),
+                           ("repo", "code", 100, 58), ("repo", "code", 100, 60), ("repo", "code", 100, 62), ("tweets", "zh", 200, 100),
+                           ("forum", "en", 100, 25), ("forum", "en", 100, 35)])
+    by_source = {name: {"type": "commercial", "origin": "domestic"} for name in ("news", "one", "full", "repo", "tweets", "forum")}
+    by_source["quiet"] = {"type": "self-collected", "origin": "domestic"}  # nothing of it was sampled
+    cell = lambda documents, nbytes: {"documents": documents, "bytes": nbytes}
+    counts = {"news": {"zh": cell(300, 30_000)}, "one": {"zh": cell(1, 110)}, "full": {"zh": cell(4, 190)}, "repo": {"code": cell(30, 3_000)},
+              "tweets": {"zh": cell(5, 1_000)}, "forum": {"en": cell(10, 1_000)}, "quiet": {"zh": cell(10, 1_000)}}
+    truth = {"one": 44, "full": 44, "tweets": 500, "forum": 450, "quiet": 560}  # "full" holds an empty document besides the sampled three
+
+    for name, tokens in truth.items():
+        dt = next(iter(counts[name]))
+        table = build_filing_table({name: by_source[name]}, {name: counts[name]}, "estimate", "o200k_base", sample_ratios(sample))
+        row = filing_row(by_source[name]["type"], by_source[name]["origin"])
+        got = table["rows"][row][dt]
+        if name in ("one", "full"):
+            assert got["tokens"] == tokens and got["tokens_interval_95"] == [tokens, tokens], name
+        else:
+            low, high = got["tokens_interval_95"]
+            assert low <= tokens <= high, (name, got)
+    table = build_filing_table(by_source, counts, "estimate", "o200k_base", sample_ratios(sample))
+    assert table["estimate_samples"] == sample.num_rows and table["tokens_unavailable"] is None
+    low, high = table["row_totals"]["commercial"]["tokens_interval_95"]
+    assert low <= table["row_totals"]["commercial"]["tokens"] <= high
+
+
+@pytest.mark.parametrize(("df", "quantile"), [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)])
+def test_t_quantiles_match_the_t_table(df, quantile):
+    assert _t95(df) == pytest.approx(quantile, abs=0.004)
+
+
+def write_corpus(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"text": t, "source": "web"}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("sample_size", [0, 1])
+def test_estimate_with_fewer_than_two_tokenized_documents_says_why_it_has_no_tokens(tmp_path, sample_size):
+    """``--tokens estimate`` stays the mode; the tokens are null and report.md says why, in both languages."""
+    corpus = write_corpus(tmp_path / "a.jsonl", ["The cat sat on the mat.", "A dog ran in the park today.", "Rain fell all night long."])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(out), "--no-langid", "--sample-size", str(sample_size), "--workers", "1", "--no-progress"])
+    assert result.exit_code in (0, 1), result.output
+    table = report_of(out)["filing_table"]
+    assert table["mode"] == "estimate" and table["totals"]["tokens"] is None and "tokens_interval_95" not in table["totals"]
+    assert table["estimate_samples"] == sample_size and table["tokens_unavailable"] == "too_few_tokenized_documents"
+    assert f"仅 {sample_size} 篇文档被分词" in (out / "report.md").read_text(encoding="utf-8")
+    assert CliRunner().invoke(cli, ["report", str(out), "--report-lang", "en"]).exit_code in (0, 1)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert f"too few documents were tokenized for an estimate ({sample_size};" in md and "--tokens off" not in md
+
+
+def test_estimate_of_a_one_document_corpus_is_its_exact_count(tmp_path):
+    text = "The one document of this corpus, tokenized in full for the sample."
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["scan", str(write_corpus(tmp_path / "a.jsonl", [text])), "--out", str(out), "--no-langid", "--workers", "1", "--no-progress"])
+    assert result.exit_code in (0, 1), result.output
+    table = report_of(out)["filing_table"]
+    assert table["mode"] == "estimate" and table["tokens_unavailable"] is None
+    assert table["totals"]["tokens"] == direct([text]) and table["totals"]["tokens_interval_95"] == [direct([text])] * 2
+
+
 @pytest.fixture(scope="module")
 def sample_scans(tmp_path_factory) -> dict[str, Path]:
     """The bundled example corpus scanned in exact and estimate mode."""
@@ -127,6 +201,38 @@ def test_exact_mode_equals_direct_count_and_estimate_interval_covers_it(sample_s
     for row in ROWS:
         low, high = estimate["row_totals"][row]["tokens_interval_95"]
         assert low <= exact["row_totals"][row]["tokens"] <= high
+
+
+def test_estimate_of_a_corpus_tokenized_whole_equals_the_exact_count(sample_scans):
+    """The bundled sample (32 documents, 2 of them empty) lies whole in the token sample: every cell is exact."""
+    exact = report_of(sample_scans["exact"])["filing_table"]
+    report = report_of(sample_scans["estimate"])
+    estimate = report["filing_table"]
+    assert estimate["estimate_samples"] == report["totals"]["documents"] - report["totals"]["empty_documents"] == 30
+    for row in ROWS:
+        for dt in exact["data_types"]:
+            tokens = exact["rows"][row][dt]["tokens"]
+            assert estimate["rows"][row][dt]["tokens"] == tokens and estimate["rows"][row][dt]["tokens_interval_95"] == [tokens, tokens]
+
+
+@pytest.mark.parametrize("mode", ["exact", "estimate"])
+def test_xlsx_export_has_numeric_cells(sample_scans, mode):
+    from openpyxl import load_workbook
+
+    table = report_of(sample_scans[mode])["filing_table"]
+    sheet = load_workbook(io.BytesIO(filing_table_bytes(table, "xlsx", "en"))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header, total = rows[0], rows[len(ROWS) + 1]
+    assert total[0] == "total" and total[-1] == 1.0
+    width = 4 if mode == "estimate" else 3  # bytes, GB, tokens (and the interval, as text)
+    for i, dt in enumerate([*table["data_types"], "total"]):
+        cell = table["totals"] if dt == "total" else table["data_type_totals"][dt]
+        values = total[1 + width * i : 1 + width * (i + 1)]
+        assert values[:3] == (cell["bytes"], cell["gb"], cell["tokens"]) and type(values[0]) is int and type(values[2]) is int
+        assert header[1 + width * i].endswith("bytes")
+        if mode == "estimate":
+            assert values[3] == "[{}, {}]".format(*cell["tokens_interval_95"])
+    assert rows[2][-1] == pytest.approx(table["shares"][ROWS[1]])
 
 
 def test_check_is_appended_and_table_is_in_md_html_and_export(sample_scans, tmp_path):
@@ -166,7 +272,7 @@ def test_default_estimate_interval_covers_a_direct_count_on_the_shared_corpora(t
     result = CliRunner().invoke(cli, ["scan", *map(str, files), "--out", str(out), "--sources", str(SHARED_SOURCES), "--no-progress"])
     assert result.exit_code in (0, 1), result.output
     table = report_of(out)["filing_table"]
-    assert table["mode"] == "estimate" and 900 < table["estimate_samples"] <= 1000  # cells with one document borrow a pooled ratio
+    assert table["mode"] == "estimate" and table["estimate_samples"] == 1000
     docs = [json.loads(line) for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     tokens = count_tokens([d["text"] or "" for d in docs])
     exact: dict[str, int] = {}
