@@ -23,28 +23,28 @@ def is_cjk(char: str) -> bool:
     return name.startswith(("CJK ", "HIRAGANA", "KATAKANA", "HANGUL"))
 
 
-def never_matches(term: str) -> str | None:
-    """Why a term can never match, or None."""
-    return _first_of_category(term, "Cs", "contains unpaired surrogate")
+_FINDINGS = {"Cs": "contains unpaired surrogate", "Cf": "contains invisible format character"}
 
 
-def hidden_characters(term: str) -> str | None:
-    """Which invisible format character a term holds, or None."""
-    return _first_of_category(term, "Cf", "contains invisible format character")
-
-
-def _first_of_category(term: str, category: str, reason: str) -> str | None:
-    char = next((c for c in term if unicodedata.category(c) == category), None)
-    return None if char is None else f"{reason} U+{ord(char):04X}"
+def character_findings(term: str) -> dict[str, str]:
+    """Per finding category (``Cs``: can never match; ``Cf``: hidden characters), the reason for the
+    first such character of ``term``; one pass over its characters."""
+    found: dict[str, str] = {}
+    for char in term:
+        category = unicodedata.category(char)
+        if category in _FINDINGS and category not in found:
+            found[category] = f"{_FINDINGS[category]} U+{ord(char):04X}"
+    return found
 
 
 def lint_lexicon(lexicon: Lexicon) -> dict:
     """Profile-independent findings: duplicates, never-matching terms, single-character CJK terms."""
     single = [t.text for t in lexicon.terms if len(t.text) == 1 and is_cjk(t.text)]
+    findings = [(t.text, character_findings(t.text)) for t in lexicon.terms]
     return {
         "duplicates": [{"term": key, "places": list(places)} for key, places in lexicon.duplicates],
-        "never_match": [{"term": t.text, "reason": r} for t in lexicon.terms if (r := never_matches(t.text))],
-        "hidden_characters": [{"term": t.text, "reason": r} for t in lexicon.terms if (r := hidden_characters(t.text))],
+        "never_match": [{"term": text, "reason": found["Cs"]} for text, found in findings if "Cs" in found],
+        "hidden_characters": [{"term": text, "reason": found["Cf"]} for text, found in findings if "Cf" in found],
         "single_char_cjk": single,
         "warnings": (
             [f"{len(single)} single-character CJK terms: they flag large shares of ordinary text ({', '.join(single[:10])})"]
