@@ -160,6 +160,7 @@ def merge(args: argparse.Namespace) -> None:
             sample = Path(out, "sample")
             subprocess.run([*SCANNER, "scan", str(REPO / "examples" / "sample"), "--out", str(sample), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
             source = next((sample / "shards").glob("*.json"))
+        unit_kb = source.stat().st_size / 1e3
         document = json.loads(source.read_text(encoding="utf-8"))
         shards = Path(out, "run", "shards")
         shards.mkdir(parents=True)
@@ -169,7 +170,7 @@ def merge(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         write_report(Path(out, "run"))
         elapsed = time.perf_counter() - started
-    print(f"merged {args.units} unit files of {source.stat().st_size / 1e3:.0f} KB in {elapsed:.1f} s ({elapsed / args.units * 1e3:.2f} ms per unit)")
+    print(f"merged {args.units} unit files of {unit_kb:.0f} KB in {elapsed:.1f} s ({elapsed / args.units * 1e3:.2f} ms per unit)")
 
 
 def main() -> None:

@@ -4,11 +4,14 @@
 
 For each input Parquet file it streams (polars LazyFrame, bounded memory) the rows through
 ``scanner.adapters.Annotator``, keeps the unflagged ones with their original columns plus
-``language``, and writes them to ``CLEAN/data/<file>.parquet``. The statistics of the *input*
-(before filtering) go to ``CLEAN/scan/shards/`` in the scanner's own format, and
-``CLEAN/scan/report.json``/``report.md`` are built from them: the evidence of what was removed and
-why, in the same form ``scanner scan`` produces. A ``source`` column is replaced by the resolved
-source (the same value wherever it was set).
+``language``, and writes them to ``CLEAN/data/<file name>-<hash>.parquet`` (the scanner's output
+name of the file). The statistics of the *input* (before filtering) go to ``CLEAN/scan/shards/`` in
+the scanner's own format, and ``CLEAN/scan/report.json``/``report.md`` are built from them: the
+evidence of what was removed and why, in the form ``scanner scan`` produces, with the counts, checks
+and input fingerprints. What needs the sample and id-hash files of a scan is left out: the human
+sample (empty), duplicate ids (none counted) and, in estimate mode, token counts (none); run
+``scanner scan`` on the inputs for those. A ``source`` column is replaced by the resolved source
+(the same value wherever it was set).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import scanner
 from scanner.adapters import Annotator
 from scanner.readers import discover_shards
 from scanner.report import write_report
-from scanner.run import write_stats
+from scanner.run import input_fingerprint, write_stats
 from scanner.storage import Folder
 
 
@@ -48,7 +51,7 @@ def clean(inputs: list[str], out: Path, lexicons: list[Path]) -> dict:
         annotator = Annotator(s, shard=shard.label)
         clean_shard(annotator, shard.path, out / "data" / f"{shard.file_name}.parquet")
         stats = annotator.stats
-        stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read}]
+        stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": input_fingerprint(shard)}]
         write_stats(scan_folder, shard, run, stats)
     return write_report(out / "scan")
 

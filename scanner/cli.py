@@ -96,7 +96,11 @@ def _finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -
     if fail_on_check and failed:
         click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
         sys.exit(EXIT_CHECK_FAILED)
-    rejected, errors = report["totals"]["rejected_documents"], len(report["errors"])
+    _exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict)
+
+
+def _exit_if_incomplete(rejected: int, errors: int, strict: bool) -> None:
+    """Exit 4 (``--strict``) or 5 when rows were rejected or shards failed."""
     if rejected or errors:
         click.echo(click.style(f"incomplete: {rejected} rows rejected, {errors} shards failed", fg="red" if strict else "yellow", bold=strict), err=True)
         sys.exit(EXIT_STRICT if strict else EXIT_REJECTED)
@@ -191,12 +195,14 @@ def scan(inputs, out, lexicons, registry_path, annotate, workers, executor, forc
             bar.update(p.work_done - bar.n)
 
         try:
-            run_scan(shards, lexicon, options, config, on_progress, executor)
+            scanned = run_scan(shards, lexicon, options, config, on_progress, executor)
         except KeyboardInterrupt:
             click.echo(click.style("\ninterrupted: finished units are kept; partial ones were discarded", fg="yellow"), err=True)
             sys.exit(EXIT_INTERRUPTED)
     if num_shards is not None and num_shards > 1:
-        click.echo(f"job {shard_index} of {num_shards}: {len(shards)} shards scanned into {out}; run `scanner report {out}` when all jobs are done")
+        done = len(scanned.inputs)
+        click.echo(f"job {shard_index} of {num_shards}: {done} of {len(shards)} shards scanned into {out}; run `scanner report {out}` when all jobs are done")
+        _exit_if_incomplete(scanned.rejected_rows, len(scanned.errors), strict)  # a job array's dependency sees this job's own outcome
         return
     _finish(write_report(out, profile, report_lang, threads=workers or os.cpu_count() or 1), out, fail_on_check, strict)
 

@@ -41,23 +41,52 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+# Full-width digits, letters and signs (U+FF01-FF5E) read as their ASCII forms when looking for PII:
+# one character each way, so positions found in the translated text hold in the original.
+_FULLWIDTH_AS_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+# What a cut may leave of a number or an address: the ASCII or full-width letters and digits (and
+# . + @ -) before the cut.
+_TOKEN_CHARS = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a._+@-"
+_PARTIAL_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+$")
+_TOKEN_CHAR = re.compile(f"[{_TOKEN_CHARS}]")
+
+
 def mask_pii(text: str) -> str:
-    """Replace e-mails, PRC ID-card numbers, mobile numbers and bank-card numbers with placeholders."""
-    for pattern, placeholder in _PII_PATTERNS:
-        text = pattern.sub(placeholder, text)
+    """Replace e-mails, PRC ID-card numbers, mobile numbers and bank-card numbers with placeholders,
+    in ASCII or full-width characters."""
+    probe = text.translate(_FULLWIDTH_AS_ASCII)
+    spans: list[tuple[int, int, str]] = []
+    for pattern, placeholder in _PII_PATTERNS:  # in order: a span an earlier pattern took is not matched again
+        spans += [(m.start(), m.end(), placeholder) for m in pattern.finditer(probe) if not any(s < m.end() and m.start() < e for s, e, _ in spans)]
+    for start, end, placeholder in sorted(spans, reverse=True):
+        text = text[:start] + placeholder + text[end:]
     return text
 
 
+def _cut(text: str, chars: int, pii: bool) -> str:
+    """The first ``chars`` characters; with ``pii``, without a partial token at the cut (the start of
+    a number or an address the cut left unrecognisable)."""
+    if len(text) <= chars:
+        return text
+    kept = text[:chars]
+    return _PARTIAL_TOKEN.sub("", kept) if pii and _TOKEN_CHAR.match(text[chars]) else kept
+
+
 def sheet_rows(sample: pa.Table, text_chars: int, pii: bool) -> list[dict[str, str]]:
+    """Sheet rows of the sample. With ``pii``, the stored text is masked before it is cut, and a
+    partial token is dropped wherever a cut (here, or when the scan stored the sample text) ends in one."""
     rows = []
     for r in sample.to_pylist():
-        text = (r["text"] or "")[:text_chars]
+        text = r["text"] or ""
+        if pii:
+            stored_cut = len(text.encode()) < (r.get("doc_bytes") or 0)
+            text = mask_pii(_PARTIAL_TOKEN.sub("", text) if stored_cut else text)
         rows.append(
             {
                 "doc_id": r["doc_id"],
                 "source": r["source"],
                 "language": r["language"],
-                "text": mask_pii(text) if pii else text,
+                "text": _cut(text, text_chars, pii),
                 "terms": "; ".join(r["terms"] or []),
                 "categories": "; ".join(r["categories"] or []),
                 "verdict": "",

@@ -17,7 +17,7 @@ import scanner
 from scanner.cli import EXIT_CHECK_FAILED, cli
 from scanner.errors import ConfigError
 from scanner.sampling import SampleSpec, doc_hashes, wilson_interval
-from scanner.sheets import mask_pii, neutralise_formula, read_verdicts
+from scanner.sheets import mask_pii, neutralise_formula, read_verdicts, sheet_rows
 from scanner.sources import load_registry, origin_of_host
 
 LEXICON_CSV = "term,category\n傻逼,A4.3\nporn,A1.6\n"
@@ -274,6 +274,18 @@ def test_sheet_cells_are_neutralised_and_pii_masked():
     text = "联系 13812345678 或 zhang.san@example.com，身份证 110105199001011234，卡号 6222 0212 3456 7890 123"
     masked = mask_pii(text)
     assert masked == "联系 [MOBILE] 或 [EMAIL]，身份证 [ID]，卡号 [BANKCARD]"
+
+
+def test_pii_is_masked_before_any_cut_and_in_full_width():
+    texts = ["号13812345678 end", "x 110101199001011234 y", "卡 6222021234567890 z", "电话：１３８１２３４５６７８（全角）", "stored cut 1381234"]
+    sample = pa.table({
+        "doc_id": [f"d{i}" for i in range(5)], "source": ["s"] * 5, "language": ["zh"] * 5, "text": texts,
+        "terms": [[]] * 5, "categories": [[]] * 5, "doc_bytes": [len(t.encode()) for t in texts[:4]] + [100],
+    })
+    masked = [r["text"] for r in sheet_rows(sample, 11, pii=True)]
+    assert masked == ["号[MOBILE] ", "x [ID] y", "卡 [BANKCARD", "电话：[MOBILE]", "stored cut "]
+    assert not any(ch.isdigit() for text in masked for ch in text)
+    assert sheet_rows(sample, 11, pii=False)[0]["text"] == "号1381234567"  # without masking, a plain cut
 
 
 def test_export_formula_cells_in_csv(tmp_path):

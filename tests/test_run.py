@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scanner
-from scanner.cli import EXIT_REJECTED, cli
+from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
 from scanner.readers import Columns, discover_shards, plan_units
 from scanner.run import Progress, RunConfig, run_scan
 from scanner.sampling import (
@@ -203,6 +203,23 @@ def test_scanning_into_a_folder_of_another_lexicon_or_options_is_refused_before_
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     scan(str(corpus), "--out", str(out), *options(other))  # every input again: every unit is redone
     assert report_of(out)["totals"]["documents"] == 1440
+
+
+@pytest.mark.parametrize(("strict", "code"), [([], EXIT_REJECTED), (["--strict"], EXIT_STRICT)])
+def test_a_batch_job_exits_with_its_own_units_outcome(tmp_path, lexicon_file, strict, code):
+    """A job of an array that rejected rows or failed a shard says so in its exit code, so a
+    dependency such as sbatch's afterok does not merge an incomplete run unnoticed."""
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "a.jsonl", synthetic_rows(20, seed=4))
+    (tmp_path / "in" / "b.jsonl").write_bytes(b'{"text": "fine"}\n{"text": broken\n')
+    (tmp_path / "in" / "c.jsonl.gz").write_bytes(b"\x1f\x8b truncated")
+    results = [
+        CliRunner().invoke(cli, ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--lexicon", str(lexicon_file), "--no-langid",
+                                 "--workers", "1", "--shard-index", str(i), "--num-shards", "2", *strict])
+        for i in range(2)
+    ]
+    assert {r.exit_code for r in results} <= {0, code} and any(r.exit_code == code for r in results)
+    assert all(("incomplete:" in r.output) == (r.exit_code == code) for r in results)
 
 
 @pytest.mark.parametrize("args", [["--shard-index", "1"], ["--num-shards", "2"], ["--shard-index", "2", "--num-shards", "2"]])
