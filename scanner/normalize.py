@@ -59,8 +59,9 @@ DEFAULT_IGNORABLE = (
 )  # fmt: skip
 # Full-width sentence punctuation of Chinese text and the ellipsis, which nfkc leaves alone.
 NFKC_KEPT = frozenset("\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f\u2026")
-# Han ideographs: CJK Unified Ideographs with extensions A-H and the compatibility blocks.
-HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F), (0x30000, 0x323AF))
+# Han ideographs: CJK Unified Ideographs with extensions A-H and the compatibility blocks, and the
+# ideographic number zero 〇 (U+3007) of Chinese numerals such as 二〇二四.
+HAN_RANGES = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F), (0x30000, 0x323AF))
 # Code points that NFKC or case folding can change: nothing above plane 2 but the tag block, which is ignorable.
 CHANGEABLE_RANGES = ((0x80, 0x2FFFF), (0xE0000, 0xE0FFF))
 
@@ -78,8 +79,10 @@ def is_han(char: str) -> bool:
 
 
 def is_separator(char: str) -> bool:
-    """Spaces, punctuation and symbols (Unicode categories Z*, P*, S*); not line breaks or letters."""
-    return unicodedata.category(char)[0] in "ZPS"
+    """Spaces, punctuation and symbols (Unicode categories Z*, P*, S*); not line breaks (the line and
+    paragraph separators U+2028/U+2029 are Zl/Zp) or letters."""
+    category = unicodedata.category(char)
+    return category[0] in "ZPS" and category not in ("Zl", "Zp")
 
 
 @functools.lru_cache(maxsize=1)

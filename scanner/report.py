@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import statistics
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -530,8 +531,7 @@ def _add_row_accounting(shards: dict[str, dict[str, Any]], document: dict[str, A
 def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[str, Any]]:
     """Most frequent terms by documents hit; ``noisy`` marks terms whose document hit rate is far
     above the rest (>= 1 % of documents and >= 10x the median rate of the terms that hit)."""
-    rates = sorted(c["documents"] for c in stats.by_term.values())
-    median = rates[len(rates) // 2] if rates else 0
+    median = statistics.median(c["documents"] for c in stats.by_term.values()) if stats.by_term else 0
     rows = sorted(stats.by_term.items(), key=lambda kv: (-kv[1]["documents"], -kv[1]["hits"], kv[0]))[:limit]
     return [
         {

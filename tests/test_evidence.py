@@ -422,3 +422,14 @@ def test_screened_share_leaves_out_the_input_bytes_of_unreadable_files(tmp_path)
     assert report["errors"] and sizes["broken.jsonl.gz"] > 0
     expected = 30 / 31 * sizes["good.jsonl"] / (sizes["good.jsonl"] + sizes["broken.jsonl.gz"])
     assert check(report, "technical-spot-check")["scanned_share"] == pytest.approx(expected)
+
+
+def test_noisy_terms_are_measured_against_the_true_median():
+    """Four terms hit 1, 1, 5 and 40 of 100 documents: the median rate is 3, so the 40 is noisy (the
+    upper middle value, 5, would not make it so)."""
+    from scanner.report import _top_terms
+
+    stats = scanner.ShardStats()
+    stats.by_term = {term: {"documents": n, "hits": n} for term, n in (("a", 1), ("b", 1), ("c", 5), ("d", 40))}
+    noisy = {row["term"]: row["noisy"] for row in _top_terms(stats, 100)}
+    assert noisy == {"a": False, "b": False, "c": False, "d": True}

@@ -57,6 +57,8 @@ CASES = [
     ("separators between Han characters", ["separators"], ["法轮功"], "法*轮 功", [("法轮功", 0, 11, ("separators",))]),
     ("runs of separators and emoji", ["separators"], ["法轮功"], "法🌸🌸轮..功", [("法轮功", 0, 19, ("separators",))]),
     ("a line break is not a separator", ["separators"], ["法轮"], "法\n轮", []),
+    ("nor are the line and paragraph separators", ["separators"], ["法轮"], "法\u2028轮 法\u2029轮", []),
+    ("the ideographic zero is Han", ["separators"], ["〇〇七"], "〇〇*七", [("〇〇七", 0, 10, ("separators",))]),
     ("separators only between two Han characters", ["separators"], ["卖b"], "卖 b", []),
     ("single-character CJK term is not affected", ["separators"], ["逼"], "傻 逼", [("逼", 4, 7, ())]),
     ("repeats collapse", ["repeats"], ["法轮功"], "法法轮轮轮功", [("法轮功", 0, 18, ("repeats",))]),
