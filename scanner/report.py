@@ -37,7 +37,7 @@ from scanner.sampling import (
     truncate_texts,
     wilson_interval,
 )
-from scanner.sources import Registry, RegistrySource, origin_of_host
+from scanner.sources import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
 from scanner.stats import ShardStats
 from scanner.storage import Folder, read_ahead
 from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
@@ -323,7 +323,7 @@ def _source_table(stats: ShardStats, registry: Registry) -> dict[str, dict[str, 
             "languages": s["languages"],
             "registered": entry is not None,
             "type": entry.type if entry else "unregistered",
-            "origin": entry.origin if entry else (origin_of_host(name) if "." in name else "unknown"),
+            "origin": entry.origin if entry else (origin_of_host(name.removesuffix(UNREGISTERED_SUFFIX)) if "." in name else "unknown"),
             "licence": entry.licence if entry else "",
             "reference": entry.reference if entry else "",
             "blocklisted": bool(entry and entry.blocklisted),

@@ -4,11 +4,20 @@ Without a registry a document's source is its source column, else its URL's host
 file name. With a registry (``sources.toml`` or CSV, see README "Source registry") every document
 is attributed to the first registry source whose rule matches, in this order of precedence: exact
 source name, longest URL prefix, domain (the host or any parent domain), shard glob. Documents no
-rule matches keep their plain source name and are reported as unregistered.
+rule matches keep their plain source name and are reported as unregistered; when that plain name
+is a URL host or shard name equal to a registry name, it gets the suffix `` (unregistered)`` so the
+document is not counted as (and does not inherit the blocklist or origin of) the registered source.
+A source column equal to a registry name always belongs to that source, whatever ``sources`` lists
+of earlier entries say.
+
+URLs are compared in one spelling on both sides (documents and the registry's ``url_prefixes`` and
+``domains``): scheme and host lower-cased, the host without a trailing dot and with punycode labels
+decoded (``xn--fiqs8s`` is ``中国``), no user info. Paths, queries and fragments stay case-sensitive.
 
 Origin defaults come from the registrable domain's public suffix (``tldextract`` with its bundled
-suffix list, no network): ``.cn``/``.中国``/``.中國`` are domestic (mainland China, 境内); other
-country-code suffixes are foreign (境外); generic suffixes (``.com``, ``.org``) stay unknown.
+suffix list, no network), read from the same canonical host: ``.cn``/``.中国``/``.中國`` are domestic
+(mainland China, 境内); other country-code suffixes are foreign (境外), that is two ASCII letters or
+one of the IDN ccTLDs of the IANA root zone; generic suffixes (``.com``, ``.公司``) stay unknown.
 """
 
 from __future__ import annotations
@@ -22,8 +31,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import idna
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,16 +47,75 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 SOURCE_TYPES = ("open-source", "self-collected", "commercial", "synthetic", "user-provided")
 ORIGINS = ("domestic", "foreign", "unknown")
 _DOMESTIC_SUFFIXES = {"cn", "中国", "中國"}
+# IDN ccTLDs other than China's, as A-labels (decoded on first use by ``_idn_country_codes``): the
+# "IDN ccTLDs" section of the Public Suffix List (tldextract's bundled snapshot), which follows the
+# IANA root zone's country-code entries. A non-ASCII suffix outside this set is generic (.公司, .网络)
+# and stays unknown, so a missing entry can only lower the foreign share, never inflate it.
+_IDN_COUNTRY_CODE_LABELS = (
+    "xn--mgbaam7a8h", "xn--y9a3aq", "xn--54b7fta0cc", "xn--90ae", "xn--mgbcpq6gpa1a", "xn--90ais",
+    "xn--lgbbat1ad8j", "xn--wgbh1c", "xn--e1a4c", "xn--qxa6a", "xn--mgbah1a3hjkrd", "xn--node", "xn--qxam",
+    "xn--j6w193g", "xn--2scrj9c", "xn--3hcrj9c", "xn--45br5cyl", "xn--h2breg3eve", "xn--h2brj9c8c",
+    "xn--mgbgu82a", "xn--rvc1e0am3e", "xn--h2brj9c", "xn--mgbbh1a", "xn--mgbbh1a71e", "xn--fpcrj9c3d",
+    "xn--gecrj9c", "xn--s9brj9c", "xn--45brj9c", "xn--xkc2dl3a5ee0h", "xn--mgba3a4f16a", "xn--mgba3a4fra",
+    "xn--mgbtx2b", "xn--mgbayh7gpa", "xn--3e0b707e", "xn--80ao21a", "xn--q7ce6a", "xn--fzc2c9e2c",
+    "xn--xkc2al3hye2a", "xn--mgbc0a9azcg", "xn--d1alf", "xn--l1acc", "xn--mix891f", "xn--mix082f",
+    "xn--mgbx4cd0ab", "xn--mgb9awbf", "xn--mgbai9azgqp6j", "xn--mgbai9a5eva00b", "xn--ygbi2ammx",
+    "xn--90a3ac", "xn--p1ai", "xn--wgbl6a", "xn--mgberp4a5d4ar", "xn--mgberp4a5d4a87g",
+    "xn--mgbqly7c0a67fbc", "xn--mgbqly7cvafr", "xn--mgbpl2fh", "xn--yfro4i67o", "xn--clchc0ea0b2g2a9gcd",
+    "xn--ogbpf8fl", "xn--mgbtf8fl", "xn--o3cw4h", "xn--pgbs0dh", "xn--kpry57d", "xn--kprw13d", "xn--nnx388a",
+    "xn--j1amh", "xn--mgb2ddes",
+)
+UNREGISTERED_SUFFIX = " (unregistered)"
+
+
+def _unicode_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return idna.decode(label)
+    except UnicodeError:  # not valid punycode: keep it as written, it can still match itself
+        return label
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical_host(host: str) -> str:
+    """The host as rules compare it, so ``EXAMPLE.cn.``, ``xn--fsqu00a.xn--fiqs8s`` and ``例子.中国``
+    match however a document or the registry spells them: lower case, no trailing dot, U-labels."""
+    return ".".join(_unicode_label(label) for label in host.strip().lower().rstrip(".").split("."))
+
+
+def _canonical_url_and_host(url: str) -> tuple[str, str | None]:
+    """One parse for both: ``url`` with a lower-case scheme, the canonical host and no user info (path,
+    query and fragment untouched: they are case-sensitive), and that host. Relative URLs come back
+    stripped, garbage (a bad port, a broken IPv6 literal) also without a host."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return url, None
+    if not host:
+        return url, None
+    host = canonical_host(host)
+    if not parts.scheme:
+        return url, host
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment)), host
+
+
+def canonical_url(url: str) -> str:
+    """The URL as prefix rules compare it (see ``_canonical_url_and_host``)."""
+    return _canonical_url_and_host(url)[0]
 
 
 def url_host(url: str | None) -> str | None:
-    """Lower-cased host of an absolute URL, or None when there is none (relative, empty, garbage)."""
-    if not url:
-        return None
-    try:
-        return urlsplit(url.strip()).hostname or None
-    except ValueError:
-        return None
+    """Canonical host of an absolute URL, or None when there is none (relative, empty, garbage)."""
+    return _canonical_url_and_host(url)[1] if url else None
+
+
+@lru_cache(maxsize=1)
+def _idn_country_codes() -> frozenset[str]:
+    return frozenset(idna.decode(label) for label in _IDN_COUNTRY_CODE_LABELS)
 
 
 @lru_cache(maxsize=1)
@@ -58,13 +127,13 @@ def _extractor():
 
 def origin_of_host(host: str) -> str:
     """Default origin from a host name's public suffix: domestic, foreign or unknown."""
-    suffix = _extractor()(host).suffix
+    suffix = _extractor()(canonical_host(host)).suffix
     if not suffix:
         return "unknown"
     top = suffix.rsplit(".", 1)[-1]
     if top in _DOMESTIC_SUFFIXES:
         return "domestic"
-    is_country_code = (len(top) == 2 and top.isascii() and top.isalpha()) or not top.isascii()
+    is_country_code = (len(top) == 2 and top.isascii() and top.isalpha()) or top in _idn_country_codes()
     return "foreign" if is_country_code else "unknown"
 
 
@@ -109,17 +178,19 @@ class Registry:
     def attribute(self, source: str | None, url: str | None, shard: str) -> str | None:
         """The registry source name of one document, or None if no rule matches."""
         if source:
-            for entry in self.entries:
-                if source == entry.name or source in entry.sources:
-                    return entry.name
+            exact = (e.name for e in self.entries if source == e.name)
+            listed = (e.name for e in self.entries if source in e.sources)
+            named = next(exact, None) or next(listed, None)
+            if named:
+                return named
         if url:
+            url, host = _canonical_url_and_host(url)
             best = max(
                 ((len(p), e.name) for e in self.entries for p in e.url_prefixes if url.startswith(p)),
                 default=None,
             )
             if best:
                 return best[1]
-            host = url_host(url)
             if host:
                 for entry in self.entries:
                     if any(host == d or host.endswith("." + d) for d in entry.domains):
@@ -167,7 +238,7 @@ def _entry(raw: dict, where: str) -> RegistrySource:
     if kind not in SOURCE_TYPES:
         msg = f"{where}: source {name!r} has type {kind!r}; expected one of {', '.join(SOURCE_TYPES)}"
         raise ConfigError(msg)
-    domains = tuple(d.lower().lstrip(".") for d in _as_tuple(raw.get("domains"), where, "domains"))
+    domains = tuple(canonical_host(d.lstrip(".")) for d in _as_tuple(raw.get("domains"), where, "domains"))
     origin = str(raw.get("origin") or "").strip() or (origin_of_host(domains[0]) if domains else "unknown")
     if origin not in ORIGINS:
         msg = f"{where}: source {name!r} has origin {origin!r}; expected domestic or foreign"
@@ -185,7 +256,7 @@ def _entry(raw: dict, where: str) -> RegistrySource:
         blocklisted=_as_flag(raw.get("blocklisted"), where, name, "blocklisted"),
         sources=_as_tuple(raw.get("sources"), where, "sources"),
         domains=domains,
-        url_prefixes=_as_tuple(raw.get("url_prefixes"), where, "url_prefixes"),
+        url_prefixes=tuple(canonical_url(p) for p in _as_tuple(raw.get("url_prefixes"), where, "url_prefixes")),
         shards=_as_tuple(raw.get("shards"), where, "shards"),
         data_type=data_type,
     )
@@ -226,7 +297,11 @@ def load_registry(path: str | Path | None) -> Registry:
 def resolve_sources(
     rows: int, source: pa.Array | None, url: pa.Array | None, shard: str, fallback: str, registry: Registry
 ) -> pa.Array:
-    """One source name per document: the registry's name where a rule matches, else the plain name."""
+    """One source name per document: the registry's name where a rule matches, else the plain name.
+
+    A plain name taken from the URL host or ``fallback`` (the shard name) that equals a registry name
+    gets ``UNREGISTERED_SUFFIX``: the document matched none of that source's rules, so it must not be
+    counted as that source. (A source column equal to a registry name always matches it.)"""
     names: list[str | None] = [None] * rows
     if source is not None:
         names = pc.if_else(pc.equal(source, ""), None, source).to_pylist()
@@ -240,5 +315,11 @@ def resolve_sources(
                 cache[key] = registry.attribute(name, u, shard)
             registered.append(cache[key])
         names = [r if r is not None else n for r, n in zip(registered, names)]
-    names = [name if name is not None else (url_host(u) or fallback) for name, u in zip(names, urls)]
+    taken = {e.name for e in registry.entries}
+
+    def plain_name(u: str | None) -> str:
+        name = url_host(u) or fallback
+        return name + UNREGISTERED_SUFFIX if name in taken else name
+
+    names = [name if name is not None else plain_name(u) for name, u in zip(names, urls)]
     return pa.array(names, type=pa.string())
