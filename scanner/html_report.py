@@ -209,7 +209,7 @@ def render(report: dict[str, Any], lang: str) -> str:
         "</ul>",
         _table(
             [L("inputs"), L("bytes"), L("documents"), L("fingerprint")],
-            [[i["path"], i["bytes"], i["rows"], _code_cell(i.get("fingerprint", ""))] for i in report["inputs"]],
+            [[i["path"], i["bytes"], i["rows"], _code_cell(i.get("fingerprint") or "-")] for i in report["inputs"]],
             table_id="inputs",
         ),
     )

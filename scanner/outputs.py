@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def json_bytes(document: Any) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode()
 
 
-def temporary_sibling(path: Path) -> Path:
-    """A hidden temporary name beside ``path`` for writers (Parquet) that need a path, not bytes."""
-    return path.with_name(f".{path.name}.tmp")
+def temporary_name(name: str) -> str:
+    """A hidden temporary name for ``name``, for writers (Parquet) that need a path, not bytes. It is
+    unique to this process and call, so two runs writing into one folder never share a temporary."""
+    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"

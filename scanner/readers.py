@@ -208,12 +208,22 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 
 def _shard(path: Path, label: str) -> Shard:
+    try:
+        str(path).encode()
+    except UnicodeEncodeError as e:  # Python spells undecodable bytes as surrogates, which Arrow and every output refuse
+        shown = label.encode(errors="surrogateescape").decode(errors="backslashreplace")
+        msg = f"{shown}: the file name is not valid UTF-8; rename the file"
+        raise ConfigError(msg) from e
     fmt = _format_of(path.name)
     if fmt is None:
         msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
         raise ConfigError(msg)
     real = os.path.realpath(path)
-    status = os.stat(real)
+    try:
+        status = os.stat(real)
+    except OSError as e:  # e.g. a dangling symbolic link inside an input folder
+        msg = f"{label}: cannot be read ({e.strerror or e})"
+        raise ConfigError(msg) from e
     return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=status.st_size, mtime_ns=status.st_mtime_ns)
 
 

@@ -119,7 +119,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         f"- {L('started')}: {prov['started_at']}; {L('finished')}: {prov['finished_at']}",
         "",
     ]
-    lines += _table([L("inputs"), L("bytes"), L("documents"), L("fingerprint")], [[i["path"], i["bytes"], i["rows"], f"`{i.get('fingerprint', '')[:16]}`"] for i in report["inputs"]])
+    lines += _table([L("inputs"), L("bytes"), L("documents"), L("fingerprint")], [[i["path"], i["bytes"], i["rows"], f"`{(i.get('fingerprint') or '-')[:16]}`"] for i in report["inputs"]])
     if report["rejected"] or report["errors"]:
         lines += [f"## {L('errors')}", ""]
         lines += [f"- `{reason}`: {rows}" for reason, rows in sorted(report["rejected"].items())]

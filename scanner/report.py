@@ -51,7 +51,7 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def iter_shard_files(out: str | Path, threads: int = 1) -> Iterator[dict[str, Any]]:
+def iter_shard_files(out: str | Path, threads: int = 1) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every ``OUT/shards/*.json`` (OUT a folder or a URI), sorted by name, read one at a time (with
     ``threads`` > 1, that many ahead) so a merge of many thousands of units holds few in memory; a
     missing folder is a ConfigError at once, an unreadable or foreign file when it is reached."""
@@ -71,7 +71,7 @@ def iter_shard_files(out: str | Path, threads: int = 1) -> Iterator[dict[str, An
         if not isinstance(document, dict) or document.get("format") != SHARD_FORMAT:
             msg = f"{file}: not a scanner shard statistics file (format {SHARD_FORMAT})"
             raise ConfigError(msg)
-        return document
+        return file, document
 
     return read_ahead(read, names, threads)
 
@@ -88,14 +88,37 @@ class _Merged:
     locations: dict[str, str]
 
 
-def _merge(documents: Iterable[dict[str, Any]]) -> _Merged:
+def _unit_stats(file: str, document: dict[str, Any]) -> ShardStats:
+    """A unit's stats, checked as far as a merge relies on them: a file edited by hand (a missing or
+    mistyped field, rows that do not add up) is a ConfigError naming it, not a traceback or a figure."""
+    try:
+        stats = ShardStats.from_dict(document["stats"], copy=False)
+        run = document["run"]
+        if not (isinstance(run, dict) and all(key in run for key, _ in MERGED_PROVENANCE)):
+            raise KeyError("run")
+        adds_up = stats.rows_read == stats.totals["documents"] + stats.rejected_rows
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        msg = f"{file}: malformed shard statistics ({type(e).__name__}: {e}); scan again with --force"
+        raise ConfigError(msg) from e
+    if not adds_up:
+        msg = f"{file}: shard statistics that do not add up (rows read = documents + rejected rows); scan again with --force"
+        raise ConfigError(msg)
+    return stats
+
+
+MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid", "language-ID settings"), ("options", "scan options"))
+"""The ``run`` blocks every unit of one report must share, with what they are called in messages."""
+
+
+def _merge(documents: Iterable[tuple[str, dict[str, Any]]]) -> _Merged:
     """One pass over the shard documents, so only one is held at a time."""
     stats, runs, provenance, shards, locations = ShardStats(), {}, [], {}, {}
-    for document in documents:
-        stats.absorb(ShardStats.from_dict(document["stats"], copy=False))  # absorb copies what it keeps
+    for file, document in documents:
+        unit = _unit_stats(file, document)
+        stats.absorb(unit)  # absorb copies what it keeps
         runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
         provenance.append(document.get("provenance", {}))
-        _add_row_accounting(shards, document)
+        _add_row_accounting(shards, document["shard"]["path"], unit)
         if (document.get("unit") or {}).get("path"):
             locations[document["shard"]["path"]] = document["unit"]["path"]
     return _Merged(stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)], locations)
@@ -516,16 +539,15 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     return report, sample
 
 
-def _add_row_accounting(shards: dict[str, dict[str, Any]], document: dict[str, Any]) -> None:
+def _add_row_accounting(shards: dict[str, dict[str, Any]], path: str, stats: ShardStats) -> None:
     """Add one unit's rows to its file's entry: rows read = documents + rejected rows (by reason);
     errors end a unit. Units of one file merge, so the figures do not depend on the unit split."""
-    stats = document["stats"]
-    entry = shards.setdefault(document["shard"]["path"], {"path": document["shard"]["path"], "rows_read": 0, "documents": 0, "rejected": {}, "errors": []})
-    entry["rows_read"] += stats["rows_read"]
-    entry["documents"] += stats["totals"]["documents"]
-    for reason, rows in stats["rejected"].items():
+    entry = shards.setdefault(path, {"path": path, "rows_read": 0, "documents": 0, "rejected": {}, "errors": []})
+    entry["rows_read"] += stats.rows_read
+    entry["documents"] += stats.totals["documents"]
+    for reason, rows in stats.rejected.items():
         entry["rejected"][reason] = entry["rejected"].get(reason, 0) + rows
-    entry["errors"] = sorted(entry["errors"] + [e["reason"] for e in stats["errors"]])
+    entry["errors"] = sorted(entry["errors"] + [e["reason"] for e in stats.errors])
 
 
 def _top_terms(stats: ShardStats, documents: int, limit: int = 50) -> list[dict[str, Any]]:

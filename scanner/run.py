@@ -48,7 +48,7 @@ from scanner import storage
 from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
-from scanner.report import SHARD_FORMAT
+from scanner.report import MERGED_PROVENANCE, SHARD_FORMAT
 from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.sampling import CandidateCollector, IdHashes, split_at_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions, describe_run
@@ -245,7 +245,11 @@ def run_shard(
     except ShardError as e:
         stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
         candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
-    fingerprint = input_fingerprint(shard)
+    try:
+        fingerprint = input_fingerprint(shard)
+    except OSError as e:  # the file went away (or became unreadable) after it was read or planned
+        stats = ShardStats(errors=[*stats.errors, {"shard": shard.label, "reason": f"{shard.label}: cannot be read now: {e}"}])
+        fingerprint = None
     stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint}]
     for part, table in zip(("candidates", "reserve"), split_at_cutoff(candidates.result(), candidates.text_cutoff)):
         with folder.parquet_writer(("samples", part, f"{shard.name}.parquet"), table.schema) as sample_writer:
@@ -280,9 +284,6 @@ def write_stats(
     folder.write_json(("shards", f"{shard.name}.json"), document)
 
 
-_MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid", "language-ID settings"), ("options", "scan options"))
-
-
 def refuse_mixed_output(config: RunConfig, units: list[Shard], lexicon: Lexicon, options: ScanOptions) -> None:
     """Before any work: a ``ConfigError`` if the output folder already holds units of other inputs
     made with another lexicon, language model, options or tool version (``describe_run``), which the
@@ -301,7 +302,7 @@ def refuse_mixed_output(config: RunConfig, units: list[Shard], lexicon: Lexicon,
     except (OSError, ValueError, KeyError, TypeError):
         return  # an unreadable stats file is the report's to name
     run = describe_run(lexicon, options)
-    for key, what in _MERGED_PROVENANCE:
+    for key, what in MERGED_PROVENANCE:
         if json.dumps(stored.get(key), sort_keys=True) != json.dumps(run[key], sort_keys=True):
             msg = f"{folder.uri('shards', other)} was made with another {what}, so no report could merge it with this scan; scan into a fresh --out"
             raise ConfigError(msg)
@@ -442,6 +443,15 @@ def get_executor(name: str) -> ExecutorFunction:
         raise ConfigError(msg) from e
 
 
+def _outside_output(shards: list[Shard], config: RunConfig) -> list[Shard]:
+    """The shards that are not the scan's own outputs: an output folder inside an input folder
+    would otherwise be read back by the next run (its annotations, samples and reports)."""
+    if not config.folder.local:
+        return shards
+    inside = os.path.realpath(config.folder.root) + os.sep
+    return [shard for shard in shards if not shard.path.startswith(inside)]
+
+
 def run_scan(
     shards: list[Shard],
     lexicon: Lexicon,
@@ -452,7 +462,7 @@ def run_scan(
 ) -> ShardStats:
     """Scan every shard with the named executor and return the merged stats of this run's units."""
     run_units = get_executor(executor)
-    units = plan_units(shards, options.columns, config.unit_bytes)
+    units = plan_units(_outside_output(shards, config), options.columns, config.unit_bytes)
     refuse_mixed_output(config, units, lexicon, options)
     prepare_output(config, units)
     config = dataclasses.replace(config, expected_documents=expected_documents(units))

@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, json_bytes, temporary_sibling
+from scanner.outputs import atomic_write_bytes, json_bytes, temporary_name
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NATIVE = {"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"}
@@ -167,7 +167,8 @@ class Folder:
     def parquet_writer(self, parts: tuple[str, ...], schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
         """A Parquet writer whose file appears under its name only if the block completes."""
         final = self.path(*parts)
-        tmp = str(temporary_sibling(Path(final))) if self.local else final.rsplit("/", 1)[0] + "/.tmp-" + final.rsplit("/", 1)[1]
+        folder, name = final.rsplit("/", 1)
+        tmp = f"{folder}/{temporary_name(name)}"
         try:
             with pq.ParquetWriter(tmp, schema, compression="zstd", filesystem=self.fs) as writer:
                 yield writer

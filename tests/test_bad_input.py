@@ -277,3 +277,72 @@ def test_one_200_mb_document(tmp_path):
     assert code == 0
     assert report["totals"]["documents"] == 1 and report["totals"]["flagged_documents"] == 1
     assert report["totals"]["chars"] == len(text)
+
+
+def test_a_dangling_link_or_a_non_utf8_file_name_in_an_input_folder_exits_2_naming_it(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
+    (folder / "gone.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+    code, _, output = scan(tmp_path, str(folder))
+    assert code == 2 and "gone.jsonl: cannot be read" in output
+    (folder / "gone.jsonl").unlink()
+    os.rename(folder / "a.jsonl", os.fsencode(folder) + b"/bad\xff.jsonl")
+    code, _, output = scan(tmp_path, str(folder))
+    assert code == 2 and "bad\\xff.jsonl: the file name is not valid UTF-8" in output
+
+
+def test_a_file_gone_after_planning_is_a_shard_error_and_the_run_goes_on(tmp_path, monkeypatch):
+    from scanner import run
+
+    (tmp_path / "a.jsonl").write_text('{"text": "one"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"text": "two"}\n', encoding="utf-8")
+    real_run_shard = run.run_shard
+
+    def delete_b_first(scanner, shard, config, on_batch=None):
+        if shard.label.endswith("b.jsonl"):
+            (tmp_path / "b.jsonl").unlink(missing_ok=True)
+        return real_run_shard(scanner, shard, config, on_batch)
+
+    monkeypatch.setattr(run, "run_shard", delete_b_first)
+    code, report, _ = scan(tmp_path, str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"))
+    assert code == EXIT_REJECTED and report["totals"]["documents"] == 1
+    assert [e["shard"].endswith("b.jsonl") for e in report["errors"]] == [True] * len(report["errors"]) and report["errors"]
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "sex"}\n{"text": "hello"}\n', encoding="utf-8")
+    args = ["scan", str(tmp_path), "--out", str(tmp_path / "out"), "--annotate", "--no-langid", "--workers", "1"]
+    reports = []
+    for _ in range(2):
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        reports.append(json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8")))
+    assert [r["totals"]["documents"] for r in reports] == [2, 2] and len(reports[1]["inputs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("run"), "malformed shard statistics"),
+        (lambda d: d.update(run="x"), "malformed shard statistics"),
+        (lambda d: d.update(stats=None), "malformed shard statistics"),
+        (lambda d: d["stats"]["totals"].update(documents="two"), "malformed shard statistics"),
+        (lambda d: d["stats"].update(rows_read=d["stats"]["rows_read"] - 1), "do not add up"),
+    ],
+)
+def test_a_hand_edited_stats_file_is_named_by_the_report(tmp_path, edit, message):
+    (tmp_path / "a.jsonl").write_text('{"text": "sex"}\n{"text": "hello"}\n', encoding="utf-8")
+    assert scan(tmp_path, str(tmp_path / "a.jsonl"))[0] == 0
+    (stats_file,) = (tmp_path / "out" / "shards").glob("*.json")
+    document = json.loads(stats_file.read_text(encoding="utf-8"))
+    edit(document)
+    stats_file.write_text(json.dumps(document), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "out")])
+    assert result.exit_code == 2 and stats_file.name in result.output and message in result.output
+
+
+def test_temporary_names_are_hidden_and_unique_per_writer():
+    from scanner.outputs import temporary_name
+
+    names = {temporary_name("unit.parquet") for _ in range(100)}
+    assert len(names) == 100 and all(n.startswith(".unit.parquet.") and n.endswith(".tmp") for n in names)
