@@ -106,6 +106,7 @@ def _unit_stats(file: str, document: dict[str, Any]) -> ShardStats:
     return stats
 
 
+PLANS = "plans"  # OUT/plans/*.json: the units each run planned (``scanner.run.record_plan``)
 MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid", "language-ID settings"), ("options", "scan options"))
 """The ``run`` blocks every unit of one report must share, with what they are called in messages."""
 
@@ -472,6 +473,8 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     folder = Folder(out)
     merged = _merge(iter_shard_files(out, threads))
     stats, documents, provenance, shards = merged.stats, merged.runs, merged.provenance, merged.shards
+    unfinished = _unfinished_units(folder)
+    errors = stats.errors + [{"shard": u["label"], "reason": f"{name}: planned, not scanned yet (the scan was interrupted or is still running; run it again)"} for name, u in unfinished.items()]
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
     langid = _single(documents, "langid", "language-ID settings")
@@ -492,7 +495,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         blocklist_check(by_source, profile),
         diversity_check(by_source, by_language, origins, profile),
         traceability_check(by_source, profile),
-        technical_check(totals, profile, stats.inputs, stats.errors),
+        technical_check(totals, profile, _with_unread_files(stats.inputs, unfinished), errors),
         human_check(load_labels(folder), profile, set(sample["doc_id"].to_pylist())),
         keyword_library_check(lexicon, profile),
         foreign_open_source_check(filing, profile),
@@ -529,7 +532,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         },
         "duplicate_ids": duplicate_counts(_id_hashes(folder, threads)),
         "shards": shards,
-        "errors": stats.errors,
+        "errors": errors,
         "provenance": {
             "commands": sorted({p.get("command", "") for p in provenance} - {""}),
             "started_at": min((p["started_at"] for p in provenance if p.get("started_at")), default=None),
@@ -537,6 +540,27 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         },
     }
     return report, sample
+
+
+def _unfinished_units(folder: Folder) -> dict[str, dict[str, Any]]:
+    """Units some run planned (``OUT/plans``) that have no stats file: name -> {label, bytes}."""
+    done = {name.removesuffix(".json") for name in folder.names("shards", suffix=".json")}
+    unfinished: dict[str, dict[str, Any]] = {}
+    for plan in folder.names(PLANS, suffix=".json"):
+        try:
+            units = folder.read_json(PLANS, plan)["units"]
+            unfinished.update({name: {"label": str(u["label"]), "bytes": int(u["bytes"])} for name, u in units.items() if name not in done})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            msg = f"{folder.uri(PLANS, plan)}: unreadable plan of a scan ({e}); delete it if no scan is running"
+            raise ConfigError(msg) from e
+    return dict(sorted(unfinished.items()))
+
+
+def _with_unread_files(inputs: list[dict[str, Any]], unfinished: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """``inputs`` plus the files of unfinished units that no finished unit read, for the screened share."""
+    seen = {i["path"] for i in inputs}
+    unread = {u["label"]: u["bytes"] for u in unfinished.values() if u["label"] not in seen}
+    return inputs + [{"path": label, "bytes": size} for label, size in unread.items()]
 
 
 def _add_row_accounting(shards: dict[str, dict[str, Any]], path: str, stats: ShardStats) -> None:

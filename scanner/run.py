@@ -48,7 +48,7 @@ from scanner import storage
 from scanner.errors import ConfigError, ShardError
 from scanner.lexicon import Lexicon
 from scanner.readers import UNIT_BYTES, Shard, plan_units
-from scanner.report import MERGED_PROVENANCE, SHARD_FORMAT
+from scanner.report import MERGED_PROVENANCE, PLANS, SHARD_FORMAT
 from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.sampling import CandidateCollector, IdHashes, split_at_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions, describe_run
@@ -314,7 +314,7 @@ def prepare_output(config: RunConfig, units: list[Shard]) -> None:
     scanned now are left alone: other jobs of a batch array may own them."""
     folder = config.folder
     try:
-        for sub in ("shards", "samples/candidates", "samples/reserve", "ids", *(["annotations"] if config.annotate else [])):
+        for sub in ("shards", "samples/candidates", "samples/reserve", "ids", PLANS, *(["annotations"] if config.annotate else [])):
             folder.makedirs(*sub.split("/"))
     except OSError as e:
         msg = f"{config.out}: cannot be the output folder ({e})"
@@ -326,6 +326,23 @@ def prepare_output(config: RunConfig, units: list[Shard]) -> None:
             match = _OUTPUT_NAME.match(name.removesuffix(suffix))
             if match and match["file"] in files and name.removesuffix(suffix) not in wanted:
                 folder.delete(*sub.split("/"), name)
+    for name in folder.names(PLANS, suffix=".json"):  # a plan of other units of these files will not be finished
+        try:
+            planned = folder.read_json(PLANS, name)["units"]
+        except (OSError, ValueError, KeyError, TypeError):
+            planned = {"": None}  # unreadable: replaced by this run's plan
+        if any((m := _OUTPUT_NAME.match(unit)) is None or (m["file"] in files and unit not in wanted) for unit in planned):
+            folder.delete(PLANS, name)
+
+
+def record_plan(config: RunConfig, units: list[Shard]) -> None:
+    """Write ``OUT/plans/<digest>.json``, the units this run is to scan (unit name -> file label and
+    bytes), before any of them: the report then tells an interrupted or running scan, whose planned
+    units have no stats file yet, from a finished one. One plan per distinct set of units, so the
+    jobs of an array each keep theirs and a re-run rewrites its own."""
+    planned = {u.name: {"label": u.label, "bytes": u.bytes} for u in units}
+    digest = hashlib.sha256("\n".join(sorted(planned)).encode()).hexdigest()[:16]
+    config.folder.write_json((PLANS, f"{digest}.json"), {"units": planned})
 
 
 def _drain(events: Any, tracker: Tracker) -> None:
@@ -465,5 +482,6 @@ def run_scan(
     units = plan_units(_outside_output(shards, config), options.columns, config.unit_bytes)
     refuse_mixed_output(config, units, lexicon, options)
     prepare_output(config, units)
+    record_plan(config, units)
     config = dataclasses.replace(config, expected_documents=expected_documents(units))
     return run_units(units, lexicon, options, config, Tracker(units, on_progress))

@@ -480,3 +480,23 @@ def test_a_tokenizer_file_changed_in_place_redoes_the_units(tmp_path):
         digests.append(report["options"]["tokenizer_sha256"])
         assert totals[-1] == sum(len(tokenizer.encode(t).ids) for t in texts)
     assert totals[0] != totals[1] and digests[0] != digests[1]
+
+
+def test_a_report_of_an_unfinished_scan_names_the_units_not_scanned_yet(tmp_path, corpus, lexicon_file):
+    """A scan records its plan first, so a report built while it runs, or after it was killed, counts
+    its missing units as errors (exit 5) instead of looking complete; re-running completes it."""
+    out = tmp_path / "o"
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT)
+    complete = report_of(out)
+    missing = sorted((out / "shards").glob("big.parquet-*.json"))[:3]
+    for path in missing:  # as if the run had stopped before writing them
+        path.unlink()
+    result = CliRunner().invoke(cli, ["report", str(out)])
+    assert result.exit_code == EXIT_REJECTED and "3 shards failed" in result.output
+    partial = report_of(out)
+    assert [e["reason"].split(":")[0] for e in partial["errors"]] == [p.stem for p in missing]
+    assert all("planned, not scanned yet" in e["reason"] for e in partial["errors"])
+    technical = next(c for c in partial["checks"] if c["id"] == "technical-spot-check")
+    assert technical["scanned_share"] < 1
+    scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--no-langid", "--unit-mb", UNIT)
+    assert without_timing(report_of(out)) == without_timing(complete)
