@@ -160,8 +160,8 @@ class HyperscanEngine:
 
     The database is compiled for this CPU, which takes 0.3-0.45 s for 10k terms in every process
     (driver, workers, actors, array tasks), so it is kept in ``scanner.cache`` and loaded back in
-    ~1 ms, keyed by the patterns, the flags, the hyperscan package and the CPU's feature flags; an
-    entry the library refuses is rebuilt."""
+    ~1 ms, keyed by the patterns, the flags, the installed hyperscan package and the CPU's feature
+    flags; an entry the library refuses is rebuilt."""
 
     _CACHE_KIND = "hyperscan"
 
@@ -178,7 +178,7 @@ class HyperscanEngine:
     def _cached_database(self, patterns: list[bytes]):
         hyperscan = self._hyperscan
         flags = hyperscan.HS_FLAG_SOM_LEFTMOST
-        key = cache.entry_key(_hyperscan_build(), _cpu_flags(), str(flags).encode(), *patterns)
+        key = cache.entry_key(cache.installed_package("hyperscan"), _cpu_flags(), str(flags).encode(), *patterns)
         stored = cache.load(self._CACHE_KIND, key)
         if stored is not None:
             try:
@@ -198,15 +198,6 @@ class HyperscanEngine:
         found: list[tuple[int, int, int]] = []
         self._database.scan(data, match_event_handler=lambda pattern, start, end, flags, context: found.append((pattern, start, end)), scratch=self._local.scratch)
         return found
-
-
-@functools.lru_cache(maxsize=1)
-def _hyperscan_build() -> bytes:
-    """The hyperscan package's version (its wheels bundle the library; a database written by another
-    library version is refused by ``loadb`` too, and then rebuilt)."""
-    from importlib.metadata import version
-
-    return version("hyperscan").encode()
 
 
 @functools.lru_cache(maxsize=1)

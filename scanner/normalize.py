@@ -31,11 +31,9 @@ Arrow columns with numpy, and the matcher covers ``t2s`` by adding Traditional s
 from __future__ import annotations
 
 import functools
-import importlib.util
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -114,18 +112,7 @@ def _t2s_arrays() -> dict[str, np.ndarray]:
 def tables_key() -> bytes:
     """What the character-level steps' tables are built from, for ``scanner.cache`` keys: the
     installed OpenCC, the Unicode version of ``unicodedata`` and this module's source."""
-    return cache.entry_key(_installed("opencc"), unicodedata.unidata_version.encode(), cache.source_digest(__file__)).encode()
-
-
-def _installed(package: str) -> bytes:
-    """Which copy of an installed package this is, without importing it (OpenCC takes 15 ms): the
-    path, size and modification time of its ``__init__``, which an upgrade or reinstall changes."""
-    spec = importlib.util.find_spec(package)
-    origin = Path(spec.origin) if spec is not None and spec.origin else None
-    if origin is None:
-        return package.encode()
-    status = origin.stat()
-    return f"{origin} {status.st_size} {status.st_mtime_ns}".encode()
+    return cache.entry_key(cache.installed_package("opencc"), unicodedata.unidata_version.encode(), cache.source_digest(__file__)).encode()
 
 
 def map_char(char: str, step: str) -> str:

@@ -86,6 +86,7 @@ class _Merged:
     provenance: list[dict[str, Any]]
     shards: list[dict[str, Any]]
     locations: dict[str, str]
+    units: set[str]  # names of the units merged (their stats files' names without ``.json``)
 
 
 def _unit_stats(file: str, document: dict[str, Any]) -> ShardStats:
@@ -113,8 +114,9 @@ MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid"
 
 def _merge(documents: Iterable[tuple[str, dict[str, Any]]]) -> _Merged:
     """One pass over the shard documents, so only one is held at a time."""
-    stats, runs, provenance, shards, locations = ShardStats(), {}, [], {}, {}
+    stats, runs, provenance, shards, locations, units = ShardStats(), {}, [], {}, {}, set()
     for file, document in documents:
+        units.add(file.rsplit("/", 1)[-1].removesuffix(".json"))
         unit = _unit_stats(file, document)
         stats.absorb(unit)  # absorb copies what it keeps
         runs.setdefault(json.dumps(document["run"], sort_keys=True), {"run": document["run"]})
@@ -122,7 +124,7 @@ def _merge(documents: Iterable[tuple[str, dict[str, Any]]]) -> _Merged:
         _add_row_accounting(shards, document["shard"]["path"], unit)
         if (document.get("unit") or {}).get("path"):
             locations[document["shard"]["path"]] = document["unit"]["path"]
-    return _Merged(stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)], locations)
+    return _Merged(stats, list(runs.values()), provenance, [shards[path] for path in sorted(shards)], locations, units)
 
 
 def _single(documents: list[dict[str, Any]], key: str, what: str) -> Any:
@@ -473,7 +475,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     folder = Folder(out)
     merged = _merge(iter_shard_files(out, threads))
     stats, documents, provenance, shards = merged.stats, merged.runs, merged.provenance, merged.shards
-    unfinished = _unfinished_units(folder)
+    unfinished = _unfinished_units(folder, merged.units)
     errors = stats.errors + [{"shard": u["label"], "reason": f"{name}: planned, not scanned yet (the scan was interrupted or is still running; run it again)"} for name, u in unfinished.items()]
     tool = _single(documents, "tool", "tool versions")
     lexicon = _single(documents, "lexicon", "lexicons")
@@ -542,9 +544,9 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     return report, sample
 
 
-def _unfinished_units(folder: Folder) -> dict[str, dict[str, Any]]:
-    """Units some run planned (``OUT/plans``) that have no stats file: name -> {label, bytes}."""
-    done = {name.removesuffix(".json") for name in folder.names("shards", suffix=".json")}
+def _unfinished_units(folder: Folder, done: set[str]) -> dict[str, dict[str, Any]]:
+    """Units some run planned (``OUT/plans``) that are not among the ``done`` units (those with a stats
+    file): name -> {label, bytes}."""
     unfinished: dict[str, dict[str, Any]] = {}
     for plan in folder.names(PLANS, suffix=".json"):
         try:
