@@ -152,7 +152,7 @@ def rss(args: argparse.Namespace) -> None:
 
 
 def merge(args: argparse.Namespace) -> None:
-    from scanner.report import write_report
+    from scanner.report.build import write_report
 
     source = Path(args.stats_file) if args.stats_file else None
     with tempfile.TemporaryDirectory() as out:

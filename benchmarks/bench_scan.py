@@ -463,7 +463,7 @@ def main() -> None:
     lexicon_file = prepare.lexicon_path(args.work, args.lexicon)
     scratch = args.work / "bench_scan"
     scratch.mkdir(parents=True, exist_ok=True)
-    # The scanner's cache (scanner.cache: normalisation tables, Hyperscan databases) in the scratch
+    # The scanner's cache (scanner.io.cache: normalisation tables, Hyperscan databases) in the scratch
     # folder, warmed before the timed runs, as it is on every run after a lexicon's first.
     os.environ.setdefault("SCANNER_CACHE_DIR", str(scratch / "cache"))
     origins = provenance(args.work, args.lexicon)
@@ -480,7 +480,7 @@ def main() -> None:
     automaton = ahocorasick_rs.BytesAhoCorasick(patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
     raw_build = time.perf_counter() - started
     import scanner
-    from scanner.matcher import Matcher
+    from scanner.match.matcher import Matcher
     from scanner.scan import ScanOptions
 
     started = time.perf_counter()
@@ -652,12 +652,12 @@ def main() -> None:
 def compile_seconds(lexicon_file: Path, work: Path) -> float | None:
     """Wall seconds to build the scanner's matcher (default normalisation steps) for ``lexicon_file``,
     in a fresh process so no in-memory cache of this one helps (the normalisation tables, which do not
-    depend on the lexicon, come from the warm ``scanner.cache``); None if the lexicon was not prepared. pyarrow's
+    depend on the lexicon, come from the warm ``scanner.io.cache``); None if the lexicon was not prepared. pyarrow's
     first conversion imports pandas (0.2-0.45 s; the ``scanner`` command hides it), so one
     conversion runs before the clock starts."""
     if not lexicon_file.is_file():
         return None
-    code = ("import sys, time, pyarrow as pa, scanner; from scanner.matcher import Matcher; from scanner.normalize import DEFAULT_STEPS\n"
+    code = ("import sys, time, pyarrow as pa, scanner; from scanner.match.matcher import Matcher; from scanner.match.normalize import DEFAULT_STEPS\n"
             "lexicon = scanner.load_lexicons([sys.argv[1]]); pa.array(['warm-up']); started = time.perf_counter()\n"
             "Matcher(lexicon, DEFAULT_STEPS); print(time.perf_counter() - started)")
     done = subprocess.run([sys.executable, "-c", code, str(lexicon_file)], capture_output=True, text=True, check=True)

@@ -44,9 +44,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import scanner
-from scanner.lexicon import ascii_lower, is_ascii_alnum
-from scanner.matcher import Matcher
-from scanner.normalize import DEFAULT_STEPS, NFKC_KEPT, STEPS, is_han, term_steps
+from scanner.lexicon.load import ascii_lower, is_ascii_alnum
+from scanner.match.matcher import Matcher
+from scanner.match.normalize import DEFAULT_STEPS, NFKC_KEPT, STEPS, is_han, term_steps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import prepare  # the benchmark corpus builder beside this file

@@ -1,4 +1,4 @@
-"""Precision and recall of scanner.datatype.detect_code on real code and real prose.
+"""Precision and recall of scanner.detect.datatype.detect_code on real code and real prose.
 
 Code: source files of the installed Python packages (.py, .c, .h, .js, .pyi, .sh, .cpp found in
 site-packages), cut into ~3 KB chunks at line boundaries. Prose: every corpus in ../shared/data,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from scanner.datatype import detect_code
+from scanner.detect.datatype import detect_code
 
 REPO = Path(__file__).resolve().parents[1]
 CODE_SUFFIXES = {".py", ".pyi", ".c", ".h", ".cpp", ".js", ".sh"}

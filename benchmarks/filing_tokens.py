@@ -23,7 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
-from scanner.sources import load_registry
+from scanner.detect.source import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SOURCES = REPO / "benchmarks" / "shared_sources.toml"  # the ../shared corpora's registry
@@ -56,7 +56,7 @@ def direct_counts(files: list[Path], types: dict[str, tuple[str, str]]) -> dict[
         import bpe_openai
 
         encoding = bpe_openai.get_encoding("o200k_base")
-    from scanner.filing import filing_row
+    from scanner.report.filing import filing_row
 
     counts: dict[str, int] = {}
     for file in files:

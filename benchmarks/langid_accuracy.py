@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from scanner.langid import LanguageIdentifier
+from scanner.detect.language import LanguageIdentifier
 
 REPO = Path(__file__).resolve().parents[1]
 

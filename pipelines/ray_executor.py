@@ -1,9 +1,9 @@
 """The ``ray`` executor: the same work units, the same ``run_shard`` loop, on a Ray cluster via Ray Data.
 
-``scanner.run.run_scan`` plans the units and prepares OUT on the driver, then calls ``run_ray``,
+``scanner.run.scan.run_scan`` plans the units and prepares OUT on the driver, then calls ``run_ray``,
 registered in the ``scanner.executors`` entry-point group. Ray Data makes a dataset of one row per
 unit; ``map_batches`` hands each row to a ``UnitScanner`` actor, which compiled the scanner once in
-its constructor, and which runs ``scanner.run.run_shard``: it reads the unit from its path or URI,
+its constructor, and which runs ``scanner.run.scan.run_shard``: it reads the unit from its path or URI,
 writes the unit's annotations and stats file into OUT and returns the stats, which stream back to
 the driver for progress and the merged result. Outputs are therefore byte-for-byte those of the
 local executor, and resumption works the same way.
@@ -28,11 +28,11 @@ import numpy as np
 import ray
 import ray.data
 
-from scanner.lexicon import Lexicon
-from scanner.readers import Shard
-from scanner.run import RunConfig, Tracker, UnitResult, run_shard
+from scanner.lexicon.load import Lexicon
+from scanner.io.readers import Shard
+from scanner.run.scan import RunConfig, Tracker, UnitResult, run_shard
 from scanner.scan import Scanner, ScanOptions
-from scanner.stats import ShardStats
+from scanner.evidence.stats import ShardStats
 
 
 class UnitScanner:

@@ -4,12 +4,12 @@ The public API is re-exported here so cleaning jobs write ``import scanner`` and
 """
 
 from scanner.errors import ConfigError, LexiconError, ScannerError, ShardError
-from scanner.lexicon import Lexicon, load_lexicon, load_lexicons
-from scanner.matcher import Matcher
+from scanner.lexicon.load import Lexicon, load_lexicon, load_lexicons
+from scanner.match.matcher import Matcher
 from scanner.scan import Scanner, ScanOptions
-from scanner.stats import ShardStats
+from scanner.evidence.stats import ShardStats
 
-__version__ = "0.1.0"
+from scanner.version import __version__
 
 __all__ = [
     "ConfigError",

@@ -18,19 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scanner.datatype import char_counts, data_types, detect_code
+from scanner.detect.datatype import char_counts, data_types, detect_code
 from scanner.errors import ConfigError
-from scanner.langid import UNDETERMINED, LanguageIdentifier
-from scanner.lexicon import Lexicon
-from scanner.matcher import DEFAULT_ENGINE, STEP_BITS, Hits, Matcher
-from scanner.normalize import DEFAULT_STEPS, STEPS, parse_steps
-from scanner.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
-from scanner.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes, truncate_texts
-from scanner.sources import Registry, resolve_sources
-from scanner.stats import BatchCounts, ShardStats
-from scanner.taxonomy import RISK_CODES
-from scanner.textview import offsets_and_data
-from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, count_tokens
+from scanner.detect.language import UNDETERMINED, LanguageIdentifier
+from scanner.lexicon.load import Lexicon
+from scanner.match.matcher import DEFAULT_ENGINE, STEP_BITS, Hits, Matcher
+from scanner.match.normalize import DEFAULT_STEPS, STEPS, parse_steps
+from scanner.io.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
+from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes, truncate_texts
+from scanner.detect.source import Registry, resolve_sources
+from scanner.evidence.stats import BatchCounts, ShardStats
+from scanner.lexicon.taxonomy import RISK_CODES
+from scanner.match.textview import offsets_and_data
+from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, count_tokens
 
 MATCH_TYPE = pa.struct(
     [
@@ -67,9 +67,9 @@ BASE_ANNOTATION_SCHEMA = pa.schema(list(ANNOTATION_SCHEMA)[:-EVIDENCE_COLUMNS])
 class ScanOptions:
     """Everything besides the lexicon that changes a scan's results (hashed into ``digest``).
 
-    ``normalize``: normalisation steps (names from ``scanner.normalize.STEPS``, or a string such as
+    ``normalize``: normalisation steps (names from ``scanner.match.normalize.STEPS``, or a string such as
     ``"none"``, ``"all"`` or ``"nfkc,t2s"``); stored as a tuple in pipeline order. ``engine``: the
-    matching engine (``scanner.matcher.ENGINES``); results are identical, so only speed differs.
+    matching engine (``scanner.match.matcher.ENGINES``); results are identical, so only speed differs.
     ``tokenizer_sha256`` is set from the ``tokenizer.json`` file, if one counts tokens: a file
     changed in place changes the counts, so it must change the digest (and redo the units) too.
     """
@@ -135,7 +135,7 @@ class BatchResult:
         tokens: np.ndarray | None,
         text_chars: int,
     ) -> pa.Table:
-        """The columns sample candidates keep (``scanner.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
+        """The columns sample candidates keep (``scanner.evidence.sampling.CANDIDATE_SCHEMA``) for ``rows`` only;
         text, cut to ``text_chars`` characters, only where ``with_text`` (else null); ``tokens`` are the
         full-text token counts of the rows where ``with_tokens`` (None: none counted)."""
         take = pa.array(rows)
@@ -217,7 +217,7 @@ def _bit_lists(masks: np.ndarray, names: tuple[str, ...]) -> pa.Array:
 def describe_run(lexicon: Lexicon, options: ScanOptions, langid: LanguageIdentifier | None = None) -> dict:
     """Provenance for every output of a scan: tool version, lexicon, language model and the options
     (with their digest). Units can only be merged into one report where these are the same."""
-    from scanner import __version__
+    from scanner.version import __version__
 
     if langid is None and options.langid:
         langid = LanguageIdentifier()
@@ -403,7 +403,7 @@ class Scanner:
 
     def _candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
         """Full-text token counts of these sample candidates: the estimate mode's only tokenizing
-        (about ``SampleSpec.tokens`` documents per corpus, see ``scanner.sampling``)."""
+        (about ``SampleSpec.tokens`` documents per corpus, see ``scanner.evidence.sampling``)."""
         if result.doc_tokens is not None:
             return result.doc_tokens[rows]
         if self.options.tokens == "estimate":

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import scanner
-from scanner.cache import CACHE_ENV
+from scanner.io.cache import CACHE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def private_cache(tmp_path_factory) -> Path:
-    """The compiled-artefact cache (``scanner.cache``) of every test and the processes it starts: a
+    """The compiled-artefact cache (``scanner.io.cache``) of every test and the processes it starts: a
     temporary folder, not the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("cache")
     os.environ[CACHE_ENV] = str(folder)
@@ -118,7 +118,7 @@ def upload(local: Path, uri: str) -> None:
     """Copy a local folder to ``uri`` (on the test S3 server)."""
     import pyarrow.fs as pafs
 
-    from scanner import storage
+    from scanner.io import storage
 
     fs, path = storage.resolve(uri)
     pafs.copy_files(str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
@@ -153,11 +153,11 @@ def without_locations(report: dict) -> dict:
 @pytest.fixture(scope="module", params=["windows", "spellings"])
 def t2s_mode(request):
     """Run a module's tests twice: with ``t2s`` covered by windows around Traditional characters,
-    and by Traditional spellings of the terms (``scanner.matcher`` picks one per column by the
+    and by Traditional spellings of the terms (``scanner.match.matcher`` picks one per column by the
     share of Traditional characters; small test documents would nearly always pick spellings)."""
-    import scanner.matcher
+    import scanner.match.matcher
 
-    saved = scanner.matcher.T2S_WINDOWS_MAX_SHARE
-    scanner.matcher.T2S_WINDOWS_MAX_SHARE = 2.0 if request.param == "windows" else -1.0
+    saved = scanner.match.matcher.T2S_WINDOWS_MAX_SHARE
+    scanner.match.matcher.T2S_WINDOWS_MAX_SHARE = 2.0 if request.param == "windows" else -1.0
     yield request.param
-    scanner.matcher.T2S_WINDOWS_MAX_SHARE = saved
+    scanner.match.matcher.T2S_WINDOWS_MAX_SHARE = saved

@@ -18,9 +18,9 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
-from scanner import readers
+from scanner.io import readers
 from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
-from scanner.lexicon import LexiconError, load_lexicon
+from scanner.lexicon.load import LexiconError, load_lexicon
 
 VARIED = b"".join(json.dumps({"text": f"hello {i} {i * i}"}).encode() + b"\n" for i in range(5000))
 
@@ -293,7 +293,7 @@ def test_a_dangling_link_or_a_non_utf8_file_name_in_an_input_folder_exits_2_nami
 
 
 def test_a_file_gone_after_planning_is_a_shard_error_and_the_run_goes_on(tmp_path, monkeypatch):
-    from scanner import run
+    from scanner.run import scan as run
 
     (tmp_path / "a.jsonl").write_text('{"text": "one"}\n', encoding="utf-8")
     (tmp_path / "b.jsonl").write_text('{"text": "two"}\n', encoding="utf-8")
@@ -342,7 +342,7 @@ def test_a_hand_edited_stats_file_is_named_by_the_report(tmp_path, edit, message
 
 
 def test_temporary_names_are_hidden_and_unique_per_writer():
-    from scanner.outputs import temporary_name
+    from scanner.io.atomic import temporary_name
 
     names = {temporary_name("unit.parquet") for _ in range(100)}
     assert len(names) == 100 and all(n.startswith(".unit.parquet.") and n.endswith(".tmp") for n in names)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner import cache
+from scanner.io import cache
 
 
 def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
@@ -33,7 +33,8 @@ def test_entries_round_trip_privately_and_keys_tell_their_parts_apart(tmp_path, 
 
 
 def test_normalisation_tables_from_the_cache_equal_the_built_ones(tmp_path, monkeypatch):
-    from scanner import normalize, textview
+    from scanner.match import normalize
+    from scanner.match import textview
 
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     steps = ("invisible", "nfkc", "casefold", "t2s")

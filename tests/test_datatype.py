@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scanner.datatype as datatype
-from scanner.datatype import data_types, detect_code
+import scanner.detect.datatype as datatype
+from scanner.detect.datatype import data_types, detect_code
 
 PROSE = [
     "今天天气很好，我们去公园散步。\n公园里有很多人。\n大家都很开心。",

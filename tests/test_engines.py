@@ -18,10 +18,10 @@ from test_normalize import ALPHABET, LAYOUTS, STEP_SETS
 from test_normalize import CASES as NORMALISATION_CASES
 
 import scanner
-from scanner.cache import CACHE_ENV
+from scanner.io.cache import CACHE_ENV
 from scanner.cli import cli
-from scanner.matcher import Hits, Matcher
-from scanner.normalize import DEFAULT_STEPS
+from scanner.match.matcher import Hits, Matcher
+from scanner.match.normalize import DEFAULT_STEPS
 
 pytest.importorskip("hyperscan")
 

@@ -16,9 +16,9 @@ from conftest import make_lexicon
 import scanner
 from scanner.cli import EXIT_CHECK_FAILED, cli
 from scanner.errors import ConfigError
-from scanner.sampling import SampleSpec, doc_hashes, wilson_interval
-from scanner.sheets import mask_pii, neutralise_formula, read_verdicts, sheet_rows
-from scanner.sources import load_registry, origin_of_host
+from scanner.evidence.sampling import SampleSpec, doc_hashes, wilson_interval
+from scanner.report.sheets import mask_pii, neutralise_formula, read_verdicts, sheet_rows
+from scanner.detect.source import load_registry, origin_of_host
 
 LEXICON_CSV = "term,category\n傻逼,A4.3\nporn,A1.6\n"
 REGISTRY = """
@@ -370,7 +370,7 @@ def test_lexicon_audit_counts_every_category(tmp_path):
     result = CliRunner().invoke(cli, ["lexicon", "audit", str(tmp_path / "lex.csv"), "--json"])
     assert result.exit_code == 0, result.output
     audit = json.loads(result.output)
-    expected = dict.fromkeys(scanner.taxonomy.RISK_CODES, 0) | {"A1.6": 2, "A2.5": 1, "A4.3": 2, "A1.1": 1, "A1.8": 1}
+    expected = dict.fromkeys(scanner.lexicon.taxonomy.RISK_CODES, 0) | {"A1.6": 2, "A2.5": 1, "A4.3": 2, "A1.1": 1, "A1.8": 1}
     assert audit["terms_by_category"] == expected
     assert audit["terms"] == 5 and audit["verdict"] == "fail"
     assert audit["single_char_cjk"] == ["性"]
@@ -403,7 +403,7 @@ def test_noisy_terms_are_marked(tmp_path):
     s = scanner.Scanner(lexicon, scanner.ScanOptions(langid=False))
     table = pa.table({"text": [f"我的第{i}个句子" for i in range(100)] + ["傻逼", "porn"]})
     stats = s.stats_of([table])
-    from scanner.report import _top_terms
+    from scanner.report.build import _top_terms
 
     rows = {r["term"]: r["noisy"] for r in _top_terms(stats, 102)}
     assert rows == {"的": True, "傻逼": False, "porn": False}
@@ -427,7 +427,7 @@ def test_screened_share_leaves_out_the_input_bytes_of_unreadable_files(tmp_path)
 def test_noisy_terms_are_measured_against_the_true_median():
     """Four terms hit 1, 1, 5 and 40 of 100 documents: the median rate is 3, so the 40 is noisy (the
     upper middle value, 5, would not make it so)."""
-    from scanner.report import _top_terms
+    from scanner.report.build import _top_terms
 
     stats = scanner.ShardStats()
     stats.by_term = {term: {"documents": n, "hits": n} for term, n in (("a", 1), ("b", 1), ("c", 5), ("d", 40))}

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 import scanner
-import scanner.tokens
+import scanner.detect.tokens
 from scanner.cli import cli
-from scanner.filing import ROWS, _t95, build_filing_table, filing_row, filing_table_bytes, sample_ratios
-from scanner.sources import load_registry
-from scanner.tokens import count_tokens
+from scanner.report.filing import ROWS, _t95, build_filing_table, filing_row, filing_table_bytes, sample_ratios
+from scanner.detect.source import load_registry
+from scanner.detect.tokens import count_tokens
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample"
@@ -46,12 +46,12 @@ def test_bundled_tokenizer_gives_the_same_counts_through_bpe_openais_public_api(
     """The extension-module path and the public-API fallback count alike, long texts in pieces too."""
     texts = [*TOKENIZER_TEXTS, "长文本" * 30_000]
     fast = count_tokens(texts).tolist()
-    monkeypatch.setattr(scanner.tokens.importlib.util, "find_spec", lambda name: None)  # as if the module moved
-    scanner.tokens._load.cache_clear()
+    monkeypatch.setattr(scanner.detect.tokens.importlib.util, "find_spec", lambda name: None)  # as if the module moved
+    scanner.detect.tokens._load.cache_clear()
     try:
         assert count_tokens(texts).tolist() == fast and fast[-1] > 0
     finally:
-        scanner.tokens._load.cache_clear()
+        scanner.detect.tokens._load.cache_clear()
 
 
 def test_user_tokenizer_json_counts_match_the_tokenizers_package(tmp_path):
@@ -71,7 +71,7 @@ def test_user_tokenizer_json_counts_match_the_tokenizers_package(tmp_path):
 
 
 def test_declared_code_sources_and_detected_code():
-    registry = scanner.sources.Registry(entries=(scanner.sources.RegistrySource(name="repo", type="commercial", origin="domestic", data_type="code"),))
+    registry = scanner.detect.source.Registry(entries=(scanner.detect.source.RegistrySource(name="repo", type="commercial", origin="domestic", data_type="code"),))
     options = scanner.ScanOptions(langid=False, registry=registry)
     stats = scanner.Scanner(scanner.load_lexicons(), options).stats_of([pa.table({"text": ["plain words", CODE, "plain words"], "source": ["repo", "web", "web"]})])
     assert set(stats.by_source["repo"]["data_types"]) == {"code"}
@@ -100,7 +100,7 @@ def test_rows_and_per_cell_sums_equal_the_totals():
 
 
 def token_sample(docs: list[tuple[str, str, int, int]]) -> pa.Table:
-    """A token sample as ``scanner.report`` hands it over: (source, data type, bytes, tokens) per document."""
+    """A token sample as ``scanner.report.build`` hands it over: (source, data type, bytes, tokens) per document."""
     source, data_type, doc_bytes, doc_tokens = (list(column) for column in zip(*docs))
     return pa.table({"source": source, "data_type": data_type, "doc_bytes": pa.array(doc_bytes, pa.int64()), "doc_tokens": pa.array(doc_tokens, pa.int64())})
 

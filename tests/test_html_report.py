@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.i18n import LANGUAGES, label, requirement
+from scanner.report.i18n import LANGUAGES, label, requirement
 
 CHECK_IDS = [
     "source-unsafe-share",

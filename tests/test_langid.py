@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from scanner.langid import MODEL_PATH, LanguageIdentifier
+from scanner.detect.language import MODEL_PATH, LanguageIdentifier
 
 
 def test_languages_of_a_batch():

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import scanner
-from scanner.lexicon import Lexicon, LexiconError, load_lexicon, load_lexicons
+from scanner.lexicon.load import Lexicon, LexiconError, load_lexicon, load_lexicons
 
 
 def write(path, text, encoding="utf-8"):

@@ -49,7 +49,7 @@ def test_stats_of_batches_equals_stats_of_whole():
 
 
 def test_custom_column_names():
-    options = scanner.ScanOptions(columns=scanner.readers.Columns(text="content", source="site"), langid=False)
+    options = scanner.ScanOptions(columns=scanner.io.readers.Columns(text="content", source="site"), langid=False)
     out = scanner.Scanner(LEXICON, options).annotate(pa.table({"content": ["sex"], "site": ["x.cn"]}))
     assert out.column("source").to_pylist() == ["x.cn"]
 

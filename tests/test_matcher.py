@@ -9,8 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import scanner
-from scanner.matcher import Matcher
-from scanner.reference import naive_hits
+from scanner.match.matcher import Matcher
+from reference import naive_hits
 
 
 def found(lexicon: scanner.Lexicon, column) -> list[list[tuple[str, int]]]:

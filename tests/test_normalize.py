@@ -13,11 +13,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import scanner
-import scanner.matcher
-from scanner.matcher import Matcher, step_names
-from scanner.normalize import CHANGEABLE_RANGES, DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
-from scanner.reference import naive_hits, naive_normalized_hits
-from scanner.textview import _changed_by_any, normalize_column
+import scanner.match.matcher
+from scanner.match.matcher import Matcher, step_names
+from scanner.match.normalize import CHANGEABLE_RANGES, DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
+from reference import naive_hits, naive_normalized_hits
+from scanner.match.textview import _changed_by_any, normalize_column
 
 pytestmark = pytest.mark.usefixtures("t2s_mode")
 
@@ -136,7 +136,7 @@ def test_windows_skipped_where_no_term_holds_the_neighbours_of_an_image():
 
 
 def test_terms_too_long_to_expand_match_through_a_prefix(monkeypatch):
-    monkeypatch.setattr(scanner.matcher, "T2S_VARIANT_LIMIT", 2)
+    monkeypatch.setattr(scanner.match.matcher, "T2S_VARIANT_LIMIT", 2)
     lexicon = make_lexicon(("发财里乱", "A1.8"), ("Ab发财", "A1.8"))
     docs = ["發財裡亂 发财里乱 發財裡", "ab發財 AB发财 中ab發財"]
     assert found(lexicon, pa.array(docs), ["t2s"]) == [naive_normalized_hits(lexicon, d, ["t2s"]) for d in docs]
@@ -216,7 +216,7 @@ def test_blockwise_search_finds_every_changed_character(steps):
 def test_mostly_traditional_columns_go_to_the_spelled_twin(monkeypatch):
     """The per-column choice between windows and spellings (``T2S_WINDOWS_MAX_SHARE``): the same
     hits either way, and the twin is only built for a column that is mostly Traditional."""
-    monkeypatch.setattr(scanner.matcher, "T2S_WINDOWS_MAX_SHARE", 0.01)
+    monkeypatch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", 0.01)
     lexicon = make_lexicon(("暴乱", "A1.3"), ("发财", "A1.8"), ("幹活", "A1.6"))
     simplified = ["今天发生了暴乱，大家都在家里，" * 20, "祝你发财，" * 30 + "發財"]
     traditional = ["今天發生了暴亂，大家都在家裡，" * 20, "祝你發財，幹活" * 30]

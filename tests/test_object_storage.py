@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import synthetic_rows, upload, without_locations, write_jsonl, write_parquet
 
-from scanner import storage
+from scanner.io import storage
 from scanner.cli import cli
 
 pytest.importorskip("moto")
@@ -72,7 +72,7 @@ def test_s3_report_reads_back_sampled_texts_no_unit_kept(tmp_path, s3_bucket, le
     upload(data, f"{s3_bucket}/in")
     options = ["--lexicon", str(lexicon_file), "--unit-mb", "0.05", "--no-langid", "--sample-size", "30", "--token-sample", "10", "--workers", "1"]
     scan(str(data), "--out", str(tmp_path / "out"), *options)
-    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**12)
+    monkeypatch.setattr("scanner.run.scan.expected_documents", lambda units: 10**12)
     scan(f"{s3_bucket}/in", "--out", f"{s3_bucket}/out", *options)
     remote = storage.Folder(f"{s3_bucket}/out")
     for part in ("candidates", "reserve"):

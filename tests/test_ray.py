@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import synthetic_rows, upload, without_locations, without_timing, write_jsonl, write_parquet
 
-from scanner import storage
+from scanner.io import storage
 from scanner.cli import EXIT_REJECTED, cli
 
 pytestmark = pytest.mark.ray

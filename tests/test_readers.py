@@ -12,9 +12,9 @@ import pytest
 from conftest import make_lexicon, write_jsonl
 
 import scanner
-from scanner import readers
+from scanner.io import readers
 from scanner.errors import ConfigError, ShardError
-from scanner.readers import Columns, discover_shards, read_batches
+from scanner.io.readers import Columns, discover_shards, read_batches
 
 
 def test_directories_globs_and_spellings_name_each_file_once(tmp_path, monkeypatch):

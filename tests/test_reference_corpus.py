@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import scanner
 from scanner.cli import cli
-from scanner.reference import naive_hits
+from reference import naive_hits
 
 CJK = "中国人民政府法轮功天安门暴乱色情赌博毒品枪支"
 LATIN = ["sex", "porn", "Ass", "c++", "4chan", "XXX", "fuck", "nazi", "kill", "drug", "bet", "gun"]

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 import scanner
 from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
-from scanner.readers import Columns, discover_shards, plan_units
-from scanner.run import Progress, RunConfig, run_scan
-from scanner.sampling import (
+from scanner.io.readers import Columns, discover_shards, plan_units
+from scanner.run.scan import Progress, RunConfig, run_scan
+from scanner.evidence.sampling import (
     CANDIDATE_SCHEMA,
     CandidateCollector,
     SampleSpec,
@@ -122,7 +122,7 @@ def test_rerun_skips_done_units_and_redoes_changed_ones(tmp_path, corpus, lexico
     first, stats = run_library(data, out, lexicon_file)
     assert first.units_done == first.units_total == 14 and first.units_skipped == 0
     assert first.work_done == first.work_total and first.documents == stats.totals["documents"] == 1440
-    report = scanner.report.write_report(out)
+    report = scanner.report.build.write_report(out)
 
     again, stats_again = run_library(data, out, lexicon_file)
     assert again.units_skipped == 14 and again.documents == 0 and again.work_total == 0
@@ -138,7 +138,7 @@ def test_rerun_skips_done_units_and_redoes_changed_ones(tmp_path, corpus, lexico
     annotated, _ = run_library(data, out, lexicon_file, annotate=True)
     assert annotated.units_skipped == 0, "stats made without annotations do not satisfy --annotate"
     assert run_library(data, out, lexicon_file)[0].units_skipped == 14, "annotated units satisfy a run without --annotate"
-    assert without_timing(scanner.report.write_report(out)) == without_timing(report)
+    assert without_timing(scanner.report.build.write_report(out)) == without_timing(report)
 
 
 def test_report_read_and_written_by_threads_equals_the_one_thread_report(tmp_path, corpus, lexicon_file):
@@ -148,7 +148,7 @@ def test_report_read_and_written_by_threads_equals_the_one_thread_report(tmp_pat
     one = {name: (out / name).read_bytes() for name in files}
     for name in files:
         (out / name).unlink()
-    assert without_timing(scanner.report.write_report(out, threads=3)) == without_timing(json.loads(one["report.json"]))
+    assert without_timing(scanner.report.build.write_report(out, threads=3)) == without_timing(json.loads(one["report.json"]))
     assert {name: (out / name).read_bytes() for name in files} == one
 
 
@@ -263,9 +263,9 @@ def test_kill_9_mid_run_then_rerun_gives_the_uninterrupted_report(tmp_path, lexi
 # VmHWM, not ru_maxrss: the latter survives exec and so counts the forking parent's pages too.
 PEAK_RSS = """
 import re, sys
-import scanner.readers
+import scanner.io.readers
 from scanner.cli import cli
-scanner.readers.BATCH_BYTES = 1 << 20
+scanner.io.readers.BATCH_BYTES = 1 << 20
 try:
     # The human-sample candidates are a constant (k texts of --sample-text-chars), filled by the
     # first k documents; a small k lets both inputs fill it, so only growth with size shows.
@@ -391,7 +391,7 @@ def test_sampled_documents_without_stored_text_are_read_back(tmp_path, corpus, l
     outs = {}
     for case, documents in (("all", lambda units: 0), ("planned", None), ("none", lambda units: 10**12)):
         if documents is not None:
-            monkeypatch.setattr("scanner.run.expected_documents", documents)
+            monkeypatch.setattr("scanner.run.scan.expected_documents", documents)
         outs[case] = tmp_path / case
         scan(*args, "--out", str(outs[case]))
         monkeypatch.undo()
@@ -411,7 +411,7 @@ def test_units_written_before_the_held_reserve_split_merge_with_new_ones(tmp_pat
     """A unit file from before the split holds all its candidates, without a cut-off in its metadata
     and without a reserve file: the report treats it as holding everything, and is unchanged."""
     out = tmp_path / "o"
-    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**5)  # cut-offs that hold few rows
+    monkeypatch.setattr("scanner.run.scan.expected_documents", lambda units: 10**5)  # cut-offs that hold few rows
     scan(str(corpus), "--out", str(out), "--lexicon", str(lexicon_file), "--unit-mb", UNIT, "--no-langid", "--sample-size", "60")
     expected = without_timing(report_of(out))
     sample = pq.read_table(out / "samples" / "human_sample.parquet")
@@ -420,7 +420,7 @@ def test_units_written_before_the_held_reserve_split_merge_with_new_ones(tmp_pat
         whole = pa.concat_tables([pq.read_table(held), pq.read_table(reserve)]).replace_schema_metadata(None)
         pq.write_table(whole, held)
         reserve.unlink()
-    assert without_timing(scanner.report.write_report(out)) == expected
+    assert without_timing(scanner.report.build.write_report(out)) == expected
     assert pq.read_table(out / "samples" / "human_sample.parquet").equals(sample)
 
 
@@ -439,7 +439,7 @@ def test_sample_texts_are_the_documents_first_text_chars_characters(tmp_path, co
 
 def test_report_names_an_input_that_changed_before_its_texts_were_read_back(tmp_path, lexicon_file, monkeypatch):
     path = write_jsonl(tmp_path / "a.jsonl", synthetic_rows(300, seed=4))
-    monkeypatch.setattr("scanner.run.expected_documents", lambda units: 10**12)
+    monkeypatch.setattr("scanner.run.scan.expected_documents", lambda units: 10**12)
     scan(str(path), "--out", str(tmp_path / "o"), "--lexicon", str(lexicon_file), "--no-langid", "--sample-size", "20")
     write_jsonl(path, synthetic_rows(300, seed=5))
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "o")])

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.sources import Registry, load_registry, origin_of_host, resolve_sources
+from scanner.detect.source import Registry, load_registry, origin_of_host, resolve_sources
 
 PRECEDENCE_REGISTRY = """
 [[source]]

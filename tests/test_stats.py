@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scanner
-from scanner.reference import naive_hits, naive_normalized_hits
+from reference import naive_hits, naive_normalized_hits
 
 LEXICON = make_lexicon(("sex", "A1.6"), ("中国人", "A1.1;A1.3"), ("傻逼", "A4.3"), ("中国", "A1.1"))
 SCANNER = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False))
@@ -132,7 +132,7 @@ EXACT = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False, tokens="exact
 @settings(max_examples=50, deadline=None)
 def test_data_type_counters_merge_round_trip_and_count_tokens_exactly(a, b):
     """by_source[...]["data_types"] stays an exact monoid; tokens equal the tokenizer's own count."""
-    from scanner.tokens import count_tokens
+    from scanner.detect.tokens import count_tokens
 
     schema = pa.schema([("text", pa.string()), ("source", pa.string())])
     x, y = (EXACT.stats_of([pa.Table.from_pylist(d, schema=schema)]) for d in (a, b))

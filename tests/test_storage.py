@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scanner.storage import read_ahead
+from scanner.io.storage import read_ahead
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])

@@ -2,7 +2,7 @@
 
 Rows follow the form (open-source domestic / foreign, self-collected, commercial, other); open-source
 sources of unknown origin, synthetic, user-provided and unregistered sources fall under ``other`` so
-that the foreign share is never inflated by a guess. Columns are ``scanner.datatype.DATA_TYPES``.
+that the foreign share is never inflated by a guess. Columns are ``scanner.detect.datatype.DATA_TYPES``.
 Cells come from the exact ``by_source[...]["data_types"]`` counters of the scan; tokens are exact
 (counted on every document at scan time), estimated, or absent, as ``mode`` says.
 
@@ -47,8 +47,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.datatype import DATA_TYPES
-from scanner.i18n import label
+from scanner.detect.datatype import DATA_TYPES
+from scanner.report.i18n import label
 
 ROWS = ("open-source-domestic", "open-source-foreign", "self-collected", "commercial", "other")
 Z95 = 1.959963984540054

@@ -1,15 +1,15 @@
 """A slow, obviously correct implementation of the matching contract, for tests and verification.
 
 It searches each term separately with ``str.find`` and applies the rules literally; it shares no
-code path with ``scanner.matcher`` beyond the lexicon's per-term flags and, with normalisation, the
-plain-Python definition of the steps (``scanner.normalize``), which the matcher applies to whole
+code path with ``scanner.match.matcher`` beyond the lexicon's per-term flags and, with normalisation, the
+plain-Python definition of the steps (``scanner.match.normalize``), which the matcher applies to whole
 columns with numpy and to terms through lexicon expansion instead.
 """
 
 from __future__ import annotations
 
-from scanner.lexicon import Lexicon, ascii_lower, is_ascii_alnum
-from scanner.normalize import needed_steps, normalize, term_steps
+from scanner.lexicon.load import Lexicon, ascii_lower, is_ascii_alnum
+from scanner.match.normalize import needed_steps, normalize, term_steps
 
 
 def naive_hits(lexicon: Lexicon, text: str | None) -> list[tuple[str, int]]:
@@ -34,7 +34,7 @@ def naive_hits(lexicon: Lexicon, text: str | None) -> list[tuple[str, int]]:
 def naive_normalized_hits(lexicon: Lexicon, text: str | None, steps: tuple[str, ...] | list[str]) -> list[tuple[str, int, int, tuple[str, ...]]]:
     """Sorted (term as written, start, end, steps needed) of every hit with normalisation ``steps``.
 
-    Literally: normalise the document and each term with ``scanner.normalize.normalize`` (the steps
+    Literally: normalise the document and each term with ``scanner.match.normalize.normalize`` (the steps
     that apply to the term, ``term_steps``), apply the rules above to the normalised text, and map
     each hit's characters back to the original (start and end are UTF-8 byte offsets into ``text``).
     With ``repeats``, every run of the term must be at least as long in the text.

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from scanner.errors import LexiconError
 from scanner.resources import gc_paused
-from scanner.taxonomy import RISK_CODES, RISKS
+from scanner.lexicon.taxonomy import RISK_CODES, RISKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -137,7 +137,7 @@ class Lexicon:
 
     def describe(self) -> dict:
         """The block every output carries so a figure can be traced to the exact lexicon."""
-        from scanner.audit import lint_lexicon
+        from scanner.lexicon.audit import lint_lexicon
 
         return {
             "name": self.name,
@@ -411,7 +411,7 @@ def _merge_duplicates(lexicons: list[Lexicon]) -> tuple[tuple[str, tuple[str, ..
 
 def default_lexicon_path() -> Path:
     """The bundled default lexicon, ``lexicons/default`` beside the package (editable install)."""
-    candidate = Path(__file__).resolve().parents[1] / "lexicons" / "default"
+    candidate = Path(__file__).resolve().parents[2] / "lexicons" / "default"
     if (candidate / "lexicon.toml").is_file():
         return candidate
     msg = "the bundled default lexicon is missing (expected lexicons/default/lexicon.toml); pass --lexicon"

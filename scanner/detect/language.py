@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-MODEL_PATH = Path(__file__).resolve().parent / "models" / "lid.176.ftz"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz"
 PREFIX_CHARS = 200
 SHORTCUT_MIN_CHARS = 100  # short texts go to the model: it is cheap there, and it is what users compare with
 # >= 60 % three-byte characters (Han, CJK punctuation): Chinese with English words, numbers and links

@@ -24,7 +24,7 @@ Steps, in pipeline order (each can be switched on or off; text and terms go thro
   since its Simplified form (``干``) is often an ordinary word.
 
 ``normalize`` is the plain-Python definition of the pipeline (used for terms, for attributing hits to
-steps, and by ``scanner.reference``); ``scanner.textview`` applies the steps before ``t2s`` to whole
+steps, and by ``scanner.reference``); ``scanner.match.textview`` applies the steps before ``t2s`` to whole
 Arrow columns with numpy, and the matcher covers ``t2s`` by adding Traditional spellings of terms.
 """
 
@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scanner import cache
+from scanner.io import cache
 from scanner.errors import ConfigError
-from scanner.lexicon import ascii_lower, is_ascii_alnum
+from scanner.lexicon.load import ascii_lower, is_ascii_alnum
 
 STEPS = ("invisible", "nfkc", "casefold", "separators", "repeats", "t2s")
 CHAR_STEPS = frozenset({"invisible", "nfkc", "casefold", "t2s"})
@@ -89,7 +89,7 @@ def t2s_table() -> dict[str, str]:
     character alone; chained entries are closed (``薴`` -> ``苧`` -> ``苎`` becomes ``薴`` -> ``苎``).
 
     Resource usage: ~40 ms for the ~94,000 Han code points (5,119 characters change, OpenCC 1.4.2),
-    once per installation: the table is kept in ``scanner.cache`` (``tables_key``) and loads in ~1 ms.
+    once per installation: the table is kept in ``scanner.io.cache`` (``tables_key``) and loads in ~1 ms.
     """
     table = cache.cached_arrays("tables", (b"t2s", tables_key()), _t2s_arrays)
     return dict(zip(map(chr, table["traditional"].tolist()), map(chr, table["simplified"].tolist())))
@@ -110,7 +110,7 @@ def _t2s_arrays() -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def tables_key() -> bytes:
-    """What the character-level steps' tables are built from, for ``scanner.cache`` keys: the
+    """What the character-level steps' tables are built from, for ``scanner.io.cache`` keys: the
     installed OpenCC, the Unicode version of ``unicodedata`` and this module's source."""
     return cache.entry_key(cache.installed_package("opencc"), unicodedata.unidata_version.encode(), cache.source_digest(__file__)).encode()
 

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from scanner.errors import ConfigError
-from scanner.taxonomy import RISKS
+from scanner.lexicon.taxonomy import RISKS
 
 FORMATS = ("csv", "xlsx", "jsonl")
 COLUMNS = ("doc_id", "source", "language", "text", "terms", "categories", "verdict", "category")

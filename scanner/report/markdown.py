@@ -1,12 +1,12 @@
-"""report.md (and, via ``scanner.html_report``, report.html) from a report dict, in Chinese or English."""
+"""report.md (and, via ``scanner.report.html``, report.html) from a report dict, in Chinese or English."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
-from scanner.filing import filing_rows, method_note
-from scanner.i18n import check_language, label, requirement, risk_name
+from scanner.report.filing import filing_rows, method_note
+from scanner.report.i18n import check_language, label, requirement, risk_name
 
 
 def percent(share: float | None) -> str:
@@ -128,6 +128,6 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
 
 
 def render_html(report: dict[str, Any], lang: str = "zh") -> str:
-    from scanner.html_report import render
+    from scanner.report.html import render
 
     return render(report, check_language(lang))

@@ -8,7 +8,7 @@ Matching contract (tests/test_matcher.py pins each rule):
   and at that end only on a word boundary: the neighbouring character is not an ASCII letter or
   digit (``ass`` misses ``class``; ``C++`` hits ``learn c++ now``). Other terms are exact substrings.
 - A match never spans two documents. Null and empty documents have no hits.
-- With normalisation steps (``scanner.normalize``), the rules apply to the normalised document and
+- With normalisation steps (``scanner.match.normalize``), the rules apply to the normalised document and
   the normalised terms, and each hit is reported at the original characters it came from.
 
 How: the column is viewed through Arrow's ``ascii_lower`` (byte-for-byte the same length, so the
@@ -24,7 +24,7 @@ Normalisation keeps that single pass as the hot path:
 - ``invisible``, ``nfkc`` and ``casefold`` change only rare characters. The automaton also looks
   for the *relevant* ones (those whose normalised form is empty, or holds an ASCII letter or digit
   or a character of some term); hits next to or over one are recomputed on short windows around it,
-  normalised with ``scanner.textview``; all other hits are already final. A character that a hit can
+  normalised with ``scanner.match.textview``; all other hits are already final. A character that a hit can
   only gain (a no-break space, full-width punctuation) gets no window where no term holds its image
   beside the characters around it (``_ImageNeighbours``);
 - ``t2s`` works the same way: the automaton also looks for the Traditional characters of the
@@ -36,7 +36,7 @@ Normalisation keeps that single pass as the hot path:
   gets its prefix's spellings and a check of the rest), built on first use. Either way no document
   is converted and offsets stay exact;
 - ``separators`` and ``repeats`` change text everywhere, so with either on the whole column is
-  normalised with ``scanner.textview`` and scanned once (``t2s`` then by spellings), and hits are
+  normalised with ``scanner.match.textview`` and scanned once (``t2s`` then by spellings), and hits are
   mapped back.
 
 Resource usage (2 shared cores): compiling 10,000 terms takes ~0.1 s raw and ~0.15 s with the
@@ -63,13 +63,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner import cache
+from scanner.io import cache
 from scanner.errors import ConfigError
-from scanner.lexicon import Lexicon, ascii_lower
-from scanner.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
+from scanner.lexicon.load import Lexicon, ascii_lower
+from scanner.match.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
 from scanner.resources import gc_paused
-from scanner.taxonomy import category_bit
-from scanner.textview import CharTable, View, char_table, code_points_at, normalize_column, offsets_and_data
+from scanner.lexicon.taxonomy import category_bit
+from scanner.match.textview import CharTable, View, char_table, code_points_at, normalize_column, offsets_and_data
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
@@ -159,7 +159,7 @@ class HyperscanEngine:
     per thread, kept thread-local.
 
     The database is compiled for this CPU, which takes 0.3-0.45 s for 10k terms in every process
-    (driver, workers, actors, array tasks), so it is kept in ``scanner.cache`` and loaded back in
+    (driver, workers, actors, array tasks), so it is kept in ``scanner.io.cache`` and loaded back in
     ~1 ms, keyed by the patterns, the flags, the installed hyperscan package and the CPU's feature
     flags; an entry the library refuses is rebuilt."""
 
@@ -231,9 +231,9 @@ class _Found:
 class Matcher:
     """A lexicon compiled once into an automaton; reusable across batches and threads.
 
-    ``steps`` are normalisation step names (``scanner.normalize.STEPS``); none means raw matching.
+    ``steps`` are normalisation step names (``scanner.match.normalize.STEPS``); none means raw matching.
 
-    >>> from scanner.lexicon import Lexicon, Term
+    >>> from scanner.lexicon.load import Lexicon, Term
     >>> m = Matcher(Lexicon("demo", "1", (Term("哈哈", frozenset({"A1.6"})),)))
     >>> len(m.find(pa.array(["哈哈哈"])))
     2

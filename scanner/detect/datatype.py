@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.textview import offsets_and_data
+from scanner.match.textview import offsets_and_data
 
 DATA_TYPES = ("zh", "en", "other", "code")
 PREFIX_CHARS = 4000

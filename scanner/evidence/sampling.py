@@ -13,7 +13,7 @@ cut-off keep their text, about k + 10 sqrt(k) documents in the whole corpus, and
 the token cut-off (for the first ``SampleSpec.tokens`` of the sample) have their tokens counted. The
 other candidates keep their small columns, which decide the sample exactly; a sampled document
 without text or tokens (a cut-off was too low: many empty rows, or a resumed run planned other
-files) is read back from its input at report time (``scanner.report``).
+files) is read back from its input at report time (``scanner.report.build``).
 
 A unit writes its candidates in two parts (``split_at_cutoff``): those at or below the text cut-off
 (*held*, with the cut-off in the file's metadata) and the rest (*reserve*). When units are about k

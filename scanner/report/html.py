@@ -12,9 +12,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from scanner.filing import filing_rows, method_note
-from scanner.i18n import label, requirement, risk_name
-from scanner.render import format_threshold, format_value, normalization_rows, percent
+from scanner.report.filing import filing_rows, method_note
+from scanner.report.i18n import label, requirement, risk_name
+from scanner.report.markdown import format_threshold, format_value, normalization_rows, percent
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}

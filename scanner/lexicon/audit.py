@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from scanner.lexicon import Lexicon
-from scanner.taxonomy import RISK_CODES, get_profile
+from scanner.lexicon.load import Lexicon
+from scanner.lexicon.taxonomy import RISK_CODES, get_profile
 
 
 def is_cjk(char: str) -> bool:

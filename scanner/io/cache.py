@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.outputs import atomic_write_bytes
+from scanner.io.atomic import atomic_write_bytes
 
 CACHE_ENV = "SCANNER_CACHE_DIR"
 _DIGEST = 32  # bytes of SHA-256 before each entry's data

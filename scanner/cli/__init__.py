@@ -14,23 +14,23 @@ from pathlib import Path
 
 import click
 
-from scanner import __version__
+from scanner.version import __version__
 from scanner.errors import ConfigError
-from scanner.filing import filing_table_bytes
-from scanner.i18n import LANGUAGES
-from scanner.lexicon import load_lexicons
-from scanner.matcher import DEFAULT_ENGINE, ENGINES
-from scanner.normalize import DEFAULT_STEPS, STEPS
-from scanner.readers import UNIT_BYTES, Columns, discover_shards, select_shards
-from scanner.report import verify_report, write_report
+from scanner.report.filing import filing_table_bytes
+from scanner.report.i18n import LANGUAGES
+from scanner.lexicon.load import load_lexicons
+from scanner.match.matcher import DEFAULT_ENGINE, ENGINES
+from scanner.match.normalize import DEFAULT_STEPS, STEPS
+from scanner.io.readers import UNIT_BYTES, Columns, discover_shards, select_shards
+from scanner.report.build import verify_report, write_report
 from scanner.resources import no_collection_at_exit
-from scanner.run import Progress, RunConfig, run_scan
-from scanner.sampling import DEFAULT_SEED, SampleSpec
+from scanner.run.scan import Progress, RunConfig, run_scan
+from scanner.evidence.sampling import DEFAULT_SEED, SampleSpec
 from scanner.scan import ScanOptions
-from scanner.sources import load_registry
-from scanner.storage import Folder, join
-from scanner.taxonomy import DEFAULT_PROFILE, PROFILES
-from scanner.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, check_tokenizer
+from scanner.detect.source import load_registry
+from scanner.io.storage import Folder, join
+from scanner.lexicon.taxonomy import DEFAULT_PROFILE, PROFILES
+from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, check_tokenizer
 
 EXIT_CHECK_FAILED = 3
 EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
@@ -247,9 +247,9 @@ def sample() -> None:
 @_config_errors_exit_2
 def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
     """Write the sample sheet: doc_id, source, language, text, terms, categories, verdict, category."""
-    from scanner.report import build_report, merged_candidates, sample_spec
-    from scanner.sampling import per_source_samples
-    from scanner.sheets import sheet_rows, write_sheet
+    from scanner.report.build import build_report, merged_candidates, sample_spec
+    from scanner.evidence.sampling import per_source_samples
+    from scanner.report.sheets import sheet_rows, write_sheet
 
     report, human = build_report(out)
     spec = sample_spec(report["options"])
@@ -275,8 +275,8 @@ def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
 @_config_errors_exit_2
 def sample_import(out, sheet, profile, report_lang) -> None:
     """Read annotators' verdicts (pass/fail, 合格/不合格) from SHEET and update the report."""
-    from scanner.report import build_report
-    from scanner.sheets import labels_document, read_verdicts
+    from scanner.report.build import build_report
+    from scanner.report.sheets import labels_document, read_verdicts
 
     _, human = build_report(out, profile)
     labels = read_verdicts(sheet, set(human["doc_id"].to_pylist()))
@@ -299,7 +299,7 @@ def lexicon() -> None:
 @_config_errors_exit_2
 def lexicon_audit(path, profile, as_json) -> None:
     """Terms per category against the keyword-library rules, duplicates, never-matching and single-character terms."""
-    from scanner.audit import audit_lexicon
+    from scanner.lexicon.audit import audit_lexicon
 
     audit = audit_lexicon(load_lexicons([path]), profile)
     if as_json:
@@ -329,7 +329,7 @@ def lexicon_audit(path, profile, as_json) -> None:
 @_config_errors_exit_2
 def lexicon_import(wordlists, categories, language, output) -> None:
     """Convert plain word lists (one word per line) into a lexicon TSV; existing rows in OUTPUT are kept."""
-    from scanner.lexicon import convert_wordlists
+    from scanner.lexicon.load import convert_wordlists
 
     written = convert_wordlists(list(wordlists), list(categories), language, output)
     click.echo(f"wrote {written} terms to {output}")

@@ -2,7 +2,7 @@
 
 ``normalize_column`` decodes the UTF-8 data buffer into code points, applies the character-level
 steps through one dense lookup table, applies ``separators`` and ``repeats`` with shifted-array
-comparisons, and re-encodes. It does what ``scanner.normalize.normalize`` does to each string (the
+comparisons, and re-encodes. It does what ``scanner.match.normalize.normalize`` does to each string (the
 tests hold them equal) without a Python loop per document or per character.
 
 Resource usage: ~20 numpy passes over the characters, ~50 bytes of arrays per character; on Chinese
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from scanner import cache
-from scanner.normalize import (
+from scanner.io import cache
+from scanner.match.normalize import (
     CHANGEABLE_RANGES,
     CHAR_STEPS,
     DEFAULT_IGNORABLE,
@@ -52,7 +52,7 @@ def char_table(steps: tuple[str, ...]) -> CharTable:
     """Lookup arrays for the character-level steps among ``steps`` (cached per step set).
 
     Resource usage: 5 MB per process and step set; building takes ~0.03-0.1 s, so the arrays are kept
-    in ``scanner.cache``, keyed by the steps, what the steps are built from (``tables_key``) and this
+    in ``scanner.io.cache``, keyed by the steps, what the steps are built from (``tables_key``) and this
     module's source, and load in ~3 ms.
     """
     char_steps = tuple(s for s in STEPS if s in steps and s in CHAR_STEPS)

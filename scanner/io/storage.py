@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from scanner.errors import ConfigError
-from scanner.outputs import atomic_write_bytes, json_bytes, temporary_name
+from scanner.io.atomic import atomic_write_bytes, json_bytes, temporary_name
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _NATIVE = {"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"}

@@ -21,13 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scanner.audit import keyword_library_rules
+from scanner.lexicon.audit import keyword_library_rules
 from scanner.errors import ConfigError, ShardError
-from scanner.filing import build_filing_table, sample_ratios
-from scanner.normalize import STEPS
-from scanner.readers import Columns, read_texts, shard_at
+from scanner.report.filing import build_filing_table, sample_ratios
+from scanner.match.normalize import STEPS
+from scanner.io.readers import Columns, read_texts, shard_at
 from scanner.resources import arrow_cpu_threads
-from scanner.sampling import (
+from scanner.evidence.sampling import (
     SampleSpec,
     duplicate_counts,
     held_cutoff,
@@ -37,11 +37,11 @@ from scanner.sampling import (
     truncate_texts,
     wilson_interval,
 )
-from scanner.sources import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
-from scanner.stats import ShardStats
-from scanner.storage import Folder, read_ahead
-from scanner.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
-from scanner.tokens import DEFAULT_TOKENIZER, count_tokens
+from scanner.detect.source import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
+from scanner.evidence.stats import ShardStats
+from scanner.io.storage import Folder, read_ahead
+from scanner.lexicon.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
+from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens
 
 SHARD_FORMAT = "scanner-shard-stats/1"
 UNDETERMINED = "und"
@@ -107,7 +107,7 @@ def _unit_stats(file: str, document: dict[str, Any]) -> ShardStats:
     return stats
 
 
-PLANS = "plans"  # OUT/plans/*.json: the units each run planned (``scanner.run.record_plan``)
+PLANS = "plans"  # OUT/plans/*.json: the units each run planned (``scanner.run.scan.record_plan``)
 MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid", "language-ID settings"), ("options", "scan options"))
 """The ``run`` blocks every unit of one report must share, with what they are called in messages."""
 
@@ -377,7 +377,7 @@ def sample_spec(options: dict[str, Any]) -> SampleSpec:
 
 def merged_candidates(out: str | Path, spec: SampleSpec, threads: int = 1) -> pa.Table:
     """Every sample's candidates, in rank order: the units' held candidates, and their reserves only
-    if those cannot change the sample (see ``scanner.sampling``; files read ``threads`` ahead)."""
+    if those cannot change the sample (see ``scanner.evidence.sampling``; files read ``threads`` ahead)."""
     folder = Folder(out)
 
     def tables(part: str) -> Iterator[pa.Table]:
@@ -403,7 +403,7 @@ def merged_candidates(out: str | Path, spec: SampleSpec, threads: int = 1) -> pa
 def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:
     """Read back from their inputs the documents of the human sample (in rank order) whose unit kept
     no text, or, in estimate mode, counted no tokens among the first ``spec.tokens`` (a rank cut-off
-    was too low, see ``scanner.sampling``). Rare, and only those rows are read. A file that is gone
+    was too low, see ``scanner.evidence.sampling``). Rare, and only those rows are read. A file that is gone
     or no longer holds the same document is a ConfigError naming it."""
     needs_text = np.asarray(sample["text"].is_null(), dtype=bool)
     needs_tokens = np.zeros(sample.num_rows, dtype=bool)
@@ -470,7 +470,7 @@ def _sample_summary(sample: pa.Table, spec: SampleSpec, by_source: dict[str, dic
 
 def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: int = 1) -> tuple[dict[str, Any], pa.Table]:
     """The merged report of an output folder (a path or a URI), and the human sample it implies;
-    ``threads`` read files ahead (see ``scanner.storage.read_ahead``)."""
+    ``threads`` read files ahead (see ``scanner.io.storage.read_ahead``)."""
     profile = get_profile(profile_name)
     folder = Folder(out)
     merged = _merge(iter_shard_files(out, threads))
@@ -596,7 +596,7 @@ def write_report(out: str | Path, profile: str = DEFAULT_PROFILE, lang: str = "z
     """Rebuild ``report.json``, ``report.md``, ``report.html`` and the human sample from the folder.
     With ``threads`` > 1, files are read ahead and the sample (compressed by Arrow, without the GIL)
     is written while the reports are rendered."""
-    from scanner.render import render_html, render_markdown
+    from scanner.report.markdown import render_html, render_markdown
 
     with arrow_cpu_threads(1):
         report, sample = build_report(out, profile, threads)

@@ -2,7 +2,7 @@
 
 Formats: Parquet, JSONL (plain, ``.gz``, ``.zst``), Arrow IPC file/stream (``.arrow``, ``.feather``,
 ``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (a Dataset or a DatasetDict: each
-of their Arrow files is a shard), on a local disk or behind any URI ``scanner.storage`` resolves
+of their Arrow files is a shard), on a local disk or behind any URI ``scanner.io.storage`` resolves
 (``s3://`` ...). Only the text, id, source and URL columns are read. A batch holds at most
 ``BATCH_ROWS`` rows and, for Parquet and JSONL, about ``BATCH_BYTES`` of text, so memory grows with
 neither shard size nor row-group size.
@@ -46,7 +46,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
-from scanner import storage
+from scanner.io import storage
 from scanner.errors import ConfigError, ShardError
 
 BATCH_ROWS = 8192

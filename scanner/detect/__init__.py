@@ -1,0 +1,1 @@
+"""Per-document detectors beside the matcher (language, source, data type, tokens, personal information), one module each."""
