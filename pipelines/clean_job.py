@@ -24,10 +24,10 @@ import polars as pl
 
 import scanner
 from scanner.adapters import Annotator
-from scanner.io.readers import discover_shards
+from scanner.io.discovery import discover_shards
+from scanner.io.storage import Folder
 from scanner.report.build import write_report
 from scanner.run.scan import input_fingerprint, write_stats
-from scanner.io.storage import Folder
 
 
 def clean_shard(annotator: Annotator, source: str, target: Path) -> None:

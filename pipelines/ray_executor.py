@@ -28,11 +28,11 @@ import numpy as np
 import ray
 import ray.data
 
+from scanner.evidence.stats import ShardStats
+from scanner.io.discovery import Shard
 from scanner.lexicon.load import Lexicon
-from scanner.io.readers import Shard
 from scanner.run.scan import RunConfig, Tracker, UnitResult, run_shard
 from scanner.scan import Scanner, ScanOptions
-from scanner.evidence.stats import ShardStats
 
 
 class UnitScanner:

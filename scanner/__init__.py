@@ -4,11 +4,10 @@ The public API is re-exported here so cleaning jobs write ``import scanner`` and
 """
 
 from scanner.errors import ConfigError, LexiconError, ScannerError, ShardError
+from scanner.evidence.stats import ShardStats
 from scanner.lexicon.load import Lexicon, load_lexicon, load_lexicons
 from scanner.match.matcher import Matcher
 from scanner.scan import Scanner, ScanOptions
-from scanner.evidence.stats import ShardStats
-
 from scanner.version import __version__
 
 __all__ = [

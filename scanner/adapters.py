@@ -23,9 +23,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from scanner.evidence.stats import ShardStats
 from scanner.lexicon.load import Lexicon
 from scanner.scan import BASE_ANNOTATION_SCHEMA, Scanner, ScanOptions
-from scanner.evidence.stats import ShardStats
 
 _ROW_INDEX = "__scanner_row"
 

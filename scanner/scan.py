@@ -19,18 +19,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scanner.detect.datatype import char_counts, data_types, detect_code
-from scanner.errors import ConfigError
 from scanner.detect.language import UNDETERMINED, LanguageIdentifier
-from scanner.lexicon.load import Lexicon
-from scanner.match.matcher import DEFAULT_ENGINE, STEP_BITS, Hits, Matcher
-from scanner.match.normalize import DEFAULT_STEPS, STEPS, parse_steps
-from scanner.io.readers import Columns, DocumentBatch, Shard, read_batches, resolve_columns, to_document_batch
-from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes, truncate_texts
 from scanner.detect.source import Registry, resolve_sources
-from scanner.evidence.stats import BatchCounts, ShardStats
-from scanner.lexicon.taxonomy import RISK_CODES
-from scanner.match.textview import offsets_and_data
 from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, count_tokens
+from scanner.errors import ConfigError
+from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes, truncate_texts
+from scanner.evidence.stats import BatchCounts, ShardStats
+from scanner.io.discovery import Shard
+from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
+from scanner.lexicon.load import Lexicon
+from scanner.lexicon.taxonomy import RISK_CODES
+from scanner.match.engines import DEFAULT_ENGINE
+from scanner.match.hits import STEP_BITS, Hits
+from scanner.match.matcher import Matcher
+from scanner.match.normalize import DEFAULT_STEPS, STEPS, parse_steps
+from scanner.match.textview import offsets_and_data
 
 MATCH_TYPE = pa.struct(
     [

@@ -18,8 +18,8 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
-from scanner.io import readers
 from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
+from scanner.io import readers
 from scanner.lexicon.load import LexiconError, load_lexicon
 
 VARIED = b"".join(json.dumps({"text": f"hello {i} {i * i}"}).encode() + b"\n" for i in range(5000))

@@ -33,8 +33,7 @@ def test_entries_round_trip_privately_and_keys_tell_their_parts_apart(tmp_path, 
 
 
 def test_normalisation_tables_from_the_cache_equal_the_built_ones(tmp_path, monkeypatch):
-    from scanner.match import normalize
-    from scanner.match import textview
+    from scanner.match import normalize, textview
 
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     steps = ("invisible", "nfkc", "casefold", "t2s")

@@ -15,10 +15,10 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 from conftest import REPO
+from reference import naive_hits
 
 import scanner
 from scanner.cli import cli
-from reference import naive_hits
 
 GOLDEN = REPO / "tests" / "data" / "expected" / "tiny_report.json"
 LEXICON_CSV = "term,category\nsex,A1.6\nporn,A1.6\n中国人,A1.1;A1.3\n傻逼,A4.3\n"

@@ -18,9 +18,10 @@ from test_normalize import ALPHABET, LAYOUTS, STEP_SETS
 from test_normalize import CASES as NORMALISATION_CASES
 
 import scanner
-from scanner.io.cache import CACHE_ENV
 from scanner.cli import cli
-from scanner.match.matcher import Hits, Matcher
+from scanner.io.cache import CACHE_ENV
+from scanner.match.hits import Hits
+from scanner.match.matcher import Matcher
 from scanner.match.normalize import DEFAULT_STEPS
 
 pytest.importorskip("hyperscan")

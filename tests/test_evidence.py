@@ -15,10 +15,10 @@ from conftest import make_lexicon
 
 import scanner
 from scanner.cli import EXIT_CHECK_FAILED, cli
+from scanner.detect.source import load_registry, origin_of_host
 from scanner.errors import ConfigError
 from scanner.evidence.sampling import SampleSpec, doc_hashes, wilson_interval
 from scanner.report.sheets import mask_pii, neutralise_formula, read_verdicts, sheet_rows
-from scanner.detect.source import load_registry, origin_of_host
 
 LEXICON_CSV = "term,category\n傻逼,A4.3\nporn,A1.6\n"
 REGISTRY = """

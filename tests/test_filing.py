@@ -16,9 +16,9 @@ from click.testing import CliRunner
 import scanner
 import scanner.detect.tokens
 from scanner.cli import cli
-from scanner.report.filing import ROWS, _t95, build_filing_table, filing_row, filing_table_bytes, sample_ratios
 from scanner.detect.source import load_registry
 from scanner.detect.tokens import count_tokens
+from scanner.report.filing import ROWS, _t95, build_filing_table, filing_row, filing_table_bytes, sample_ratios
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample"

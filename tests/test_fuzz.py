@@ -15,11 +15,12 @@ import zstandard
 from conftest import make_lexicon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import naive_hits
 
 from scanner.errors import ShardError
+from scanner.io.discovery import discover_shards
+from scanner.io.readers import Columns, read_batches
 from scanner.match.matcher import Matcher
-from scanner.io.readers import Columns, discover_shards, read_batches
-from reference import naive_hits
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -7,10 +7,10 @@ import pytest
 from conftest import make_lexicon
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from reference import naive_hits
 
 import scanner
 from scanner.match.matcher import Matcher
-from reference import naive_hits
 
 
 def found(lexicon: scanner.Lexicon, column) -> list[list[tuple[str, int]]]:

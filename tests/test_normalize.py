@@ -11,12 +11,13 @@ import pytest
 from conftest import make_lexicon
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from reference import naive_hits, naive_normalized_hits
 
 import scanner
 import scanner.match.matcher
-from scanner.match.matcher import Matcher, step_names
+from scanner.match.hits import step_names
+from scanner.match.matcher import Matcher
 from scanner.match.normalize import CHANGEABLE_RANGES, DEFAULT_STEPS, STEPS, needed_steps, normalize, parse_steps
-from reference import naive_hits, naive_normalized_hits
 from scanner.match.textview import _changed_by_any, normalize_column
 
 pytestmark = pytest.mark.usefixtures("t2s_mode")

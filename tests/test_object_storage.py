@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import synthetic_rows, upload, without_locations, write_jsonl, write_parquet
 
-from scanner.io import storage
 from scanner.cli import cli
+from scanner.io import storage
 
 pytest.importorskip("moto")
 

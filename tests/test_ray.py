@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import synthetic_rows, upload, without_locations, without_timing, write_jsonl, write_parquet
 
-from scanner.io import storage
 from scanner.cli import EXIT_REJECTED, cli
+from scanner.io import storage
 
 pytestmark = pytest.mark.ray
 pytest.importorskip("ray")

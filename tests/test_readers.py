@@ -12,9 +12,10 @@ import pytest
 from conftest import make_lexicon, write_jsonl
 
 import scanner
-from scanner.io import readers
 from scanner.errors import ConfigError, ShardError
-from scanner.io.readers import Columns, discover_shards, read_batches
+from scanner.io import readers
+from scanner.io.discovery import discover_shards
+from scanner.io.readers import Columns, read_batches
 
 
 def test_directories_globs_and_spellings_name_each_file_once(tmp_path, monkeypatch):

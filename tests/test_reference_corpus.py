@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from reference import naive_hits
 
 import scanner
 from scanner.cli import cli
-from reference import naive_hits
 
 CJK = "中国人民政府法轮功天安门暴乱色情赌博毒品枪支"
 LATIN = ["sex", "porn", "Ass", "c++", "4chan", "XXX", "fuck", "nazi", "kill", "drug", "bet", "gun"]

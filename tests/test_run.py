@@ -22,8 +22,6 @@ from hypothesis import strategies as st
 
 import scanner
 from scanner.cli import EXIT_REJECTED, EXIT_STRICT, cli
-from scanner.io.readers import Columns, discover_shards, plan_units
-from scanner.run.scan import Progress, RunConfig, run_scan
 from scanner.evidence.sampling import (
     CANDIDATE_SCHEMA,
     CandidateCollector,
@@ -35,6 +33,9 @@ from scanner.evidence.sampling import (
     rank_cutoff,
     split_at_cutoff,
 )
+from scanner.io.discovery import discover_shards
+from scanner.io.readers import Columns, plan_units
+from scanner.run.scan import Progress, RunConfig, run_scan
 
 
 def scan(*args: str, expect: int = 0) -> dict:

@@ -9,9 +9,9 @@ import pyarrow as pa
 from conftest import make_lexicon
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import naive_hits, naive_normalized_hits
 
 import scanner
-from reference import naive_hits, naive_normalized_hits
 
 LEXICON = make_lexicon(("sex", "A1.6"), ("中国人", "A1.1;A1.3"), ("傻逼", "A4.3"), ("中国", "A1.1"))
 SCANNER = scanner.Scanner(LEXICON, scanner.ScanOptions(langid=False))

@@ -14,23 +14,24 @@ from pathlib import Path
 
 import click
 
-from scanner.version import __version__
+from scanner.detect.source import load_registry
+from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, check_tokenizer
 from scanner.errors import ConfigError
+from scanner.evidence.sampling import DEFAULT_SEED, SampleSpec
+from scanner.io.discovery import discover_shards, select_shards
+from scanner.io.readers import UNIT_BYTES, Columns
+from scanner.io.storage import Folder, join
+from scanner.lexicon.load import load_lexicons
+from scanner.lexicon.taxonomy import DEFAULT_PROFILE, PROFILES
+from scanner.match.engines import DEFAULT_ENGINE, ENGINES
+from scanner.match.normalize import DEFAULT_STEPS, STEPS
+from scanner.report.build import verify_report, write_report
 from scanner.report.filing import filing_table_bytes
 from scanner.report.i18n import LANGUAGES
-from scanner.lexicon.load import load_lexicons
-from scanner.match.matcher import DEFAULT_ENGINE, ENGINES
-from scanner.match.normalize import DEFAULT_STEPS, STEPS
-from scanner.io.readers import UNIT_BYTES, Columns, discover_shards, select_shards
-from scanner.report.build import verify_report, write_report
 from scanner.resources import no_collection_at_exit
 from scanner.run.scan import Progress, RunConfig, run_scan
-from scanner.evidence.sampling import DEFAULT_SEED, SampleSpec
 from scanner.scan import ScanOptions
-from scanner.detect.source import load_registry
-from scanner.io.storage import Folder, join
-from scanner.lexicon.taxonomy import DEFAULT_PROFILE, PROFILES
-from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES, check_tokenizer
+from scanner.version import __version__
 
 EXIT_CHECK_FAILED = 3
 EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
@@ -247,8 +248,8 @@ def sample() -> None:
 @_config_errors_exit_2
 def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
     """Write the sample sheet: doc_id, source, language, text, terms, categories, verdict, category."""
-    from scanner.report.build import build_report, merged_candidates, sample_spec
     from scanner.evidence.sampling import per_source_samples
+    from scanner.report.build import build_report, merged_candidates, sample_spec
     from scanner.report.sheets import sheet_rows, write_sheet
 
     report, human = build_report(out)
@@ -299,7 +300,7 @@ def lexicon() -> None:
 @_config_errors_exit_2
 def lexicon_audit(path, profile, as_json) -> None:
     """Terms per category against the keyword-library rules, duplicates, never-matching and single-character terms."""
-    from scanner.lexicon.audit import audit_lexicon
+    from scanner.curate.audit import audit_lexicon
 
     audit = audit_lexicon(load_lexicons([path]), profile)
     if as_json:

@@ -1,9 +1,8 @@
-"""Shard discovery and streaming readers: every format becomes ``DocumentBatch``es of bounded size.
+"""Streaming readers: every shard format becomes ``DocumentBatch``es of bounded size.
 
 Formats: Parquet, JSONL (plain, ``.gz``, ``.zst``), Arrow IPC file/stream (``.arrow``, ``.feather``,
-``.ipc``) and HF ``datasets`` folders written by ``save_to_disk`` (a Dataset or a DatasetDict: each
-of their Arrow files is a shard), on a local disk or behind any URI ``scanner.io.storage`` resolves
-(``s3://`` ...). Only the text, id, source and URL columns are read. A batch holds at most
+``.ipc``; also the Arrow files of HF ``datasets`` folders), found by ``scanner.io.discovery``, on a
+local disk or behind any URI ``scanner.io.storage`` resolves (``s3://`` ...). Only the text, id, source and URL columns are read. A batch holds at most
 ``BATCH_ROWS`` rows and, for Parquet and JSONL, about ``BATCH_BYTES`` of text, so memory grows with
 neither shard size nor row-group size.
 
@@ -24,30 +23,25 @@ In Parquet and Arrow shards, a row whose binary text, id, source or URL is not U
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import glob
 import gzip
-import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from scanner.errors import ShardError
 from scanner.io import storage
-from scanner.errors import ConfigError, ShardError
+from scanner.io.discovery import Shard
 
 BATCH_ROWS = 8192
 BATCH_BYTES = 16 << 20  # a JSONL batch is cut when its lines add up to this many bytes
@@ -59,23 +53,6 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # own): ~0.8 s of work per core, small enough that the last units of a run leave few cores idle, and
 # large enough that per-unit costs (footer, stats file) stay near 1 %.
 UNIT_BYTES = 16 << 20
-_FORMATS = {
-    ".parquet": ("parquet", None),
-    ".pq": ("parquet", None),
-    ".jsonl": ("jsonl", None),
-    ".ndjson": ("jsonl", None),
-    ".json": ("jsonl", None),
-    ".jsonl.gz": ("jsonl", "gzip"),
-    ".ndjson.gz": ("jsonl", "gzip"),
-    ".json.gz": ("jsonl", "gzip"),
-    ".jsonl.zst": ("jsonl", "zstd"),
-    ".ndjson.zst": ("jsonl", "zstd"),
-    ".json.zst": ("jsonl", "zstd"),
-    ".arrow": ("arrow", None),
-    ".feather": ("arrow", None),
-    ".ipc": ("arrow", None),
-}
-_GLOB_CHARS = re.compile(r"[*?\[]")
 # A lone surrogate: json.loads leaves one in a str for a \uD800-\uDFFF escape without its pair, and for the
 # (invalid UTF-8) bytes ED A0 80-ED BF BF, as it decodes with "surrogatepass". Arrow cannot encode it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -100,56 +77,6 @@ class Columns:
         return roles
 
 
-@dataclass(frozen=True)
-class Shard:
-    """One input file, or one work unit of it: the row groups ``[start, end)`` of a Parquet file.
-
-    ``path`` is the real local path or the URI; ``label`` the name as the user spelled it. ``name`` is a
-    file-system-safe, collision-free stem for the unit's outputs: only ``[A-Za-z0-9._-]``, no ``..``,
-    never empty, plus a hash of the label, so it cannot leave OUT. ``mtime_ns`` is ``None`` where the
-    filesystem keeps no modification time. ``first_row`` numbers the unit's first row within the file;
-    ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress;
-    ``expected_rows`` is the unit's row count: exact for Parquet (metadata), estimated for JSONL from
-    its first MiB (halved, to err low), else None.
-    """
-
-    path: str
-    label: str
-    format: str
-    compression: str | None
-    bytes: int
-    mtime_ns: int | None = None
-    row_groups: tuple[int, int] | None = None
-    first_row: int = 0
-    text_bytes: int | None = None
-    expected_rows: int | None = None
-
-    @property
-    def file_name(self) -> str:
-        """The stem every unit of one input file shares."""
-        safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)))
-        base = safe.strip("._")[:80] or "shard"
-        return f"{base}-{hashlib.sha1(self.label.encode()).hexdigest()[:10]}"
-
-    @property
-    def name(self) -> str:
-        if self.row_groups is None:
-            return self.file_name
-        return f"{self.file_name}-rg{self.row_groups[0]}-{self.row_groups[1]}"
-
-    @property
-    def work_bytes(self) -> int:
-        """Best estimate of the text to scan (the file size where the format tells nothing better)."""
-        return self.text_bytes if self.text_bytes is not None else self.bytes
-
-    @property
-    def stem(self) -> str:
-        """The file name without its format suffix: the document source when nothing better is known."""
-        base = os.path.basename(self.label)
-        fmt_suffix = next((s for s in sorted(_FORMATS, key=len, reverse=True) if base.lower().endswith(s)), "")
-        return base[: len(base) - len(fmt_suffix)] or base
-
-
 @dataclass
 class DocumentBatch:
     """Up to ``BATCH_ROWS`` documents of one shard, columns already typed as strings."""
@@ -160,169 +87,6 @@ class DocumentBatch:
     source: pa.Array | None = None
     url: pa.Array | None = None
     rejected: dict[str, int] = field(default_factory=dict)
-
-
-def _format_of(path: str) -> tuple[str, str | None] | None:
-    lower = path.lower()
-    for suffix in sorted(_FORMATS, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return _FORMATS[suffix]
-    return None
-
-
-def _hf_dataset_files(fs: pafs.FileSystem, root: str) -> list[str] | None:
-    """Arrow files (relative to ``root``) of an HF ``save_to_disk`` folder, or None if it is not one. A
-    Dataset folder lists its files in ``state.json``; a DatasetDict folder lists its splits in
-    ``dataset_dict.json``, each a Dataset folder. Read through ``fs``, so local folders and URIs agree."""
-    dataset_dict, state, info = (f"{root}/{name}" for name in ("dataset_dict.json", "state.json", "dataset_info.json"))
-    is_dict, is_state, is_info = (i.type == pafs.FileType.File for i in fs.get_file_info([dataset_dict, state, info]))
-    if not (is_dict or (is_state and is_info)):
-        return None
-    try:
-        with fs.open_input_stream(dataset_dict if is_dict else state, compression=None) as stream:
-            listing = json.loads(stream.read())
-        if not is_dict:
-            return [f["filename"] for f in listing["_data_files"]]
-        splits = {split: _hf_dataset_files(fs, f"{root}/{split}") for split in listing["splits"]}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        msg = f"{root}: not a readable HF datasets save_to_disk folder: {e}"
-        raise ConfigError(msg) from e
-    if missing := [split for split, files in splits.items() if files is None]:
-        msg = f"{root}: dataset_dict.json lists splits that are not save_to_disk Dataset folders: {', '.join(missing)}"
-        raise ConfigError(msg)
-    return [f"{split}/{name}" for split, files in splits.items() for name in files]
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    hf_files = _hf_dataset_files(pafs.LocalFileSystem(), directory.as_posix())
-    if hf_files is not None:
-        yield from (directory / name for name in hf_files)
-        return
-    for entry in sorted(directory.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            yield from _walk(entry)
-        elif _format_of(entry.name):
-            yield entry
-
-
-def _shard(path: Path, label: str) -> Shard:
-    try:
-        str(path).encode()
-    except UnicodeEncodeError as e:  # Python spells undecodable bytes as surrogates, which Arrow and every output refuse
-        shown = label.encode(errors="surrogateescape").decode(errors="backslashreplace")
-        msg = f"{shown}: the file name is not valid UTF-8; rename the file"
-        raise ConfigError(msg) from e
-    fmt = _format_of(path.name)
-    if fmt is None:
-        msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
-        raise ConfigError(msg)
-    real = os.path.realpath(path)
-    try:
-        status = os.stat(real)
-    except OSError as e:  # e.g. a dangling symbolic link inside an input folder
-        msg = f"{label}: cannot be read ({e.strerror or e})"
-        raise ConfigError(msg) from e
-    return Shard(path=real, label=label, format=fmt[0], compression=fmt[1], bytes=status.st_size, mtime_ns=status.st_mtime_ns)
-
-
-def shard_at(location: str, label: str) -> Shard:
-    """The whole-file shard at a path or URI recorded by an earlier scan, under its original label."""
-    if storage.scheme_of(location):
-        fs, path = storage.resolve(location)
-        return dataclasses.replace(_remote_shard(fs.get_file_info(path), location), label=label)
-    return _shard(Path(location), label)
-
-
-def _remote_shard(info: pafs.FileInfo, label: str) -> Shard:
-    fmt = _format_of(info.base_name)
-    if fmt is None:
-        msg = f"{label}: unknown shard format (known suffixes: {', '.join(sorted(_FORMATS))})"
-        raise ConfigError(msg)
-    return Shard(path=label, label=label, format=fmt[0], compression=fmt[1], bytes=info.size, mtime_ns=info.mtime_ns)
-
-
-def _discover_remote(spec: str) -> list[Shard]:
-    """Files behind a URI: an object, a prefix (searched recursively, hidden names skipped), an HF
-    ``save_to_disk`` folder or a glob (``*`` may cross ``/`` here: object stores have no folders)."""
-    glob_at = _GLOB_CHARS.search(spec)
-    base = spec[: glob_at.start()].rsplit("/", 1)[0] if glob_at else spec.rstrip("/")
-    fs, root = storage.resolve(base)
-    info = fs.get_file_info(root)
-    if info.type == pafs.FileType.File and not glob_at:
-        return [_remote_shard(info, spec)]
-    if info.type == pafs.FileType.NotFound:
-        msg = f"{base}: no such file or directory"
-        raise ConfigError(msg)
-
-    def label(found: pafs.FileInfo) -> str:
-        return f"{base}/{found.path[len(root):].lstrip('/')}"
-
-    hf_files = None if glob_at else _hf_dataset_files(fs, root)
-    if hf_files is not None:
-        return [_remote_shard(fs.get_file_info(f"{root}/{name}"), f"{base}/{name}") for name in hf_files]
-    found = [
-        i
-        for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
-        if i.type == pafs.FileType.File and not any(part.startswith(".") for part in i.path[len(root):].split("/"))
-    ]
-    if glob_at:
-        shards = [_remote_shard(i, label(i)) for i in found if fnmatch.fnmatchcase(label(i), spec)]
-        if not shards:
-            msg = f"{spec}: the pattern matches no file"
-            raise ConfigError(msg)
-        return shards
-    shards = [_remote_shard(i, label(i)) for i in found if _format_of(i.base_name)]
-    if not shards:
-        msg = f"{spec}: directory holds no shards (known suffixes: {', '.join(sorted(_FORMATS))})"
-        raise ConfigError(msg)
-    return shards
-
-
-def discover_shards(inputs: list[str]) -> list[Shard]:
-    """Expand files, directories and globs into shards, each real file once, sorted by label.
-
-    A shard's label is its path as the user spelled it (normalised, ``/``-separated); it names the
-    shard in every output and in generated document ids, so outputs do not depend on the machine. A
-    ``file://`` URI stands for the local path it names (as ``--out`` reads it) and is labelled by that
-    path, so it scans, resumes and deduplicates exactly as the path would.
-    """
-    found: dict[str, Shard] = {}
-    for spec in inputs:
-        if storage.scheme_of(spec):
-            for shard in _discover_remote(spec):
-                found.setdefault(shard.path, shard)
-            continue
-        if spec.startswith("file://"):
-            spec = storage.resolve(spec)[1]
-        if _GLOB_CHARS.search(spec):
-            matches = sorted(glob.glob(spec, recursive=True))
-            if not matches:
-                msg = f"{spec}: the pattern matches no file"
-                raise ConfigError(msg)
-            paths = [Path(m) for m in matches]
-        else:
-            paths = [Path(spec)]
-        for path in paths:
-            if not path.exists():
-                msg = f"{path}: no such file or directory"
-                raise ConfigError(msg)
-            candidates = list(_walk(path)) if path.is_dir() else [path]
-            if path.is_dir() and not candidates:
-                msg = f"{path}: directory holds no shards (known suffixes: {', '.join(sorted(_FORMATS))})"
-                raise ConfigError(msg)
-            for candidate in candidates:
-                real = os.path.realpath(candidate)
-                if real not in found:
-                    found[real] = _shard(candidate, Path(os.path.normpath(candidate)).as_posix())
-    return sorted(found.values(), key=lambda shard: shard.label)
-
-
-def select_shards(shards: list[Shard], index: int, count: int) -> list[Shard]:
-    """The ``index``-th of ``count`` disjoint subsets (round robin over the sorted shards), for batch
-    schedulers: every job discovers the same shards, so the subsets cover them exactly once."""
-    return shards[index::count]
 
 
 def _open_random_access(shard: Shard) -> pa.NativeFile | str:

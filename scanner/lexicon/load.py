@@ -28,8 +28,9 @@ from functools import cached_property
 from pathlib import Path
 
 from scanner.errors import LexiconError
-from scanner.resources import gc_paused
+from scanner.lexicon.lint import lint_lexicon
 from scanner.lexicon.taxonomy import RISK_CODES, RISKS
+from scanner.resources import gc_paused
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -137,8 +138,6 @@ class Lexicon:
 
     def describe(self) -> dict:
         """The block every output carries so a figure can be traced to the exact lexicon."""
-        from scanner.lexicon.audit import lint_lexicon
-
         return {
             "name": self.name,
             "version": self.version,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scanner.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Risk:
@@ -151,9 +153,21 @@ DEFAULT_PROFILE = "gbt45654-2025"
 
 def get_profile(name: str) -> Profile:
     """The named profile; an unknown name is a ``ConfigError`` listing the known ones."""
-    from scanner.errors import ConfigError
-
     if name not in PROFILES:
         msg = f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})"
         raise ConfigError(msg)
     return PROFILES[name]
+
+
+def keyword_library_rules(terms: int, terms_by_category: dict[str, int], profile_name: str) -> list[dict]:
+    """The profile's keyword-library rules (total, each A.1 risk, each A.2 risk) with their status."""
+    profile = get_profile(profile_name)
+    rules = [{"rule": "total", "value": terms, "threshold": profile.keyword_library_min_terms}]
+    for code in RISK_CODES:
+        if code.startswith("A1."):
+            rules.append({"rule": code, "value": terms_by_category.get(code, 0), "threshold": profile.keyword_library_min_per_a1})
+        elif code.startswith("A2."):
+            rules.append({"rule": code, "value": terms_by_category.get(code, 0), "threshold": profile.keyword_library_min_per_a2})
+    for rule in rules:
+        rule["status"] = "pass" if rule["value"] >= rule["threshold"] else "fail"
+    return rules

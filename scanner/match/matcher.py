@@ -26,7 +26,7 @@ Normalisation keeps that single pass as the hot path:
   or a character of some term); hits next to or over one are recomputed on short windows around it,
   normalised with ``scanner.match.textview``; all other hits are already final. A character that a hit can
   only gain (a no-break space, full-width punctuation) gets no window where no term holds its image
-  beside the characters around it (``_ImageNeighbours``);
+  beside the characters around it (``ImageNeighbours``);
 - ``t2s`` works the same way: the automaton also looks for the Traditional characters of the
   characters of terms written in Simplified, and the windows around them are read through ``t2s``
   (byte for byte where the conversion keeps the UTF-8 length, as 3,859 of the 5,119 do), so the
@@ -53,23 +53,23 @@ from __future__ import annotations
 
 import functools
 import itertools
-import platform
 import threading
 from dataclasses import dataclass
 from operator import attrgetter
 
-import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.io import cache
 from scanner.errors import ConfigError
 from scanner.lexicon.load import Lexicon, ascii_lower
-from scanner.match.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
-from scanner.resources import gc_paused
 from scanner.lexicon.taxonomy import category_bit
-from scanner.match.textview import CharTable, View, char_table, code_points_at, normalize_column, offsets_and_data
+from scanner.match.engines import DEFAULT_ENGINE, ENGINES
+from scanner.match.hits import STEP_BITS, Hits, concat_hits, empty_hits
+from scanner.match.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
+from scanner.match.textview import View, char_table, normalize_column, offsets_and_data
+from scanner.match.windows import ImageNeighbours, contains, touches, traditional_share
+from scanner.resources import gc_paused
 
 _ASCII_ALNUM = np.zeros(256, dtype=bool)
 for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
@@ -77,7 +77,6 @@ for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
 _STRING_TYPES = (pa.string(), pa.large_string())
 _ASCII_ALNUM_CODES = np.zeros(0x110000, dtype=bool)
 _ASCII_ALNUM_CODES[:256] = _ASCII_ALNUM
-STEP_BITS = {step: 1 << i for i, step in enumerate(STEPS)}
 T2S_VARIANT_LIMIT = 64
 """Most Traditional spellings added per term. A term with more (long, many convertible characters;
 167 of the 10k benchmark lexicon) gets the spellings of its longest prefix within the limit (3-15
@@ -86,132 +85,12 @@ characters there, so rare in text), and each match of one is checked for the res
 
 T2S_WINDOWS_MAX_SHARE = 0.01
 """With ``t2s``, a column in which more than this share of the sampled characters are Traditional
-(``_traditional_share``) is matched by the spelled twin; below it, by windows around them. Chinese
+(``traditional_share``) is matched by the spelled twin; below it, by windows around them. Chinese
 text written in Simplified has ~0.04 % (mostly names and quotations), Traditional text ~20-30 %."""
-T2S_SAMPLE_BYTES = 4096
-T2S_SAMPLES = 8
 
 VIEW_SLICE_BYTES = 4_000_000
 """With ``separators`` or ``repeats``, columns are normalised in row slices of about this much text,
 which bounds the view's memory (~50 bytes per character) and keeps the arrays in cache."""
-
-
-def step_names(mask: int) -> list[str]:
-    """Bitmask of ``STEP_BITS`` -> step names in pipeline order."""
-    return [step for step, bit in STEP_BITS.items() if mask & bit]
-
-
-@dataclass(frozen=True)
-class Hits:
-    """Every hit in a column of ``rows`` documents, as parallel numpy arrays (one entry per hit).
-
-    ``row`` is the document's index in the column, ``term`` the term id (index into
-    ``Lexicon.terms``), ``start``/``end`` UTF-8 byte offsets into that (original) document, and
-    ``steps`` a bitmask (``STEP_BITS``) of the normalisations the hit needed (0: matched as written).
-    """
-
-    rows: int
-    row: np.ndarray
-    term: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    steps: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.row)
-
-
-def _empty_hits(rows: int) -> Hits:
-    empty = np.zeros(0, dtype=np.int64)
-    return Hits(rows=rows, row=empty, term=empty, start=empty, end=empty, steps=empty)
-
-
-def _concat_hits(parts: list[Hits], row_offsets: list[int]) -> Hits:
-    rows = sum(p.rows for p in parts)
-    if not parts:
-        return _empty_hits(0)
-    return Hits(
-        rows=rows,
-        row=np.concatenate([p.row + off for p, off in zip(parts, row_offsets)]),
-        term=np.concatenate([p.term for p in parts]),
-        start=np.concatenate([p.start for p in parts]),
-        end=np.concatenate([p.end for p in parts]),
-        steps=np.concatenate([p.steps for p in parts]),
-    )
-
-
-class AhoCorasickEngine:
-    """All (overlapping) occurrences of byte patterns, with ahocorasick-rs: the default, and the
-    reference every other engine is tested against."""
-
-    def __init__(self, patterns: list[bytes]) -> None:
-        self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
-
-    def find(self, data: memoryview) -> list[tuple[int, int, int]]:
-        """(pattern index, start, end) of every occurrence; the GIL is released meanwhile."""
-        return self._automaton.find_matches_as_indexes(data, overlapping=True)
-
-
-class HyperscanEngine:
-    """The same occurrences from Hyperscan's literal matcher (``hs_compile_lit_multi``, leftmost
-    start of match), ~3.8x the raw speed of ahocorasick-rs on Chinese text here; x86-64 only.
-    Each match is a Python callback (hits are rare in real corpora); a scan needs a scratch space
-    per thread, kept thread-local.
-
-    The database is compiled for this CPU, which takes 0.3-0.45 s for 10k terms in every process
-    (driver, workers, actors, array tasks), so it is kept in ``scanner.io.cache`` and loaded back in
-    ~1 ms, keyed by the patterns, the flags, the installed hyperscan package and the CPU's feature
-    flags; an entry the library refuses is rebuilt."""
-
-    _CACHE_KIND = "hyperscan"
-
-    def __init__(self, patterns: list[bytes]) -> None:
-        try:
-            import hyperscan
-        except ImportError as e:
-            msg = f"--engine hyperscan needs the hyperscan package (x86-64 Linux): pip install 'corpus-scanner[hyperscan]' ({e})"
-            raise ConfigError(msg) from e
-        self._hyperscan = hyperscan
-        self._database = self._cached_database(patterns) if patterns else None
-        self._local = threading.local()
-
-    def _cached_database(self, patterns: list[bytes]):
-        hyperscan = self._hyperscan
-        flags = hyperscan.HS_FLAG_SOM_LEFTMOST
-        key = cache.entry_key(cache.installed_package("hyperscan"), _cpu_flags(), str(flags).encode(), *patterns)
-        stored = cache.load(self._CACHE_KIND, key)
-        if stored is not None:
-            try:
-                return hyperscan.loadb(stored, hyperscan.HS_MODE_BLOCK)
-            except hyperscan.error:
-                pass
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags, literal=True)
-        cache.store(self._CACHE_KIND, key, hyperscan.dumpb(database))
-        return database
-
-    def find(self, data: memoryview) -> list[tuple[int, int, int]]:
-        if self._database is None:
-            return []
-        if not hasattr(self._local, "scratch"):
-            self._local.scratch = self._hyperscan.Scratch(self._database)
-        found: list[tuple[int, int, int]] = []
-        self._database.scan(data, match_event_handler=lambda pattern, start, end, flags, context: found.append((pattern, start, end)), scratch=self._local.scratch)
-        return found
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_flags() -> bytes:
-    """This CPU's feature flags (Linux), which Hyperscan compiles for; the machine name elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("flags")), platform.machine()).encode()
-    except OSError:
-        return platform.machine().encode()
-
-
-ENGINES = {"ahocorasick": AhoCorasickEngine, "hyperscan": HyperscanEngine}
-DEFAULT_ENGINE = "ahocorasick"
 
 
 @dataclass(frozen=True)
@@ -342,7 +221,7 @@ class Matcher:
             self._rare_t2s = np.concatenate([self._rare_t2s, np.ones(len(triggers), dtype=bool)])
         # Full normal texts, and the spellings when they differ (Traditional ones, prefixes of long terms).
         neighbour_texts = text_list if len(entry_text) == len(text_list) and rests is None else [*text_list, *entry_text]
-        self._neighbours = _ImageNeighbours.build(rare, self._rare_inside_only & ~self._rare_t2s, char_table(self._view_steps), neighbour_texts)
+        self._neighbours = ImageNeighbours.build(rare, self._rare_inside_only & ~self._rare_t2s, char_table(self._view_steps), neighbour_texts)
         self._term_patterns = len(patterns)
         self._automaton = ENGINES[engine]([*patterns, *(c.encode() for c in rare)])
         self._entry_steps: dict[int, int] = {}
@@ -442,7 +321,7 @@ class Matcher:
                 parts.append(self._find_in_array(chunk))
                 offsets.append(seen)
                 seen += len(chunk)
-            return _concat_hits(parts, offsets) if parts else _empty_hits(len(column))
+            return concat_hits(parts, offsets) if parts else empty_hits(len(column))
         return self._find_in_array(column)
 
     def _find_in_array(self, array: pa.Array) -> Hits:
@@ -451,11 +330,11 @@ class Matcher:
             raise TypeError(msg)
         rows = len(array)
         if rows == 0 or array.null_count == rows:
-            return _empty_hits(rows)
+            return empty_hits(rows)
         offsets, data = offsets_and_data(array)
         if offsets[-1] == offsets[0]:
-            return _empty_hits(rows)
-        if self._t2s_windows and _traditional_share(data, int(offsets[0]), int(offsets[-1])) > T2S_WINDOWS_MAX_SHARE:
+            return empty_hits(rows)
+        if self._t2s_windows and traditional_share(data, int(offsets[0]), int(offsets[-1])) > T2S_WINDOWS_MAX_SHARE:
             return self._spelled()._find_in_array(array)
         if self._whole_column:
             parts = []
@@ -608,7 +487,7 @@ class Matcher:
         inside_view = inside_only & ~via_t2s
         inside_without_t2s = (rare_row[inside_view], rare_start[inside_view], rare_end[inside_view])
         row, entry, start, end, steps = hits
-        untouched = ~_touches(row, start + offsets[row], end + offsets[row], *any_touch)
+        untouched = ~touches(row, start + offsets[row], end + offsets[row], *any_touch)
         # Windows: margin bytes either side, clipped to the document, moved onto character starts,
         # sorted (margins differ) and merged.
         first = np.maximum(rare_start - margin, offsets[rare_row])
@@ -683,7 +562,7 @@ class Matcher:
             view = normalize_column(windows, steps)
             w_row, w_entry, w_start, w_end = self._to_original(self._scan(view.array), view, window_first - window_offsets[:-1])
         w_row = window_row[w_row]
-        keep = _touches(w_row, w_start, w_end, *any_touch) | _contains(w_row, w_start, w_end, *inside)
+        keep = touches(w_row, w_start, w_end, *any_touch) | contains(w_row, w_start, w_end, *inside)
         if entries is not None:
             keep &= entries[w_entry]
         return w_row[keep], w_entry[keep], w_start[keep], w_end[keep]
@@ -721,137 +600,6 @@ class Matcher:
         return masks
 
 
-_CODE_SHIFT = 21  # code points fit in 21 bits: (image, neighbour) pairs are one int64 key
-
-
-@dataclass(frozen=True)
-class _ImageNeighbours:
-    """Which characters a term holds right before and after the image of each "inside only" rare
-    character whose image is one character (no-break space -> space, ``～`` -> ``~``).
-
-    A hit holding such a character holds its image, so the characters beside it in the document,
-    as the view reads them, must be ones a term holds beside the image there, or the image must
-    begin (end) a term. Where neither holds on a side, no hit can contain the character and its
-    window is skipped: most no-break spaces in Chinese text sit between Han characters or digits,
-    while the terms holding a space are Latin phrases. Sides are judged conservatively: a deleted
-    neighbour (``invisible``) or one whose image is several characters counts as possible, and
-    a neighbour is taken as written, through the view's steps, and through ``t2s``.
-    """
-
-    image: np.ndarray  # per rare character: its one-character image, -1 if not judged here
-    before: np.ndarray  # sorted keys image << _CODE_SHIFT | the character a term holds before it
-    after: np.ndarray  # the same for the character after it
-    starts: np.ndarray  # sorted images some term begins with
-    ends: np.ndarray  # sorted images some term ends with
-    table: CharTable  # the view's character steps
-
-    @classmethod
-    def build(cls, rare: list[str], inside_only: np.ndarray, table: CharTable, texts: list[str]) -> _ImageNeighbours:
-        image = np.full(len(rare), -1, dtype=np.int64)
-        for i in np.flatnonzero(inside_only).tolist():
-            k = table.index[ord(rare[i])]
-            if table.offsets[k + 1] - table.offsets[k] == 1:
-                image[i] = table.cps[table.offsets[k]]
-        empty = np.zeros(0, dtype=np.int64)
-        joined = ascii_lower("".join(texts))
-        if not (image >= 0).any() or not joined:
-            return cls(image, empty, empty, empty, empty, table)
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        ends = np.cumsum([len(t) for t in texts]) - 1  # each text's last character
-        last = np.zeros(len(codes), dtype=bool)
-        last[ends] = True
-        first = np.roll(last, 1)
-        is_image = np.zeros(0x110000, dtype=bool)
-        is_image[image[image >= 0]] = True
-        at = np.flatnonzero(is_image[codes])
-        inner_before, inner_after = at[~first[at]], at[~last[at]]
-        return cls(
-            image,
-            np.unique(codes[inner_before] << _CODE_SHIFT | codes[inner_before - 1]),
-            np.unique(codes[inner_after] << _CODE_SHIFT | codes[inner_after + 1]),
-            np.unique(codes[at[first[at]]]),
-            np.unique(codes[at[last[at]]]),
-            table,
-        )
-
-    def possible(self, raw: np.ndarray, rare_index, rare_start, rare_end, doc_start, doc_end) -> np.ndarray:
-        """Per rare occurrence (buffer byte offsets): can a hit contain it?"""
-        possible = np.ones(len(rare_index), dtype=bool)
-        judged = np.flatnonzero(self.image[rare_index] >= 0)
-        if not len(judged):
-            return possible
-        image = self.image[rare_index[judged]]
-        before = _code_point_before(raw, rare_start[judged], doc_start[judged])
-        after = _code_point_at(raw, rare_end[judged], doc_end[judged])
-        possible[judged] = (_sorted_has(self.starts, image) | self._beside(self.before, image, before)) & (
-            _sorted_has(self.ends, image) | self._beside(self.after, image, after)
-        )
-        return possible
-
-    def _beside(self, keys: np.ndarray, image: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
-        """Could ``neighbour`` (-1: none, the document ends there) read, in the view, as a character a
-        term holds beside ``image``? A neighbour the view deletes or turns into several characters
-        is taken as possible."""
-        table = self.table
-        index = np.where(neighbour >= 0, table.index[np.maximum(neighbour, 0)], -1)
-        changed = np.flatnonzero(index >= 0)
-        size = np.ones(len(neighbour), dtype=np.int64)
-        size[changed] = table.offsets[index[changed] + 1] - table.offsets[index[changed]]
-        seen = neighbour.copy()
-        replaced = changed[size[changed] == 1]
-        seen[replaced] = table.cps[table.offsets[index[replaced]]]
-        seen = np.where((seen >= 0x41) & (seen <= 0x5A), seen + 0x20, seen)  # patterns are ASCII-lowered
-        simplified = _t2s_codes()[np.maximum(seen, 0)].astype(np.int64)
-        found = _sorted_has(keys, image << _CODE_SHIFT | seen) | _sorted_has(keys, image << _CODE_SHIFT | simplified)
-        return (neighbour >= 0) & ((size != 1) | found)
-
-
-@functools.lru_cache(maxsize=1)
-def _t2s_codes() -> np.ndarray:
-    """Per code point: its ``t2s`` image (itself where t2s changes nothing)."""
-    table = np.arange(0x110000, dtype=np.int32)
-    t2s = t2s_table()
-    table[[ord(c) for c in t2s]] = [ord(s) for s in t2s.values()]
-    return table
-
-
-def _sorted_has(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    if not len(keys):
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-    return keys[at] == values
-
-
-def _code_point_before(raw: np.ndarray, position: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """The code point ending at each ``position`` (-1 where ``position`` is its document's start)."""
-    has = position > floor
-    start = position - has
-    for _ in range(3):
-        start -= has & (start > floor) & ((raw[start] & 0xC0) == 0x80)
-    return np.where(has, code_points_at(raw, start)[0], -1)
-
-
-def _code_point_at(raw: np.ndarray, position: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-    """The code point starting at each ``position`` (-1 where ``position`` is its document's end)."""
-    has = position < ceiling
-    return np.where(has, code_points_at(raw, np.where(has, position, 0))[0], -1)
-
-
-def _touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
-    """Does each span [start, end) (buffer offsets) contain or border a rare character of its row?
-
-    Rare characters are sorted and disjoint, so the last one starting at or before ``end`` decides.
-    Offsets are shifted by the row number so that a rare character opening the next row (at the
-    same buffer offset as this row's end) does not count as bordering.
-    """
-    if not len(rare_start) or not len(row):
-        return np.zeros(len(row), dtype=bool)
-    last = np.searchsorted(rare_start + rare_row, end + row, side="right") - 1
-    found = last >= 0
-    last = np.maximum(last, 0)
-    return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
-
-
 def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
     return np.asarray(pc.match_substring_regex(texts, pattern), dtype=bool)
 
@@ -877,31 +625,10 @@ def _longest_holding(texts: pa.Array, size: np.ndarray) -> np.ndarray:
     return longest
 
 
-def _traditional_share(data: pa.Buffer, start: int, stop: int) -> float:
-    """Share of Traditional characters (``t2s`` converts them) among the characters of
-    ``T2S_SAMPLES`` slices of ``T2S_SAMPLE_BYTES`` spread over ``data[start:stop]``."""
-    raw = memoryview(data).cast("B")
-    step = max((stop - start) // T2S_SAMPLES, 1)
-    sample = "".join(bytes(raw[at : min(at + T2S_SAMPLE_BYTES, stop)]).decode(errors="ignore") for at in range(start, stop, step))
-    codes = np.frombuffer(sample.encode("utf-32-le"), dtype=np.uint32)
-    return float((_t2s_codes()[codes] != codes).mean()) if len(codes) else 0.0
-
-
 def _entry_mask(entries: int, keys) -> np.ndarray:
     mask = np.zeros(entries, dtype=bool)
     mask[list(keys)] = True
     return mask
-
-
-def _contains(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
-    """Does each span [start, end) (buffer offsets, on character boundaries) contain a rare
-    character of its row? The last one starting before ``end`` decides (sorted and disjoint)."""
-    if not len(rare_start) or not len(row):
-        return np.zeros(len(row), dtype=bool)
-    last = np.searchsorted(rare_start, end, side="left") - 1
-    found = last >= 0
-    last = np.maximum(last, 0)
-    return found & (rare_start[last] >= start) & (rare_row[last] == row)
 
 
 def _mask(steps: tuple[str, ...]) -> int:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scanner.io import cache
 from scanner.errors import ConfigError
+from scanner.io import cache
 from scanner.lexicon.load import ascii_lower, is_ascii_alnum
 
 STEPS = ("invisible", "nfkc", "casefold", "separators", "repeats", "t2s")

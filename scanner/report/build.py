@@ -21,12 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scanner.lexicon.audit import keyword_library_rules
+from scanner.detect.source import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
+from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens
 from scanner.errors import ConfigError, ShardError
-from scanner.report.filing import build_filing_table, sample_ratios
-from scanner.match.normalize import STEPS
-from scanner.io.readers import Columns, read_texts, shard_at
-from scanner.resources import arrow_cpu_threads
 from scanner.evidence.sampling import (
     SampleSpec,
     duplicate_counts,
@@ -37,11 +34,14 @@ from scanner.evidence.sampling import (
     truncate_texts,
     wilson_interval,
 )
-from scanner.detect.source import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
 from scanner.evidence.stats import ShardStats
+from scanner.io.discovery import shard_at
+from scanner.io.readers import Columns, read_texts
 from scanner.io.storage import Folder, read_ahead
-from scanner.lexicon.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile
-from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens
+from scanner.lexicon.taxonomy import DEFAULT_PROFILE, RISKS, Profile, get_profile, keyword_library_rules
+from scanner.match.normalize import STEPS
+from scanner.report.filing import build_filing_table, sample_ratios
+from scanner.resources import arrow_cpu_threads
 
 SHARD_FORMAT = "scanner-shard-stats/1"
 UNDETERMINED = "und"

@@ -44,15 +44,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from scanner.io import storage
 from scanner.errors import ConfigError, ShardError
+from scanner.evidence.sampling import CandidateCollector, IdHashes, split_at_cutoff
+from scanner.evidence.stats import ShardStats
+from scanner.io import storage
+from scanner.io.discovery import Shard
+from scanner.io.readers import UNIT_BYTES, plan_units
 from scanner.lexicon.load import Lexicon
-from scanner.io.readers import UNIT_BYTES, Shard, plan_units
 from scanner.report.build import MERGED_PROVENANCE, PLANS, SHARD_FORMAT
 from scanner.resources import arrow_cpu_threads, fork_ready
-from scanner.evidence.sampling import CandidateCollector, IdHashes, split_at_cutoff
 from scanner.scan import ANNOTATION_SCHEMA, Scanner, ScanOptions, describe_run
-from scanner.evidence.stats import ShardStats
 
 EXECUTOR_GROUP = "scanner.executors"
 _OUTPUT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")

@@ -1,6 +1,5 @@
-"""Lexicon audit against the keyword-library rules of the profile, and the lint a lexicon owner needs.
+"""Profile-independent findings about a lexicon's terms, carried in every run's provenance.
 
-- counts per risk code, with the verdict of each rule (total; each A.1 risk; each A.2 risk);
 - duplicates (a term listed more than once, with where);
 - terms that can never match: they hold unpaired surrogates, which no UTF-8 document can;
 - terms that hold hidden characters (format characters such as a zero-width space): they match with
@@ -12,9 +11,10 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
-from scanner.lexicon.load import Lexicon
-from scanner.lexicon.taxonomy import RISK_CODES, get_profile
+if TYPE_CHECKING:
+    from scanner.lexicon.load import Lexicon
 
 
 def is_cjk(char: str) -> bool:
@@ -51,36 +51,4 @@ def lint_lexicon(lexicon: Lexicon) -> dict:
             if single
             else []
         ),
-    }
-
-
-def keyword_library_rules(terms: int, terms_by_category: dict[str, int], profile_name: str) -> list[dict]:
-    """The profile's keyword-library rules (total, each A.1 risk, each A.2 risk) with their status."""
-    profile = get_profile(profile_name)
-    rules = [{"rule": "total", "value": terms, "threshold": profile.keyword_library_min_terms}]
-    for code in RISK_CODES:
-        if code.startswith("A1."):
-            rules.append({"rule": code, "value": terms_by_category.get(code, 0), "threshold": profile.keyword_library_min_per_a1})
-        elif code.startswith("A2."):
-            rules.append({"rule": code, "value": terms_by_category.get(code, 0), "threshold": profile.keyword_library_min_per_a2})
-    for rule in rules:
-        rule["status"] = "pass" if rule["value"] >= rule["threshold"] else "fail"
-    return rules
-
-
-def audit_lexicon(lexicon: Lexicon, profile_name: str) -> dict:
-    """The audit as a JSON-ready dict; ``verdict`` is pass only if every keyword-library rule holds."""
-    counts = lexicon.terms_by_category()
-    rules = keyword_library_rules(len(lexicon.terms), counts, profile_name)
-    return {
-        "name": lexicon.name,
-        "version": lexicon.version,
-        "fingerprint": lexicon.fingerprint,
-        "profile": profile_name,
-        "terms": len(lexicon.terms),
-        "terms_by_category": counts,
-        "rules": rules,
-        "verdict": "pass" if all(r["status"] == "pass" for r in rules) else "fail",
-        "failing_rules": [r["rule"] for r in rules if r["status"] == "fail"],
-        **lint_lexicon(lexicon),
     }
