@@ -24,10 +24,9 @@ import polars as pl
 
 import scanner
 from scanner.adapters import Annotator
-from scanner.io.discovery import discover_shards
-from scanner.io.storage import Folder
+from scanner.evidence.outfolder import OutputFolder
+from scanner.io.discovery import discover_shards, fingerprint
 from scanner.report.build import write_report
-from scanner.run.scan import input_fingerprint, write_stats
 
 
 def clean_shard(annotator: Annotator, source: str, target: Path) -> None:
@@ -41,7 +40,7 @@ def clean(inputs: list[str], out: Path, lexicons: list[Path]) -> dict:
     """Clean every input file into ``out/data`` and report on the inputs in ``out/scan``; returns the report."""
     s = scanner.Scanner(scanner.load_lexicons(lexicons))
     (out / "data").mkdir(parents=True, exist_ok=True)
-    scan_folder = Folder(out / "scan")
+    scan_folder = OutputFolder(out / "scan")
     run = s.describe()
     shards = discover_shards(inputs)
     if any(shard.format != "parquet" for shard in shards):
@@ -51,8 +50,8 @@ def clean(inputs: list[str], out: Path, lexicons: list[Path]) -> dict:
         annotator = Annotator(s, shard=shard.label)
         clean_shard(annotator, shard.path, out / "data" / f"{shard.file_name}.parquet")
         stats = annotator.stats
-        stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": input_fingerprint(shard)}]
-        write_stats(scan_folder, shard, run, stats)
+        stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": fingerprint(shard)}]
+        scan_folder.write_unit(shard, run, stats)
     return write_report(out / "scan")
 
 

@@ -3,7 +3,7 @@
 ``scanner.run.scan.run_scan`` plans the units and prepares OUT on the driver, then calls ``run_ray``,
 registered in the ``scanner.executors`` entry-point group. Ray Data makes a dataset of one row per
 unit; ``map_batches`` hands each row to a ``UnitScanner`` actor, which compiled the scanner once in
-its constructor, and which runs ``scanner.run.scan.run_shard``: it reads the unit from its path or URI,
+its constructor, and which runs ``scanner.run.unit.run_shard``: it reads the unit from its path or URI,
 writes the unit's annotations and stats file into OUT and returns the stats, which stream back to
 the driver for progress and the merged result. Outputs are therefore byte-for-byte those of the
 local executor, and resumption works the same way.
@@ -31,7 +31,8 @@ import ray.data
 from scanner.evidence.stats import ShardStats
 from scanner.io.discovery import Shard
 from scanner.lexicon.load import Lexicon
-from scanner.run.scan import RunConfig, Tracker, UnitResult, run_shard
+from scanner.run.progress import Tracker, UnitResult
+from scanner.run.unit import RunConfig, run_shard
 from scanner.scan import Scanner, ScanOptions
 
 

@@ -293,7 +293,7 @@ def test_a_dangling_link_or_a_non_utf8_file_name_in_an_input_folder_exits_2_nami
 
 
 def test_a_file_gone_after_planning_is_a_shard_error_and_the_run_goes_on(tmp_path, monkeypatch):
-    from scanner.run import scan as run
+    from scanner.run import local as run
 
     (tmp_path / "a.jsonl").write_text('{"text": "one"}\n', encoding="utf-8")
     (tmp_path / "b.jsonl").write_text('{"text": "two"}\n', encoding="utf-8")

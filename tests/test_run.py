@@ -35,7 +35,9 @@ from scanner.evidence.sampling import (
 )
 from scanner.io.discovery import discover_shards
 from scanner.io.readers import Columns, plan_units
-from scanner.run.scan import Progress, RunConfig, run_scan
+from scanner.run.progress import Progress
+from scanner.run.scan import run_scan
+from scanner.run.unit import RunConfig
 
 
 def scan(*args: str, expect: int = 0) -> dict:

@@ -25,11 +25,14 @@ from scanner.lexicon.load import load_lexicons
 from scanner.lexicon.taxonomy import DEFAULT_PROFILE, PROFILES
 from scanner.match.engines import DEFAULT_ENGINE, ENGINES
 from scanner.match.normalize import DEFAULT_STEPS, STEPS
-from scanner.report.build import verify_report, write_report
+from scanner.report.build import write_report
 from scanner.report.filing import filing_table_bytes
 from scanner.report.i18n import LANGUAGES
+from scanner.report.verify import verify_report
 from scanner.resources import no_collection_at_exit
-from scanner.run.scan import Progress, RunConfig, run_scan
+from scanner.run.progress import Progress
+from scanner.run.scan import run_scan
+from scanner.run.unit import RunConfig
 from scanner.scan import ScanOptions
 from scanner.version import __version__
 
@@ -248,8 +251,10 @@ def sample() -> None:
 @_config_errors_exit_2
 def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
     """Write the sample sheet: doc_id, source, language, text, terms, categories, verdict, category."""
+    from scanner.evidence.outfolder import OutputFolder
     from scanner.evidence.sampling import per_source_samples
-    from scanner.report.build import build_report, merged_candidates, sample_spec
+    from scanner.report.build import build_report
+    from scanner.report.samples import merged_candidates, sample_spec
     from scanner.report.sheets import sheet_rows, write_sheet
 
     report, human = build_report(out)
@@ -257,7 +262,7 @@ def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
     if per_source and not spec.per_source:
         msg = "this scan kept no per-source samples; scan again with --sample-per-source K"
         raise ConfigError(msg)
-    chosen = per_source_samples(merged_candidates(out, spec), spec) if per_source else human
+    chosen = per_source_samples(merged_candidates(OutputFolder(out), spec), spec) if per_source else human
     name = "per_source_sample" if per_source else "human_sample"
     data = write_sheet(sheet_rows(chosen, text_chars, mask_pii), fmt)
     if output is not None:

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -355,3 +356,24 @@ def shard_at(location: str, label: str) -> Shard:
     """The whole-file shard at a path or URI recorded by an earlier scan, under its original label."""
     tree = _UriTree() if storage.scheme_of(location) else _LocalTree()
     return dataclasses.replace(tree.shard(location, label), label=label)
+
+
+def fingerprint(shard: Shard) -> str:
+    """SHA-256 over the file size and its first and last MiB: cheap, content-based, machine-independent.
+    Computed once per file and process, not once per work unit (a file may have dozens); not cached
+    where the filesystem keeps no mtime, since a rewrite of the same size would go unnoticed."""
+    if shard.mtime_ns is None:
+        return _file_fingerprint.__wrapped__(shard.path, shard.bytes, None)
+    return _file_fingerprint(shard.path, shard.bytes, shard.mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _file_fingerprint(location: str, size: int, mtime_ns: int | None, window: int = 1 << 20) -> str:
+    fs, path = storage.resolve(location)
+    digest = hashlib.sha256(str(size).encode())
+    with fs.open_input_file(path) as f:
+        digest.update(f.read(window))
+        if size > window:
+            f.seek(max(size - window, window))
+            digest.update(f.read(window))
+    return digest.hexdigest()

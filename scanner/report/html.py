@@ -13,8 +13,8 @@ from html import escape
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
-from scanner.report.i18n import label, requirement, risk_name
-from scanner.report.markdown import format_threshold, format_value, normalization_rows, percent
+from scanner.report.format import format_threshold, format_value, normalization_rows, percent
+from scanner.report.i18n import check_language, label, requirement, risk_name
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}
@@ -96,7 +96,9 @@ def _bar_chart(report: dict[str, Any], lang: str) -> str:
     return "".join(parts)
 
 
-def render(report: dict[str, Any], lang: str) -> str:
+def render_html(report: dict[str, Any], lang: str = "zh") -> str:
+    """report.html: the same content as report.md, one self-contained page (inline CSS, no scripts)."""
+    lang = check_language(lang)
     L = lambda key: label(key, lang)  # noqa: E731 - a local shorthand keeps the tables readable
     t = report["totals"]
     lex = report["lexicon"]

@@ -6,31 +6,8 @@ import html
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
+from scanner.report.format import format_threshold, format_value, normalization_rows, percent
 from scanner.report.i18n import check_language, label, requirement, risk_name
-
-
-def percent(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.2f} %"
-
-
-def format_value(check: dict[str, Any]) -> str:
-    """Shares print as percentages, counts as integers."""
-    value = check["value"]
-    if value is None:
-        return "-"
-    return percent(value) if isinstance(value, float) else str(value)
-
-
-def format_threshold(check: dict[str, Any]) -> str:
-    threshold = check["threshold"]
-    return percent(threshold) if isinstance(threshold, float) else str(threshold)
-
-
-def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
-    """Per normalisation step that was on: hits that matched only after it, and their share of hits."""
-    hits = report["totals"]["hits"]
-    counts = report.get("by_normalization", {})
-    return [[step, counts.get(step, 0), percent(counts.get(step, 0) / hits if hits else 0.0)] for step in report["options"].get("normalize", [])]
 
 
 def _md_text(value: Any) -> str:
@@ -125,9 +102,3 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         lines += [f"- `{reason}`: {rows}" for reason, rows in sorted(report["rejected"].items())]
         lines += [f"- `{e['shard']}`: {_md_text(e['reason'])}" for e in report["errors"]]
     return "\n".join(lines) + "\n"
-
-
-def render_html(report: dict[str, Any], lang: str = "zh") -> str:
-    from scanner.report.html import render
-
-    return render(report, check_language(lang))

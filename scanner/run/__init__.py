@@ -1,1 +1,2 @@
-"""Running a scan: planning work units, the one per-unit loop, the local executor."""
+"""Running a scan: plan the work units (``scan``), the one per-unit loop every executor runs (``unit``), the
+local executor (``local``) and progress events (``progress``)."""

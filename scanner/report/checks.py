@@ -1,0 +1,200 @@
+"""The checks of the report against the profile: one function per check id, each returning the check's JSON block (id, requirement, evidence, value, threshold, status, offending, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner.evidence.sampling import wilson_interval
+from scanner.lexicon.taxonomy import Profile, keyword_library_rules
+
+UNDETERMINED = "und"
+
+
+def share(part: int, whole: int) -> float:
+    """``part / whole``, 0 for an empty whole (shares of empty corpora and sources)."""
+    return part / whole if whole else 0.0
+
+
+
+def _check(check_id: str, profile: Profile, **fields: Any) -> dict[str, Any]:
+    clause_zh, clause_en = profile.clauses[check_id]
+    return {"id": check_id, "requirement": clause_zh, "requirement_en": clause_en, **fields}
+
+
+def _status(failed: bool, assessed: bool = True) -> str:
+    return "not-assessed" if not assessed else ("fail" if failed else "pass")
+
+
+def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    limit = profile.source_unsafe_max_share
+    offending = sorted(name for name, s in by_source.items() if s["flagged_share"] > limit)
+    return _check(
+        "source-unsafe-share",
+        profile,
+        evidence="Per source, the share of documents with at least one blocked-keyword hit (keyword screening of every document).",
+        value=max((s["flagged_share"] for s in by_source.values()), default=0.0),
+        threshold=limit,
+        status=_status(bool(offending), bool(by_source)),
+        offending=offending,
+        recommendation=f"blocklist or re-clean these sources: {', '.join(offending)}" if offending else "",
+    )
+
+
+def blocklist_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    present = sorted(name for name, s in by_source.items() if s.get("blocklisted"))
+    return _check(
+        "blocklisted-sources",
+        profile,
+        evidence="Documents attributed to a registry source marked blocklisted.",
+        value=sum(by_source[name]["documents"] for name in present),
+        threshold=0,
+        status=_status(bool(present)),
+        offending=present,
+        recommendation=f"remove the documents of: {', '.join(present)}" if present else "",
+    )
+
+
+def diversity_check(by_source: dict, by_language: dict, origins: dict, profile: Profile) -> dict[str, Any]:
+    total_chars = sum(v["chars"] for v in by_language.values())
+    qualifying = [
+        code for code, v in sorted(by_language.items()) if code != UNDETERMINED and share(v["chars"], total_chars) >= profile.diversity_min_language_share
+    ]
+    sources_per_language = {code: sorted(n for n, s in by_source.items() if s["languages"].get(code)) for code in qualifying}
+    offending = [code for code, names in sources_per_language.items() if len(names) < profile.diversity_min_sources]
+    return _check(
+        "source-diversity",
+        profile,
+        evidence=(
+            f"Every language holding at least {100 * profile.diversity_min_language_share:g} % of the characters has "
+            f"at least {profile.diversity_min_sources} sources; domestic/foreign shares of characters are reported."
+        ),
+        value=min((len(n) for n in sources_per_language.values()), default=0),
+        threshold=profile.diversity_min_sources,
+        status=_status(bool(offending), bool(qualifying)),
+        offending=offending,
+        sources_per_language={code: len(names) for code, names in sources_per_language.items()},
+        origin_shares=origins,
+    )
+
+
+def traceability_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    """Open-source: a licence; self-collected: a collection record; commercial: a contract reference."""
+    missing = []
+    for name, s in by_source.items():
+        if not s["registered"]:
+            missing.append({"source": name, "missing": "registry entry"})
+        elif s["type"] == "open-source" and not s["licence"]:
+            missing.append({"source": name, "missing": "licence"})
+        elif s["type"] == "self-collected" and not s["reference"]:
+            missing.append({"source": name, "missing": "collection record"})
+        elif s["type"] == "commercial" and not s["reference"]:
+            missing.append({"source": name, "missing": "contract reference"})
+    return _check(
+        "source-traceability",
+        profile,
+        evidence="Each source is registered with its licence (open-source), collection record (self-collected) or contract (commercial).",
+        value=len(by_source) - len(missing),
+        threshold=len(by_source),
+        status=_status(bool(missing), bool(by_source)),
+        offending=sorted(m["source"] for m in missing),
+        missing=missing,
+    )
+
+
+def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Keyword screening's pass rate, and the share of the corpus it screened: the documents among
+    the rows read, times the share of input bytes in files that were read without error (a file
+    with an unreadable part counts as unscreened: its rows are unknown)."""
+    failed_files = {e["shard"] for e in errors}
+    input_bytes = sum(i["bytes"] for i in inputs)
+    unread_bytes = sum(i["bytes"] for i in inputs if i["path"] in failed_files)
+    read_share = 1 - unread_bytes / input_bytes if input_bytes else (0.0 if failed_files else 1.0)
+    scanned_share = share(totals["documents"], totals["documents"] + totals["rejected_documents"]) * read_share
+    pass_rate = 1 - totals["flagged_share"]
+    failed = scanned_share < profile.technical_sample_min_share or pass_rate < profile.technical_sample_min_pass_rate
+    return _check(
+        "technical-spot-check",
+        profile,
+        evidence="Keyword screening of every readable document; pass = no blocked-keyword hit. Classifier screening is not part of this tool. "
+        "Screened share: documents among the rows read, times the share of input bytes in files read without error.",
+        value=pass_rate,
+        threshold=profile.technical_sample_min_pass_rate,
+        scanned_share=scanned_share,
+        scanned_share_threshold=profile.technical_sample_min_share,
+        status=_status(failed, totals["documents"] > 0),
+        offending=[] if not failed else ["corpus"],
+    )
+
+
+def human_check(labels: dict[str, Any] | None, profile: Profile, sample_ids: set[str]) -> dict[str, Any]:
+    """The pass rate of the imported verdicts on documents of the current human sample (``sample_ids``).
+    A later scan may draw another sample (other inputs, seed or size); verdicts on documents outside
+    it say nothing about it, so they are left out and counted in ``labels_outside_sample``."""
+    stored = labels["labels"] if labels else []
+    verdicts = [v for v in stored if v["doc_id"] in sample_ids]
+    outside = len(stored) - len(verdicts)
+    if not verdicts:
+        return _check(
+            "human-spot-check",
+            profile,
+            evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
+            value=None,
+            threshold=profile.human_sample_min_pass_rate,
+            sample_size=0,
+            labels_outside_sample=outside,
+            status="not-assessed",
+            offending=[],
+        )
+    passed = sum(1 for v in verdicts if v["verdict"] == "pass")
+    low, high = wilson_interval(passed, len(verdicts))
+    failures: dict[str, int] = {}
+    for v in verdicts:
+        if v["verdict"] == "fail":
+            failures[v.get("category") or "unspecified"] = failures.get(v.get("category") or "unspecified", 0) + 1
+    rate = share(passed, len(verdicts))
+    failed = len(verdicts) < profile.human_sample_min_size or rate < profile.human_sample_min_pass_rate
+    return _check(
+        "human-spot-check",
+        profile,
+        evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
+        value=rate,
+        threshold=profile.human_sample_min_pass_rate,
+        sample_size=len(verdicts),
+        sample_size_threshold=profile.human_sample_min_size,
+        interval_95=[low, high],
+        failures_by_category=dict(sorted(failures.items())),
+        labels_outside_sample=outside,
+        status=_status(failed),
+        offending=sorted(failures),
+    )
+
+
+def keyword_library_check(lexicon: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    rules = keyword_library_rules(lexicon["terms"], lexicon["terms_by_category"], profile.name)
+    failing = [r["rule"] for r in rules if r["status"] == "fail"]
+    return _check(
+        "keyword-library",
+        profile,
+        evidence="Term counts of the lexicon used, in total and per A.1/A.2 risk.",
+        value=lexicon["terms"],
+        threshold=profile.keyword_library_min_terms,
+        status=_status(bool(failing)),
+        offending=failing,
+        rules=rules,
+    )
+
+
+def foreign_open_source_check(filing: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """Share of storage held by foreign open-source corpora; a practice threshold, reported as such."""
+    share = filing["shares"]["open-source-foreign"]
+    limit = profile.foreign_open_source_max_share
+    return _check(
+        "foreign-open-source-share",
+        profile,
+        evidence=f"Foreign open-source corpora hold {100 * share:.2f} % of the stored bytes (practice threshold {100 * limit:g} %).",
+        value=share,
+        threshold=limit,
+        basis="practice",
+        status=_status(share > limit, filing["totals"]["bytes"] > 0),
+        offending=["open-source-foreign"] if share > limit else [],
+    )

@@ -1,0 +1,29 @@
+"""Formatting shared by report.md and report.html: percentages, check values and thresholds, the normalisation table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def percent(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.2f} %"
+
+
+def format_value(check: dict[str, Any]) -> str:
+    """Shares print as percentages, counts as integers."""
+    value = check["value"]
+    if value is None:
+        return "-"
+    return percent(value) if isinstance(value, float) else str(value)
+
+
+def format_threshold(check: dict[str, Any]) -> str:
+    threshold = check["threshold"]
+    return percent(threshold) if isinstance(threshold, float) else str(threshold)
+
+
+def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """Per normalisation step that was on: hits that matched only after it, and their share of hits."""
+    hits = report["totals"]["hits"]
+    counts = report.get("by_normalization", {})
+    return [[step, counts.get(step, 0), percent(counts.get(step, 0) / hits if hits else 0.0)] for step in report["options"].get("normalize", [])]
