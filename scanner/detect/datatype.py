@@ -11,10 +11,13 @@ Measured precision and recall on real code and prose: benchmarks/code_detector.p
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scanner.detect.base import Batch, Counts, Detector, codes_of, group_counts
 from scanner.match.textview import offsets_and_data
 
 DATA_TYPES = ("zh", "en", "other", "code")
@@ -131,3 +134,34 @@ def data_types(language: pa.Array, is_code: np.ndarray) -> pa.Array:
     languages = language.to_numpy(zero_copy_only=False).astype(object)
     kinds = np.where(is_code, "code", np.where(languages == "zh", "zh", np.where(languages == "en", "en", "other")))
     return pa.array(kinds.tolist(), type=pa.string())
+
+
+class DataTypeDetector(Detector):
+    """``data_type`` per document (for the filing table, not an annotation column); per source,
+    ``data_types`` {type: {documents, bytes}}. Code is what the registry declares or ``detect_code`` finds."""
+
+    name = "data_type"
+
+    def __init__(self, options: Any, lexicon: Any) -> None:
+        super().__init__(options, lexicon)
+        self._code_sources = pa.array([e.name for e in options.registry.entries if e.data_type == "code"], pa.string())
+
+    def detect(self, batch: Batch) -> dict[str, Any]:
+        is_code = detect_code(batch.text, batch.doc_chars) | np.asarray(pc.is_in(batch.values["source"], self._code_sources), dtype=bool)
+        return {"data_type": data_types(batch.values["language"], is_code)}
+
+    def count(self, batch: Batch) -> Counts:
+        return {"by_source": per_source_and_type(batch, {"documents": None, "bytes": batch.doc_bytes})}
+
+
+def per_source_and_type(batch: Batch, sums: dict[str, np.ndarray | None]) -> dict[str, Any]:
+    """``{source: {"data_types": {type: {name: sum}}}}`` for every (source, data type) pair that holds
+    documents, zero sums included; a ``None`` weight counts documents."""
+    source, sources = codes_of(batch.values["source"])
+    kind, kinds = codes_of(batch.values["data_type"])
+    present = group_counts(source, len(sources), kind, len(kinds))
+    totals = {name: present if weights is None else group_counts(source, len(sources), kind, len(kinds), weights) for name, weights in sums.items()}
+    return {
+        sources[s]: {"data_types": {kinds[k]: {name: int(values[s, k]) for name, values in totals.items()} for k in np.flatnonzero(present[s])}}
+        for s in range(len(sources))
+    }

@@ -18,12 +18,16 @@ text without a single letter (digits, punctuation, emoji).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from scanner.detect.base import Batch, Counts, Detector, codes_of, group_counts
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz"
 PREFIX_CHARS = 200
@@ -105,3 +109,47 @@ class LanguageIdentifier:
             labels, _ = self._model.predict(wanted.to_pylist(), k=1)
             codes[positions] = [label[0].removeprefix(_LABEL_PREFIX) if label else UNDETERMINED for label in labels]
         return pa.array(codes.tolist(), type=pa.string())
+
+
+@dataclass(frozen=True)
+class LanguageOptions:
+    langid: bool = True
+    """Identify each document's language (off: every document is ``und``)."""
+
+
+class LanguageDetector(Detector):
+    """``language`` per document; ``by_language`` {code: documents, chars, flagged_documents} and, per
+    source, ``languages`` {code: documents}."""
+
+    name = "language"
+    Options = LanguageOptions
+    columns = (pa.field("language", pa.string()),)
+
+    def __init__(self, options: Any, lexicon: Any) -> None:
+        super().__init__(options, lexicon)
+        self.identifier = LanguageIdentifier() if options.langid else None
+
+    def warm_up(self) -> None:
+        if self.identifier is not None:
+            self.identifier.identify(pa.array(["warm-up"]))
+
+    def describe(self) -> dict[str, Any] | None:
+        return self.identifier.describe() if self.identifier is not None else None
+
+    def detect(self, batch: Batch) -> dict[str, Any]:
+        if self.identifier is None:
+            return {"language": pa.array([UNDETERMINED] * batch.rows, type=pa.string())}
+        return {"language": self.identifier.identify(batch.text)}
+
+    def count(self, batch: Batch) -> Counts:
+        language, names = codes_of(batch.values["language"])
+        source, sources = codes_of(batch.values["source"])
+        documents = np.bincount(language, minlength=len(names))
+        chars = np.bincount(language, weights=batch.doc_chars, minlength=len(names))
+        flagged = np.bincount(language, weights=batch.hits_per_doc > 0, minlength=len(names))
+        by_language = {
+            name: {"documents": int(documents[i]), "chars": int(chars[i]), "flagged_documents": int(flagged[i])} for i, name in enumerate(names) if documents[i]
+        }
+        pairs = group_counts(source, len(sources), language, len(names))
+        by_source = {sources[s]: {"languages": {names[k]: int(pairs[s, k]) for k in np.flatnonzero(pairs[s])}} for s in range(len(sources))}
+        return {"by_language": by_language, "by_source": by_source}

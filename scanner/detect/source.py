@@ -27,22 +27,20 @@ import fnmatch
 import hashlib
 import io
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scanner.detect.base import Batch, Counts, Detector
 from scanner.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from scanner.io.config import parse_toml
 
 SOURCE_TYPES = ("open-source", "self-collected", "commercial", "synthetic", "user-provided")
 ORIGINS = ("domestic", "foreign", "unknown")
@@ -276,11 +274,7 @@ def load_registry(path: str | Path | None) -> Registry:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         raws = [({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{reader.line_num}") for row in reader]
     else:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            msg = f"{path}: invalid TOML: {e}"
-            raise ConfigError(msg) from e
+        data = parse_toml(text, str(path))
         raws = [(raw, f"{path}: [[source]] #{i}") for i, raw in enumerate(data.get("source", []), start=1)]
     entries = tuple(_entry(raw, where) for raw, where in raws)
     names = [e.name for e in entries]
@@ -323,3 +317,31 @@ def resolve_sources(
 
     names = [name if name is not None else plain_name(u) for name, u in zip(names, urls)]
     return pa.array(names, type=pa.string())
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    registry: Registry = field(default_factory=Registry)
+    """The source registry (``--sources``): names, rules, type, origin, licence; empty by default."""
+
+
+class SourceDetector(Detector):
+    """``source`` per document (``resolve_sources``); per source: documents, flagged_documents, chars, bytes."""
+
+    name = "source"
+    Options = SourceOptions
+    columns = (pa.field("source", pa.string()),)
+
+    def detect(self, batch: Batch) -> dict[str, Any]:
+        documents = batch.documents
+        return {"source": resolve_sources(batch.rows, documents.source, documents.url, batch.shard, batch.fallback_source, self.options.registry)}
+
+    def count(self, batch: Batch) -> Counts:
+        documents = batch.per_source(np.ones(batch.rows))
+        flagged, chars, size = (batch.per_source(w) for w in (batch.hits_per_doc > 0, batch.doc_chars, batch.doc_bytes))
+        return {
+            "by_source": {
+                name: {"documents": n, "flagged_documents": flagged.get(name, 0), "chars": chars.get(name, 0), "bytes": size.get(name, 0), "languages": {}}
+                for name, n in documents.items()
+            }
+        }

@@ -7,21 +7,51 @@ a batch of texts at once; special-token strings in the corpus are counted as ord
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from scanner.detect.base import Batch, Counts, Detector
+from scanner.detect.datatype import per_source_and_type
 from scanner.errors import ConfigError
 
 DEFAULT_TOKENIZER = "o200k_base"
-TOKEN_MODES = ("estimate", "exact", "off")
+
+
+@dataclass(frozen=True)
+class TokenMode:
+    """How a scan counts tokens: ``exact`` tokenizes every document, ``estimate`` only the first
+    ``SampleSpec.tokens`` documents of the human sample (the filing table scales their ratio), ``off``
+    counts none."""
+
+    name: str
+    every_document: bool
+    sample: bool
+
+    @property
+    def counts(self) -> bool:
+        return self.every_document or self.sample
+
+
+TOKEN_MODES = {mode.name: mode for mode in (TokenMode("estimate", every_document=False, sample=True), TokenMode("exact", every_document=True, sample=False), TokenMode("off", every_document=False, sample=False))}
+
+
+def token_mode(name: str) -> TokenMode:
+    """The mode called ``name``; an unknown name is a ``ConfigError`` listing the known ones."""
+    if name not in TOKEN_MODES:
+        msg = f"tokens must be one of {', '.join(TOKEN_MODES)}, not {name!r}"
+        raise ConfigError(msg)
+    return TOKEN_MODES[name]
 PIECE_CHARS = 50_000
 
 
@@ -109,3 +139,54 @@ def count_tokens(texts: pa.Array | pa.ChunkedArray | list[str], tokenizer: str =
     values = texts.to_pylist() if not isinstance(texts, list) else texts
     counts = _load(tokenizer, _file_version(tokenizer))([v or "" for v in values])
     return np.asarray(counts, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    tokens: str = "estimate"
+    """``TOKEN_MODES``: estimate, exact or off."""
+    tokenizer: str = DEFAULT_TOKENIZER
+    """``o200k_base`` (bundled) or a Hugging Face ``tokenizer.json`` path."""
+    tokenizer_sha256: str | None = field(default=None, init=False)
+    """Set from the ``tokenizer.json`` file: a file changed in place changes the counts, so it must
+    change the options digest (and redo the units) too."""
+
+    def __post_init__(self) -> None:
+        """Check the mode, and load a ``tokenizer.json`` now (it stays loaded for the counts): a file that
+        is no tokenizer is a ``ConfigError`` before any work rather than a failure in the middle of a scan."""
+        mode = token_mode(self.tokens)
+        if mode.counts and self.tokenizer != DEFAULT_TOKENIZER:
+            try:
+                object.__setattr__(self, "tokenizer_sha256", hashlib.sha256(Path(self.tokenizer).read_bytes()).hexdigest())
+            except OSError as e:
+                msg = f"tokenizer {self.tokenizer!r} is neither {DEFAULT_TOKENIZER} nor a readable tokenizer.json file ({e})"
+                raise ConfigError(msg) from e
+            check_tokenizer(self.tokenizer)
+
+    @property
+    def token_mode(self) -> TokenMode:
+        return token_mode(self.tokens)
+
+
+class TokenDetector(Detector):
+    """In ``exact`` mode, ``doc_tokens`` per document and, per source and data type, ``tokens``. The
+    ``estimate`` mode tokenizes sample candidates only (``Scanner.scan_shard``)."""
+
+    name = "tokens"
+    Options = TokenOptions
+
+    def __init__(self, options: Any, lexicon: Any) -> None:
+        super().__init__(options, lexicon)
+        self.mode = options.token_mode
+
+    def warm_up(self) -> None:
+        if self.mode.counts:
+            count_tokens(["warm-up"], self.options.tokenizer)
+
+    def detect(self, batch: Batch) -> dict[str, Any]:
+        return {"doc_tokens": count_tokens(batch.text, self.options.tokenizer)} if self.mode.every_document else {}
+
+    def count(self, batch: Batch) -> Counts:
+        if not self.mode.every_document:
+            return {}
+        return {"by_source": per_source_and_type(batch, {"tokens": batch.values["doc_tokens"]})}

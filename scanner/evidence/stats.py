@@ -52,7 +52,8 @@ def _sorted_nested(value: Any) -> Any:
 class ShardStats:
     """Counters for one shard (or, after merging, for many).
 
-    - ``totals``: documents, empty_documents, bytes (UTF-8), chars (code points), flagged_documents, hits;
+    - ``totals``: documents, empty_documents, bytes (UTF-8), chars (code points), flagged_documents, hits,
+      and what detectors count in total (e.g. ``pii``);
     - ``by_category``: code -> {documents, hits}; a document counts once per category it hits;
     - ``by_language``: code -> {documents, chars, flagged_documents};
     - ``by_source``: name -> {documents, flagged_documents, chars, bytes, languages: {code: documents}};
@@ -91,8 +92,8 @@ class ShardStats:
 
     def update(self, batch: BatchCounts) -> None:
         """Add one batch's counts in place (the hot-loop form of ``+``)."""
-        for name in ("totals", "by_category", "by_language", "by_source", "by_term", "by_normalization"):
-            _add_into(getattr(self, name), getattr(batch, name))
+        for name, counts in batch.items():
+            _add_into(getattr(self, name), counts)
 
     def reject(self, reason: str, rows: int = 1) -> None:
         """Count rows that could not become documents, under a short stable reason code."""
@@ -122,7 +123,7 @@ class ShardStats:
         nobody else holds, such as a freshly parsed file merged straight away)."""
         nested = _copy_nested if copy else (lambda value: value)
         return cls(
-            totals={k: int(data["totals"].get(k, 0)) for k in TOTAL_FIELDS},
+            totals={**nested(data["totals"]), **{k: int(data["totals"].get(k, 0)) for k in TOTAL_FIELDS}},
             by_category=nested(data.get("by_category", {})),
             by_language=nested(data.get("by_language", {})),
             by_source=nested(data.get("by_source", {})),
@@ -138,13 +139,11 @@ class ShardStats:
         return isinstance(other, ShardStats) and self.to_dict() == other.to_dict()
 
 
-@dataclass
-class BatchCounts:
-    """One batch's contribution, in the same shape as the ``ShardStats`` breakdowns."""
+class BatchCounts(dict):
+    """One batch's contribution: ``ShardStats`` field name (``totals``, ``by_source`` ...) -> counts in the
+    same nested ``{key: int | dict}`` shape, from the keyword counters and each detector."""
 
-    totals: dict[str, int]
-    by_category: dict[str, dict[str, int]]
-    by_language: dict[str, dict[str, int]]
-    by_source: dict[str, dict[str, Any]]
-    by_term: dict[str, dict[str, int]]
-    by_normalization: dict[str, int]
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add a detector's partial tree (``scanner.detect.base.Counts``) in place."""
+        for name, tree in counts.items():
+            _add_into(self.setdefault(name, {}), tree)

@@ -20,7 +20,6 @@ import csv
 import hashlib
 import io
 import re
-import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,14 +27,10 @@ from functools import cached_property
 from pathlib import Path
 
 from scanner.errors import LexiconError
+from scanner.io.config import parse_toml
 from scanner.lexicon.lint import lint_lexicon
 from scanner.lexicon.taxonomy import RISK_CODES, RISKS
 from scanner.resources import gc_paused
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 _CATEGORY_SEPARATORS = re.compile(r"[;|,\s]+")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -255,11 +250,7 @@ def _read_list(path: Path, categories: set[str], language: str) -> list[_Entry]:
 
 
 def _read_manifest(path: Path) -> tuple[str, str, list[_Entry], list[LexiconFile]]:
-    try:
-        manifest = tomllib.loads(_read_text(path))
-    except tomllib.TOMLDecodeError as e:
-        msg = f"{path}: invalid TOML: {e}"
-        raise LexiconError(msg) from e
+    manifest = parse_toml(_read_text(path), str(path), LexiconError)
     name = str(manifest.get("name") or path.parent.name)
     version = str(manifest.get("version") or "")
     if not version:

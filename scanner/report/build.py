@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from scanner.detect.source import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
-from scanner.detect.tokens import DEFAULT_TOKENIZER
+from scanner.detect.tokens import DEFAULT_TOKENIZER, token_mode
 from scanner.evidence.outfolder import OutputFolder
 from scanner.evidence.sampling import duplicate_counts, human_sample
 from scanner.evidence.stats import ShardStats
@@ -45,7 +45,7 @@ def _filing_table(stats: ShardStats, by_source: dict[str, dict[str, Any]], optio
     ``SampleSpec.tokens`` documents of the human sample, by rank (a uniform sample itself)."""
     mode = options.get("tokens", "off")  # scans before the table existed counted no tokens
     tokenizer = options.get("tokenizer", DEFAULT_TOKENIZER)
-    ratios = sample_ratios(token_sample) if mode == "estimate" else None
+    ratios = sample_ratios(token_sample) if token_mode(mode).sample else None
     counts = {name: s.get("data_types", {}) for name, s in stats.by_source.items()}
     return build_filing_table(by_source, counts, mode, tokenizer, ratios)
 

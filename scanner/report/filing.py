@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.detect.datatype import DATA_TYPES
+from scanner.detect.tokens import token_mode
 from scanner.report.i18n import label
 
 ROWS = ("open-source-domestic", "open-source-foreign", "self-collected", "commercial", "other")
@@ -144,12 +145,14 @@ def _cell_estimate(ratios: dict[tuple[str, str], Ratio], name: str, dt: str, nby
 def build_filing_table(
     by_source: dict[str, dict[str, Any]],
     data_type_counts: dict[str, dict[str, dict[str, int]]],
-    mode: str,
+    mode_name: str,
     tokenizer: str,
     ratios: dict[tuple[str, str], Ratio] | None = None,
 ) -> dict[str, Any]:
     """``report.json``'s ``filing_table``: per row and data type {documents, bytes, gb, tokens,
-    tokens_interval_95}; totals per row, per data type and overall; shares of bytes per row."""
+    tokens_interval_95}; totals per row, per data type and overall; shares of bytes per row.
+    ``mode_name``: the scan's token mode (``scanner.detect.tokens.TOKEN_MODES``)."""
+    mode = token_mode(mode_name)
     ratios = ratios or {}
     cells = {row: {dt: {"documents": 0, "bytes": 0, "tokens": 0.0, "sampling": 0.0, "below": 0.0, "above": 0.0, "unknown": False} for dt in DATA_TYPES} for row in ROWS}
     for name, s in by_source.items():
@@ -158,9 +161,9 @@ def build_filing_table(
             cell = cells[row][dt]
             cell["documents"] += c["documents"]
             cell["bytes"] += c["bytes"]
-            if mode == "exact":
+            if mode.every_document:
                 cell["tokens"] += c.get("tokens", 0)
-            elif mode == "estimate":
+            elif mode.sample:
                 estimate = _cell_estimate(ratios, name, dt, c["bytes"])
                 if estimate is None:
                     cell["unknown"] = True
@@ -172,9 +175,9 @@ def build_filing_table(
         nbytes = sum(p["bytes"] for p in parts)
         out = {"documents": sum(p["documents"] for p in parts), "bytes": nbytes, "gb": round(nbytes / GB, 6)}
         tokens = sum(p["tokens"] for p in parts)
-        if mode == "exact":
+        if mode.every_document:
             out["tokens"] = int(tokens)
-        elif mode == "estimate" and not any(p["unknown"] for p in parts):
+        elif mode.sample and not any(p["unknown"] for p in parts):
             # Sampling errors of cells are independent (their squared half-widths add); the widening
             # of cells without a ratio of their own adds up in full, as they share a pooled ratio.
             sampling = math.sqrt(sum(p["sampling"] for p in parts))
@@ -190,11 +193,11 @@ def build_filing_table(
     table_rows = {row: {dt: finish([cells[row][dt]]) for dt in DATA_TYPES} for row in ROWS}
     total = finish(flat)
     row_totals = {row: finish(list(cells[row].values())) for row in ROWS}
-    estimating = mode == "estimate"
+    estimating = mode.sample
     tokenized = ratios[("*", "*")].documents if ("*", "*") in ratios else 0
     return {
-        "mode": mode,
-        "tokenizer": tokenizer if mode != "off" else None,
+        "mode": mode.name,
+        "tokenizer": tokenizer if mode.counts else None,
         "data_types": list(DATA_TYPES),
         "rows": table_rows,
         "row_totals": row_totals,
@@ -225,7 +228,7 @@ def filing_rows(filing: dict[str, Any], lang: str, *, numeric: bool = False) -> 
     export): bytes, GB, tokens and the share (a fraction) stay numbers that a spreadsheet can add up,
     so the interval gets a column of its own."""
     kinds = filing["data_types"]
-    interval_column = numeric and filing["mode"] == "estimate"
+    interval_column = numeric and token_mode(filing["mode"]).sample
     header = [label("filing_row", lang)]
     for dt in [*kinds, "total"]:
         name = label(f"dt-{dt}", lang)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens
+from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens, token_mode
 from scanner.errors import ConfigError, ShardError
 from scanner.evidence.outfolder import OutputFolder
 from scanner.evidence.sampling import SampleSpec, held_cutoff, held_rows_decide, merge_candidates, truncate_texts
@@ -45,7 +45,7 @@ def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict
     or no longer holds the same document is a ConfigError naming it."""
     needs_text = np.asarray(sample["text"].is_null(), dtype=bool)
     needs_tokens = np.zeros(sample.num_rows, dtype=bool)
-    if options.get("tokens") == "estimate":
+    if token_mode(options.get("tokens", "off")).sample:
         needs_tokens[: spec.tokens] = np.asarray(sample["doc_tokens"].is_null(), dtype=bool)[: spec.tokens]
     wanted = np.flatnonzero(needs_text | needs_tokens)
     if not len(wanted):
