@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scanner.arrays import offsets_and_data
 from scanner.detect.base import Batch, Counts, Detector, codes_of, group_counts
-from scanner.match.textview import offsets_and_data
 
 DATA_TYPES = ("zh", "en", "other", "code")
 PREFIX_CHARS = 4000

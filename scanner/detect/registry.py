@@ -3,6 +3,7 @@ which their annotation columns appear. Adding a detector: its module, and one li
 
 from scanner.detect.datatype import DataTypeDetector
 from scanner.detect.language import LanguageDetector
+from scanner.detect.pii import PiiDetector
 from scanner.detect.source import SourceDetector
 from scanner.detect.tokens import TokenDetector
 
@@ -11,4 +12,5 @@ DETECTORS = (
     SourceDetector,
     DataTypeDetector,
     TokenDetector,
+    PiiDetector,
 )

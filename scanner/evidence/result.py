@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from scanner.arrays import bit_lists, offsets_and_data, with_nulls
 from scanner.evidence.sampling import truncate_texts
 from scanner.io.readers import DocumentBatch
 from scanner.lexicon.taxonomy import RISK_CODES
 from scanner.match.hits import Hits
 from scanner.match.normalize import STEPS
-from scanner.match.textview import offsets_and_data
 
 KEYWORD_FIELDS = (
     pa.field("doc_id", pa.string()),
@@ -149,15 +149,3 @@ def _as_arrow(values: Any, kind: pa.DataType) -> pa.Array:
     return values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, kind)
 
 
-def with_nulls(values: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """int64 array, null where not ``valid`` (``pa.array(mask=...)`` would import numpy.ma: 30 ms per worker)."""
-    bitmap = np.packbits(valid, bitorder="little")
-    return pa.Array.from_buffers(pa.int64(), len(values), [pa.py_buffer(bitmap), pa.py_buffer(np.ascontiguousarray(values, dtype=np.int64))])
-
-
-def bit_lists(masks: np.ndarray, names: tuple[str, ...]) -> pa.Array:
-    """list<string> per bitmask: the names of its set bits, in bit order (risk codes: sorted)."""
-    bits = np.arange(len(names), dtype=np.int64)
-    item, bit = np.nonzero((masks[:, None] >> bits[None, :]) & 1)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(item, minlength=len(masks)))]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, type=pa.string()).take(pa.array(bit)))

@@ -61,13 +61,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scanner.arrays import offsets_and_data
 from scanner.errors import ConfigError
 from scanner.lexicon.load import Lexicon, ascii_lower
 from scanner.lexicon.taxonomy import category_bit
 from scanner.match.engines import DEFAULT_ENGINE, ENGINES
 from scanner.match.hits import STEP_BITS, Hits, concat_hits, empty_hits
 from scanner.match.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
-from scanner.match.textview import View, char_table, normalize_column, offsets_and_data
+from scanner.match.textview import View, char_table, normalize_column
 from scanner.match.windows import ImageNeighbours, contains, touches, traditional_share
 from scanner.resources import gc_paused
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from scanner.arrays import offsets_and_data
 from scanner.io import cache
 from scanner.match.normalize import (
     CHANGEABLE_RANGES,
@@ -228,11 +229,3 @@ def _encode(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, byte_start
 
 
-def offsets_and_data(array: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
-    """The array's own window of the offsets buffer (handles slices) and its data buffer."""
-    _, offsets_buffer, data = array.buffers()
-    dtype = np.int64 if array.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=dtype)[array.offset : array.offset + len(array) + 1]
-    if data is None:
-        data = pa.py_buffer(b"")
-    return offsets.astype(np.int64, copy=False), data

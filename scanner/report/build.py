@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from scanner.detect.registry import DETECTORS
 from scanner.detect.source import UNREGISTERED_SUFFIX, Registry, RegistrySource, origin_of_host
 from scanner.detect.tokens import DEFAULT_TOKENIZER, token_mode
 from scanner.evidence.outfolder import OutputFolder
@@ -158,6 +159,8 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
             "finished_at": max((p["finished_at"] for p in provenance if p.get("finished_at")), default=None),
         },
     }
+    for detector in DETECTORS:
+        detector.report(stats, report)
     return report, sample
 
 

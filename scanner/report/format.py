@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from scanner.detect.base import Section
+from scanner.detect.registry import DETECTORS
+
 
 def percent(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.2f} %"
@@ -27,3 +30,8 @@ def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
     hits = report["totals"]["hits"]
     counts = report.get("by_normalization", {})
     return [[step, counts.get(step, 0), percent(counts.get(step, 0) / hits if hits else 0.0)] for step in report["options"].get("normalize", [])]
+
+
+def detector_sections(report: dict[str, Any], lang: str) -> list[Section]:
+    """The tables the registered detectors add to report.md and report.html, in registration order."""
+    return [section for detector in DETECTORS for section in detector.sections(report, lang)]

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
-from scanner.report.format import format_threshold, format_value, normalization_rows, percent
+from scanner.report.format import detector_sections, format_threshold, format_value, normalization_rows, percent
 from scanner.report.i18n import check_language, label, requirement, risk_name
 
 _CSS = """
@@ -169,6 +169,8 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
             L(key),
             _table([L(column), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], _share_cell(v["share_of_chars"])] for k, v in block.items()], table_id=ident),
         )
+    for extra in detector_sections(report, lang):
+        section(extra.ident, extra.heading, f"<p class=\"small\">{escape(extra.note)}</p>" if extra.note else "", _table(extra.header, extra.rows, table_id=extra.ident))
     audit = report["lexicon_audit"]
     lint = [
         f"<li>{escape(L('duplicates'))}: {len(audit.get('duplicates', []))} {escape(', '.join(d['term'] for d in audit.get('duplicates', [])[:20]))}</li>",

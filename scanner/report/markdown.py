@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
-from scanner.report.format import format_threshold, format_value, normalization_rows, percent
+from scanner.report.format import detector_sections, format_threshold, format_value, normalization_rows, percent
 from scanner.report.i18n import check_language, label, requirement, risk_name
 
 
@@ -69,6 +69,9 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     lines += _table([L("step"), L("hits"), L("share")], normalization_rows(report))
     lines += [f"## {L('languages')}", ""]
     lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], [[code, c["documents"], c["chars"], c["flagged_documents"]] for code, c in report["by_language"].items()])
+    for extra in detector_sections(report, lang):
+        lines += [f"## {extra.heading}", "", *([extra.note, ""] if extra.note else [])]
+        lines += _table(extra.header, extra.rows)
     lines += [f"## {L('top_terms')}", "", L("noisy_note"), ""]
     lines += _table(
         [L("term"), L("documents"), L("hits"), L("share"), L("noisy")],

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from scanner.detect.pii import mask_pii
 from scanner.errors import ConfigError
 from scanner.lexicon.taxonomy import RISKS
 
@@ -28,12 +29,6 @@ FORMATS = ("csv", "xlsx", "jsonl")
 COLUMNS = ("doc_id", "source", "language", "text", "terms", "categories", "verdict", "category")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _VERDICTS = {"pass": "pass", "fail": "fail", "合格": "pass", "不合格": "fail"}
-_PII_PATTERNS = [
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[EMAIL]"),
-    (re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"), "[ID]"),
-    (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), "[MOBILE]"),
-    (re.compile(r"(?<!\d)(?:\d[- ]?){15,18}\d(?!\d)"), "[BANKCARD]"),
-]
 
 
 def neutralise_formula(value: str) -> str:
@@ -41,26 +36,11 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-# Full-width digits, letters and signs (U+FF01-FF5E) read as their ASCII forms when looking for PII:
-# one character each way, so positions found in the translated text hold in the original.
-_FULLWIDTH_AS_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 # What a cut may leave of a number or an address: the ASCII or full-width letters and digits (and
 # . + @ -) before the cut.
 _TOKEN_CHARS = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a._+@-"
 _PARTIAL_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+$")
 _TOKEN_CHAR = re.compile(f"[{_TOKEN_CHARS}]")
-
-
-def mask_pii(text: str) -> str:
-    """Replace e-mails, PRC ID-card numbers, mobile numbers and bank-card numbers with placeholders,
-    in ASCII or full-width characters."""
-    probe = text.translate(_FULLWIDTH_AS_ASCII)
-    spans: list[tuple[int, int, str]] = []
-    for pattern, placeholder in _PII_PATTERNS:  # in order: a span an earlier pattern took is not matched again
-        spans += [(m.start(), m.end(), placeholder) for m in pattern.finditer(probe) if not any(s < m.end() and m.start() < e for s, e, _ in spans)]
-    for start, end, placeholder in sorted(spans, reverse=True):
-        text = text[:start] + placeholder + text[end:]
-    return text
 
 
 def _cut(text: str, chars: int, pii: bool) -> str:
