@@ -267,7 +267,7 @@ class Slice:
     text_bytes: int
 
 
-def take_slice(arrays: list[pa.Array], automaton, limit_bytes: float, hit_free: bool = False) -> Slice:
+def take_slice(arrays: list[pa.Array], automaton, limit_bytes: float, *, hit_free: bool = False) -> Slice:
     """The first documents until ``limit_bytes`` of text; if ``hit_free``, only those without a raw hit in the
     original or the lowercased text (re peers lowercase, and must scan every character of every document)."""
     texts, raw_flags, taken = [], [], 0

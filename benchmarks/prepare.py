@@ -121,7 +121,7 @@ def base_documents(data: Path, lang: str, doc_bytes: int = 3000) -> list[dict[st
         def flush() -> None:
             nonlocal parts, size, first_id
             if parts:
-                docs.append({"id": f"{first_id}+{len(parts)}", "text": "\n".join(parts), "source": source})
+                docs.append({"id": f"{first_id}+{len(parts)}", "text": "\n".join(parts), "source": source})  # noqa: B023 - the loop's current source, read at each call
             parts, size, first_id = [], 0, None
 
         with open(file, encoding="utf-8") as stream:
@@ -343,7 +343,7 @@ def ensure(data: Path, work: Path, langs: list[str], size_mb: int, *, force: boo
     if force or not all(lexicon_path(work, label).is_file() for label in LEXICON_SIZES):
         log("building lexicons ...")
         summary = build_lexicons(data, work, max_term_df, seed, doc_bytes)
-        for label, info in summary["lexicons"].items():
+        for info in summary["lexicons"].values():
             log(f"  {info['path']}: {info['terms']} terms {info['origins']}, flagged share of base docs {info['flagged_share_base_docs']}")
         log(f"  ({summary['real_terms_pruned']} real terms pruned at df > {max_term_df:.2%}, {summary['seconds']} s)")
     for lang in langs:

@@ -30,7 +30,7 @@ def sample_dir() -> Path:
 
 
 TERMS = ["傻逼", "中国人", "sex", "porn"]
-FILLER = "今天天气很好我们去公园散步市场反应平稳新的货币政策报告发布了 the quick brown fox jumps over a lazy dog and learns class".split(" ")
+FILLER = ["今天天气很好我们去公园散步市场反应平稳新的货币政策报告发布了", "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "and", "learns", "class"]
 
 
 def synthetic_rows(count: int, doc_chars: int = 400, seed: int = 0) -> list[dict]:

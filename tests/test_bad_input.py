@@ -241,7 +241,7 @@ def test_sigint_stops_cleanly_without_marking_partial_shards(tmp_path):
     for stats_file in done:
         document = json.loads(stats_file.read_text(encoding="utf-8"))
         assert document["stats"]["rows_read"] == 60_000
-    assert not [p for p in out.rglob("*.tmp")]
+    assert not list(out.rglob("*.tmp"))
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,8 @@ def test_unknown_engine_and_missing_package_are_config_errors(monkeypatch):
 
     def without_hyperscan(name, *args, **kwargs):
         if name == "hyperscan":
-            raise ImportError("No module named 'hyperscan'")
+            msg = "No module named 'hyperscan'"
+            raise ImportError(msg)
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without_hyperscan)

@@ -116,7 +116,10 @@ def test_estimate_is_exact_for_fully_tokenized_cells_and_covers_cells_unlike_the
                            ("forum", "en", 100, 25), ("forum", "en", 100, 35)])
     by_source = {name: {"type": "commercial", "origin": "domestic"} for name in ("news", "one", "full", "repo", "tweets", "forum")}
     by_source["quiet"] = {"type": "self-collected", "origin": "domestic"}  # nothing of it was sampled
-    cell = lambda documents, nbytes: {"documents": documents, "bytes": nbytes}
+
+    def cell(documents: int, nbytes: int) -> dict[str, int]:
+        return {"documents": documents, "bytes": nbytes}
+
     counts = {"news": {"zh": cell(300, 30_000)}, "one": {"zh": cell(1, 110)}, "full": {"zh": cell(4, 190)}, "repo": {"code": cell(30, 3_000)},
               "tweets": {"zh": cell(5, 1_000)}, "forum": {"en": cell(10, 1_000)}, "quiet": {"zh": cell(10, 1_000)}}
     truth = {"one": 44, "full": 44, "tweets": 500, "forum": 450, "quiet": 560}  # "full" holds an empty document besides the sampled three

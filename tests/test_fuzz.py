@@ -7,6 +7,7 @@ Normal runs use a few hundred cases; the full fuzz run (README, Development) set
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 
@@ -74,10 +75,8 @@ def test_jsonl_reader_survives_random_bytes(tmp_path_factory, data, wrap):
 def test_columnar_readers_survive_random_bytes(tmp_path_factory, data, suffix):
     path = tmp_path_factory.mktemp("fuzz") / f"f{suffix}"
     path.write_bytes(data)
-    try:
+    with contextlib.suppress(ShardError):
         read_all(path)
-    except ShardError:
-        pass
 
 
 ALPHABET = "aA1 -中国人𠀀\x00\n\ufeff"

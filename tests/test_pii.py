@@ -32,7 +32,7 @@ def _luhn_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def _id_number(rng: random.Random, valid: bool = True) -> str:
+def _id_number(rng: random.Random, *, valid: bool = True) -> str:
     body = f"{rng.choice(['110105', '310104', '440305', '510107', '330106'])}{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
     check = _id_check(body)
     if not valid:
@@ -40,7 +40,7 @@ def _id_number(rng: random.Random, valid: bool = True) -> str:
     return body + check
 
 
-def _card(rng: random.Random, valid: bool = True, length: int = 19) -> str:
+def _card(rng: random.Random, *, valid: bool = True, length: int = 19) -> str:
     body = "62" + "".join(str(rng.randint(0, 9)) for _ in range(length - 3))
     check = _luhn_digit(body)
     return body + (check if valid else str((int(check) + 1) % 10))

@@ -314,7 +314,8 @@ def test_executor_without_its_extra_names_the_install_line(tmp_path, corpus, mon
         name = "ray"
 
         def load(self):
-            raise ImportError("No module named 'ray'")
+            msg = "No module named 'ray'"
+            raise ImportError(msg)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [MissingExtra()])
     result = CliRunner().invoke(cli, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--executor", "ray"])

@@ -66,7 +66,7 @@ def print_summary(report: dict) -> None:
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)
 
 
-def finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) -> None:
+def finish(report: dict, out: str, *, fail_on_check: bool, strict: bool = False) -> None:
     """Print the summary, then exit: check failures (with --fail-on-check) first, then rejections."""
     print_summary(report)
     click.echo(f"\nwrote {OutputFolder(out).uri('report.json')}, report.md and report.html")
@@ -74,10 +74,10 @@ def finish(report: dict, out: str, fail_on_check: bool, strict: bool = False) ->
     if fail_on_check and failed:
         click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
         sys.exit(EXIT_CHECK_FAILED)
-    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict)
+    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict=strict)
 
 
-def exit_if_incomplete(rejected: int, errors: int, strict: bool) -> None:
+def exit_if_incomplete(rejected: int, errors: int, *, strict: bool) -> None:
     """Exit 4 (``--strict``) or 5 when rows were rejected or shards failed."""
     if rejected or errors:
         click.echo(click.style(f"incomplete: {rejected} rows rejected, {errors} shards failed", fg="red" if strict else "yellow", bold=strict), err=True)

@@ -43,6 +43,6 @@ def report(out, profile, report_lang, fail_on_check, verify, filing_format) -> N
     if filing_format:
         where = OutputFolder(out).write_attachment(f"filing_table.{filing_format}", filing_table_bytes(result["filing_table"], filing_format, report_lang))
         click.echo(f"filing table: {where}")
-    finish(result, out, fail_on_check)
+    finish(result, out, fail_on_check=fail_on_check)
 
 

@@ -43,7 +43,7 @@ def sample_export(out, fmt, output, text_chars, per_source, mask_pii) -> None:
         raise ConfigError(msg)
     chosen = per_source_samples(merged_candidates(OutputFolder(out), spec), spec) if per_source else human
     name = "per_source_sample" if per_source else "human_sample"
-    data = write_sheet(sheet_rows(chosen, text_chars, mask_pii), fmt)
+    data = write_sheet(sheet_rows(chosen, text_chars, pii=mask_pii), fmt)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(data)

@@ -106,10 +106,10 @@ def scan(**params: Any) -> None:
             f"job {settings.shard_index} of {settings.num_shards}: {done} of {len(shards)} shards scanned into {settings.out};"
             f" run `scanner report {settings.out}` when all jobs are done"
         )
-        exit_if_incomplete(scanned.rejected_rows, len(scanned.errors), settings.strict)  # a job array's dependency sees this job's own outcome
+        exit_if_incomplete(scanned.rejected_rows, len(scanned.errors), strict=settings.strict)  # a job array's dependency sees this job's own outcome
         return
     report = write_report(settings.out, settings.profile, settings.report_lang, threads=settings.workers or os.cpu_count() or 1)
-    finish(report, settings.out, settings.fail_on_check, settings.strict)
+    finish(report, settings.out, fail_on_check=settings.fail_on_check, strict=settings.strict)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,8 @@ class ScanSettings:
 
     def __post_init__(self) -> None:
         if math.isnan(self.unit_mb):  # FloatRange lets NaN through: it compares false with both bounds
-            raise click.BadParameter("nan is not a size", param_hint="'--unit-mb'")
+            msg = "nan is not a size"
+            raise click.BadParameter(msg, param_hint="'--unit-mb'")
         if (self.shard_index is None) != (self.num_shards is None) or (self.num_shards is not None and self.shard_index >= self.num_shards):
             msg = f"--shard-index and --num-shards go together, with 0 <= index < count (got {self.shard_index} and {self.num_shards})"
             raise ConfigError(msg)

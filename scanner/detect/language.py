@@ -63,7 +63,7 @@ def _plainly_han(prefixes: pa.Array) -> np.ndarray:
 class LanguageIdentifier:
     """Loads the model on first use (so the object pickles cheaply to worker processes)."""
 
-    def __init__(self, model_path: Path = MODEL_PATH, prefix_chars: int = PREFIX_CHARS, script_shortcut: bool = True) -> None:
+    def __init__(self, model_path: Path = MODEL_PATH, prefix_chars: int = PREFIX_CHARS, *, script_shortcut: bool = True) -> None:
         self.model_path = Path(model_path)
         self.prefix_chars = prefix_chars
         self.script_shortcut = script_shortcut

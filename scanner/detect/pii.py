@@ -75,9 +75,8 @@ def _valid_identity_number(number: str) -> bool:
 
 def _number_kind(digits: str, groups: list[int], *, validate: bool) -> str | None:
     """The kind of a number made of ``digits`` written in digit groups of these sizes, or None."""
-    if len(digits) == 18 and digits[:17].isdigit() and digits[-1] in "0123456789Xx":
-        if not validate or _valid_identity_number(digits):
-            return "id_card"
+    if len(digits) == 18 and digits[:17].isdigit() and digits[-1] in "0123456789Xx" and (not validate or _valid_identity_number(digits)):
+        return "id_card"
     if not digits.isdigit():
         return None
     national = digits[2:] if len(digits) == 13 and digits.startswith("86") else digits

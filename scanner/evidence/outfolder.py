@@ -63,7 +63,7 @@ def _content_sha256(shard: Shard) -> str:
     return digest.hexdigest()
 
 
-def unit_identity(shard: Shard, run: dict[str, Any], annotate: bool) -> dict[str, Any]:
+def unit_identity(shard: Shard, run: dict[str, Any], *, annotate: bool) -> dict[str, Any]:
     """What a unit's outputs were made from: input path, size, mtime (content SHA-256 where the
     filesystem keeps no mtime), row-group range, a digest of the run's provenance (tool version,
     lexicon, language model, options) and whether annotations were written. A stored identity that
@@ -93,12 +93,13 @@ class UnitFile:
         try:
             stats = ShardStats.from_dict(self.document["stats"], copy=False)
             run = self.document["run"]
-            if not (isinstance(run, dict) and all(key in run for key, _ in MERGED_PROVENANCE)):
-                raise KeyError("run")
             adds_up = stats.rows_read == stats.totals["documents"] + stats.rejected_rows
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             msg = f"{self.uri}: malformed shard statistics ({type(e).__name__}: {e}); scan again with --force"
             raise ConfigError(msg) from e
+        if not (isinstance(run, dict) and all(key in run for key, _ in MERGED_PROVENANCE)):
+            msg = f"{self.uri}: malformed shard statistics (no complete 'run' provenance block); scan again with --force"
+            raise ConfigError(msg)
         if not adds_up:
             msg = f"{self.uri}: shard statistics that do not add up (rows read = documents + rejected rows); scan again with --force"
             raise ConfigError(msg)
@@ -205,7 +206,7 @@ class OutputFolder:
             with self.folder.parquet_writer(_parts(part, f"{unit}.parquet"), table.schema) as writer:
                 writer.write_table(table)
 
-    def candidate_tables(self, reserve: bool, threads: int = 1) -> Iterator[pa.Table]:
+    def candidate_tables(self, *, reserve: bool, threads: int = 1) -> Iterator[pa.Table]:
         """Every unit's held (or, with ``reserve``, reserved) candidates, ``threads`` files ahead."""
         part = RESERVE if reserve else CANDIDATES
 
@@ -246,7 +247,7 @@ class OutputFolder:
                 msg = f"{self.folder.uri(STATS, other)} was made with another {what}, so no report could merge it with this scan; scan into a fresh --out"
                 raise ConfigError(msg)
 
-    def prepare(self, units: list[Shard], annotate: bool) -> None:
+    def prepare(self, units: list[Shard], *, annotate: bool) -> None:
         """Create the folders and delete outputs of other plans of these files (e.g. another row-group
         split of a rewritten Parquet file), so no row is counted twice. Files not being scanned now are
         left alone: other jobs of a batch array may own them."""

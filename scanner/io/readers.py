@@ -320,7 +320,8 @@ class _ZstdReader(io.RawIOBase):
             chunk = self._raw.read(1 << 20)
             if not chunk:
                 if not self._decompressor.eof:
-                    raise zstandard.ZstdError("truncated zstd stream: the input ended inside a frame")
+                    msg = "truncated zstd stream: the input ended inside a frame"
+                    raise zstandard.ZstdError(msg)
                 return 0
             if self._decompressor.eof:
                 self._decompressor = zstandard.ZstdDecompressor().decompressobj()

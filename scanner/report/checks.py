@@ -21,7 +21,7 @@ def _check(check_id: str, profile: Profile, **fields: Any) -> dict[str, Any]:
     return {"id": check_id, "requirement": clause_zh, "requirement_en": clause_en, **fields}
 
 
-def _status(failed: bool, assessed: bool = True) -> str:
+def _status(*, failed: bool, assessed: bool = True) -> str:
     return "not-assessed" if not assessed else ("fail" if failed else "pass")
 
 
@@ -34,7 +34,7 @@ def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile: Profile) 
         evidence="Per source, the share of documents with at least one blocked-keyword hit (keyword screening of every document).",
         value=max((s["flagged_share"] for s in by_source.values()), default=0.0),
         threshold=limit,
-        status=_status(bool(offending), bool(by_source)),
+        status=_status(failed=bool(offending), assessed=bool(by_source)),
         offending=offending,
         recommendation=f"blocklist or re-clean these sources: {', '.join(offending)}" if offending else "",
     )
@@ -48,7 +48,7 @@ def blocklist_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> d
         evidence="Documents attributed to a registry source marked blocklisted.",
         value=sum(by_source[name]["documents"] for name in present),
         threshold=0,
-        status=_status(bool(present)),
+        status=_status(failed=bool(present)),
         offending=present,
         recommendation=f"remove the documents of: {', '.join(present)}" if present else "",
     )
@@ -70,7 +70,7 @@ def diversity_check(by_source: dict, by_language: dict, origins: dict, profile: 
         ),
         value=min((len(n) for n in sources_per_language.values()), default=0),
         threshold=profile.diversity_min_sources,
-        status=_status(bool(offending), bool(qualifying)),
+        status=_status(failed=bool(offending), assessed=bool(qualifying)),
         offending=offending,
         sources_per_language={code: len(names) for code, names in sources_per_language.items()},
         origin_shares=origins,
@@ -95,7 +95,7 @@ def traceability_check(by_source: dict[str, dict[str, Any]], profile: Profile) -
         evidence="Each source is registered with its licence (open-source), collection record (self-collected) or contract (commercial).",
         value=len(by_source) - len(missing),
         threshold=len(by_source),
-        status=_status(bool(missing), bool(by_source)),
+        status=_status(failed=bool(missing), assessed=bool(by_source)),
         offending=sorted(m["source"] for m in missing),
         missing=missing,
     )
@@ -121,7 +121,7 @@ def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[
         threshold=profile.technical_sample_min_pass_rate,
         scanned_share=scanned_share,
         scanned_share_threshold=profile.technical_sample_min_share,
-        status=_status(failed, totals["documents"] > 0),
+        status=_status(failed=failed, assessed=totals["documents"] > 0),
         offending=[] if not failed else ["corpus"],
     )
 
@@ -164,7 +164,7 @@ def human_check(labels: dict[str, Any] | None, profile: Profile, sample_ids: set
         interval_95=[low, high],
         failures_by_category=dict(sorted(failures.items())),
         labels_outside_sample=outside,
-        status=_status(failed),
+        status=_status(failed=failed),
         offending=sorted(failures),
     )
 
@@ -178,7 +178,7 @@ def keyword_library_check(lexicon: dict[str, Any], profile: Profile) -> dict[str
         evidence="Term counts of the lexicon used, in total and per A.1/A.2 risk.",
         value=lexicon["terms"],
         threshold=profile.keyword_library_min_terms,
-        status=_status(bool(failing)),
+        status=_status(failed=bool(failing)),
         offending=failing,
         rules=rules,
     )
@@ -195,6 +195,6 @@ def foreign_open_source_check(filing: dict[str, Any], profile: Profile) -> dict[
         value=share,
         threshold=limit,
         basis="practice",
-        status=_status(share > limit, filing["totals"]["bytes"] > 0),
+        status=_status(failed=share > limit, assessed=filing["totals"]["bytes"] > 0),
         offending=["open-source-foreign"] if share > limit else [],
     )

@@ -99,7 +99,7 @@ def _bar_chart(report: dict[str, Any], lang: str) -> str:
 def render_html(report: dict[str, Any], lang: str = "zh") -> str:
     """report.html: the same content as report.md, one self-contained page (inline CSS, no scripts)."""
     lang = check_language(lang)
-    L = lambda key: label(key, lang)  # noqa: E731 - a local shorthand keeps the tables readable
+    L = lambda key: label(key, lang)  # noqa: E731, N806 - a local shorthand keeps the tables readable
     t = report["totals"]
     lex = report["lexicon"]
     sections: list[tuple[str, str, list[str]]] = []  # (id, heading, body parts)

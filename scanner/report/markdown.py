@@ -25,7 +25,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     """The human-readable report: checks first, then sources, categories, terms, audit, provenance."""
     check_language(lang)
-    L = lambda key: label(key, lang)  # noqa: E731 - a local shorthand keeps the tables readable
+    L = lambda key: label(key, lang)  # noqa: E731, N806 - a local shorthand keeps the tables readable
     t = report["totals"]
     lex = report["lexicon"]
     lines = [f"# {L('title')}", ""]

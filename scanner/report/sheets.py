@@ -43,7 +43,7 @@ _PARTIAL_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+$")
 _TOKEN_CHAR = re.compile(f"[{_TOKEN_CHARS}]")
 
 
-def _cut(text: str, chars: int, pii: bool) -> str:
+def _cut(text: str, chars: int, *, pii: bool) -> str:
     """The first ``chars`` characters; with ``pii``, without a partial token at the cut (the start of
     a number or an address the cut left unrecognisable)."""
     if len(text) <= chars:
@@ -52,7 +52,7 @@ def _cut(text: str, chars: int, pii: bool) -> str:
     return _PARTIAL_TOKEN.sub("", kept) if pii and _TOKEN_CHAR.match(text[chars]) else kept
 
 
-def sheet_rows(sample: pa.Table, text_chars: int, pii: bool) -> list[dict[str, str]]:
+def sheet_rows(sample: pa.Table, text_chars: int, *, pii: bool) -> list[dict[str, str]]:
     """Sheet rows of the sample. With ``pii``, the stored text is masked before it is cut, and a
     partial token is dropped wherever a cut (here, or when the scan stored the sample text) ends in one."""
     rows = []
@@ -66,7 +66,7 @@ def sheet_rows(sample: pa.Table, text_chars: int, pii: bool) -> list[dict[str, s
                 "doc_id": r["doc_id"],
                 "source": r["source"],
                 "language": r["language"],
-                "text": _cut(text, text_chars, pii),
+                "text": _cut(text, text_chars, pii=pii),
                 "terms": "; ".join(r["terms"] or []),
                 "categories": "; ".join(r["categories"] or []),
                 "verdict": "",

@@ -82,7 +82,7 @@ def run_scan(
     run_units = get_executor(executor)
     units = plan(shards, options, config)
     config.folder.refuse_foreign_units(units, describe_run(lexicon, options))
-    config.folder.prepare(units, config.annotate)
+    config.folder.prepare(units, annotate=config.annotate)
     config.folder.write_plan(units, skipped)
     config = dataclasses.replace(config, expected_documents=expected_documents(units))
     return run_units(units, lexicon, options, config, Tracker(units, on_progress))

@@ -59,7 +59,7 @@ def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_batch: Calla
     follows each batch."""
     folder = config.folder
     run = scanner.describe()
-    identity = unit_identity(shard, run, config.annotate)
+    identity = unit_identity(shard, run, annotate=config.annotate)
     if not config.force:
         done = folder.completed(shard, identity)
         if done is not None:
