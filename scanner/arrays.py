@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import pyarrow as pa
+
+ASCII_ALNUM = string.ascii_letters + string.digits
+"""The characters that make a term end case-insensitive and bounded (``scanner.lexicon.load``), and that
+words and numbers are made of for the byte-level checks."""
+
+
+def byte_mask(characters: str) -> np.ndarray:
+    """A 256-entry table, True at the byte values of these ASCII ``characters``."""
+    mask = np.zeros(256, dtype=bool)
+    mask[list(characters.encode("ascii"))] = True
+    return mask
 
 
 def with_nulls(values: np.ndarray, valid: np.ndarray) -> pa.Array:

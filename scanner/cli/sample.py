@@ -14,6 +14,7 @@ from scanner.cli.common import (
 from scanner.errors import ConfigError
 from scanner.evidence.outfolder import OutputFolder
 from scanner.report.build import write_report
+from scanner.report.sheets import FORMATS
 
 
 @click.group()
@@ -23,7 +24,7 @@ def sample() -> None:
 
 @sample.command("export")
 @click.argument("out")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: OUT/samples/human_sample.<format>.")
 @click.option("--text-chars", type=click.IntRange(min=1), default=500, show_default=True, help="Truncate each text to this many characters.")
 @click.option("--per-source", is_flag=True, help="Export the per-source samples (scan with --sample-per-source) instead.")

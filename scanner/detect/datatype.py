@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.arrays import offsets_and_data
+from scanner.arrays import byte_mask, offsets_and_data
 from scanner.detect.base import Batch, Counts, Detector, codes_of, group_counts
 
 DATA_TYPES = ("zh", "en", "other", "code")
@@ -33,9 +33,7 @@ _KEYWORD_START = (
 )
 _CODE_END = r"[;{}():,\[\]][ \t]*\r?\n"  # CRLF files too
 _CODE_SYMBOLS = r"[{}\[\]()=;<>_*/\\|]"  # not @ # & $: tweets are full of them
-_BYTE_KIND = np.zeros(256, dtype=np.uint8)  # bit 1: newline; bit 2: a code symbol of _CODE_SYMBOLS
-_BYTE_KIND[ord("\n")] = 1
-_BYTE_KIND[list(b"{}[]()=;<>_*/\\|")] = 2
+_BYTE_KIND = byte_mask("\n").astype(np.uint8) | 2 * byte_mask("{}[]()=;<>_*/\\|").astype(np.uint8)  # 1: newline; 2: a code symbol of _CODE_SYMBOLS
 MIN_LINES = 3
 MIN_SYMBOL_SHARE = 0.02
 MIN_CODE_LINE_SHARE = 0.5

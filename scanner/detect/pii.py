@@ -34,7 +34,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from scanner.arrays import bit_lists, offsets_and_data
+from scanner.arrays import ASCII_ALNUM, bit_lists, byte_mask, offsets_and_data
 from scanner.detect.base import Batch, Counts, Detector, Section
 
 KINDS = ("mobile", "id_card", "email", "bank_card")
@@ -52,9 +52,7 @@ _MAX_GROUPS = 6  # 4-4-4-4-3 cards with a +86-style prefix group to spare
 # way, so positions found in the translated text hold in the original.
 _FULLWIDTH_AS_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH = re.compile("[\uff01-\uff5e]")
-_SEPARATOR_BYTES, _ALNUM_BYTES = np.zeros(256, dtype=bool), np.zeros(256, dtype=bool)
-_SEPARATOR_BYTES[list(_SEPARATORS.encode())] = True
-_ALNUM_BYTES[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = True
+_SEPARATOR_BYTES, _ALNUM_BYTES = byte_mask(_SEPARATORS), byte_mask(ASCII_ALNUM)
 
 
 _PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})

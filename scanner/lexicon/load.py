@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from scanner.arrays import ASCII_ALNUM
 from scanner.errors import LexiconError
 from scanner.io.config import parse_toml
 from scanner.lexicon.lint import lint_lexicon
@@ -44,7 +45,7 @@ def ascii_lower(text: str) -> str:
     return text.encode().lower().decode()
 
 
-_ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ASCII_ALNUM = frozenset(ASCII_ALNUM)
 
 
 def is_ascii_alnum(char: str) -> bool:

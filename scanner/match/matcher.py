@@ -61,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.arrays import offsets_and_data
+from scanner.arrays import ASCII_ALNUM, byte_mask, offsets_and_data
 from scanner.errors import ConfigError
 from scanner.lexicon.load import Lexicon, ascii_lower
 from scanner.lexicon.taxonomy import category_bit
@@ -72,9 +72,7 @@ from scanner.match.textview import View, char_table, normalize_column
 from scanner.match.windows import ImageNeighbours, contains, touches, traditional_share
 from scanner.resources import gc_paused
 
-_ASCII_ALNUM = np.zeros(256, dtype=bool)
-for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
-    _ASCII_ALNUM[_char] = True
+_ASCII_ALNUM = byte_mask(ASCII_ALNUM)
 _STRING_TYPES = (pa.string(), pa.large_string())
 _ASCII_ALNUM_CODES = np.zeros(0x110000, dtype=bool)
 _ASCII_ALNUM_CODES[:256] = _ASCII_ALNUM

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from scanner.detect.language import UNDETERMINED
 from scanner.evidence.sampling import wilson_interval
 from scanner.lexicon.taxonomy import Profile, keyword_library_rules
-
-UNDETERMINED = "und"
 
 
 def share(part: int, whole: int) -> float:
