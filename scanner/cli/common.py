@@ -57,13 +57,23 @@ def print_summary(report: dict) -> None:
     click.echo("\nchecks:")
     colours = {"pass": "green", "fail": "red", "not-assessed": "yellow"}
     for check in report["checks"]:
-        offending = f"  ({', '.join(check['offending'][:5])})" if check["offending"] else ""
+        offending = f"  ({listed(check['offending'])})" if check["status"] == "fail" and check["offending"] else ""
         click.echo(f"  {check['id']:<22} {click.style(check['status'], fg=colours[check['status']])}{offending}")
     for error in report["errors"]:
         click.echo(click.style(f"error: {error['shard']}: {error['reason']}", fg="red"), err=True)
     if t["rejected_documents"]:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["rejected"].items()))
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)
+    skipped = report.get("skipped", [])
+    if skipped:
+        files = listed([f"{s['path']} ({s['reason'].split(' (')[0]})" for s in skipped])
+        click.echo(click.style(f"warning: {len(skipped)} files skipped in the input folders, not shards: {files}", fg="yellow"), err=True)
+
+
+def listed(items: list[str], limit: int = 5) -> str:
+    """The first ``limit`` items, comma-separated, and how many more there are: a cut list says so."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def finish(report: dict, out: str, *, fail_on_check: bool, strict: bool = False) -> None:

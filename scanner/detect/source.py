@@ -27,7 +27,7 @@ import fnmatch
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from scanner.detect.base import Batch, Counts, Detector
 from scanner.errors import ConfigError
-from scanner.io.config import parse_toml
+from scanner.io.config import parse_toml, refuse_unknown_keys
 
 SOURCE_TYPES = ("open-source", "self-collected", "commercial", "synthetic", "user-provided")
 ORIGINS = ("domestic", "foreign", "unknown")
@@ -227,7 +227,12 @@ def _as_flag(value, where: str, name: str, key: str) -> bool:
     raise ConfigError(msg)
 
 
+REGISTRY_KEYS = (*(f.name for f in fields(RegistrySource)), "license")
+"""The keys of a registry entry (``license`` is read as ``licence``); any other key is an error."""
+
+
 def _entry(raw: dict, where: str) -> RegistrySource:
+    refuse_unknown_keys(raw, REGISTRY_KEYS, where)
     name = str(raw.get("name") or "").strip()
     if not name:
         msg = f"{where}: source needs a 'name'"
@@ -272,9 +277,11 @@ def load_registry(path: str | Path | None) -> Registry:
         raise ConfigError(msg) from e
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
+        refuse_unknown_keys((k.strip().lower() for k in reader.fieldnames or () if k.strip()), REGISTRY_KEYS, f"{path}:1 (header)")
         raws = [({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{reader.line_num}") for row in reader]
     else:
         data = parse_toml(text, str(path))
+        refuse_unknown_keys(data, ("source",), str(path))
         raws = [(raw, f"{path}: [[source]] #{i}") for i, raw in enumerate(data.get("source", []), start=1)]
     entries = tuple(_entry(raw, where) for raw, where in raws)
     names = [e.name for e in entries]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scanner.arrays import ASCII_ALNUM
 from scanner.errors import LexiconError
-from scanner.io.config import parse_toml
+from scanner.io.config import parse_toml, refuse_unknown_keys
 from scanner.lexicon.lint import lint_lexicon
 from scanner.lexicon.taxonomy import RISK_CODES, RISKS
 from scanner.resources import gc_paused
@@ -250,8 +250,14 @@ def _read_list(path: Path, categories: set[str], language: str) -> list[_Entry]:
     return entries
 
 
+MANIFEST_KEYS = ("name", "version", "description", "files")
+MANIFEST_FILE_KEYS = ("path", "categories", "category", "language", "licence", "license", "source")
+"""The keys of a ``lexicon.toml`` and of its ``[[files]]`` entries; any other key is an error."""
+
+
 def _read_manifest(path: Path) -> tuple[str, str, list[_Entry], list[LexiconFile]]:
     manifest = parse_toml(_read_text(path), str(path), LexiconError)
+    refuse_unknown_keys(manifest, MANIFEST_KEYS, str(path), LexiconError)
     name = str(manifest.get("name") or path.parent.name)
     version = str(manifest.get("version") or "")
     if not version:
@@ -268,6 +274,7 @@ def _read_manifest(path: Path) -> tuple[str, str, list[_Entry], list[LexiconFile
         if not isinstance(spec, dict) or "path" not in spec:
             msg = f"{where}: needs a 'path'"
             raise LexiconError(msg)
+        refuse_unknown_keys(spec, MANIFEST_FILE_KEYS, where, LexiconError)
         file_path = (path.parent / str(spec["path"])).resolve()
         raw_categories = spec.get("categories", spec.get("category", []))
         if isinstance(raw_categories, str):

@@ -1,0 +1,120 @@
+"""Defects a new user hit doing the filing workflow: misspelt keys, files that vanished without a
+record, truncated console lists, library gaps, smaller report and message defects, a registry to start from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_jsonl
+
+import scanner
+from scanner.cli import cli
+from scanner.detect.source import load_registry
+from scanner.errors import ConfigError, LexiconError
+
+
+def _scan(tmp_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["scan", *args, "--no-langid", "--no-progress", "--tokens", "off"])
+    return result.exit_code, result.output
+
+
+# -- misspelt keys are errors naming the file, the key and the closest known key ------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "closest"),
+    [
+        ('[[source]]\nname = "a"\ntype = "open-source"\nblocklistd = true\n', "blocklistd", "blocklisted"),
+        ('[[source]]\nname = "a"\ntype = "open-source"\nsource = ["x"]\n', "source", "sources"),
+        ('[[sourc]]\nname = "a"\ntype = "open-source"\n', "sourc", "source"),
+    ],
+)
+def test_a_misspelt_registry_key_in_toml_is_an_error(tmp_path, text, key, closest):
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"sources.toml.*unknown key '{key}' \(did you mean '{closest}'\?\)"):
+        load_registry(path)
+
+
+def test_a_misspelt_registry_column_in_csv_is_an_error(tmp_path):
+    path = tmp_path / "sources.csv"
+    path.write_text("name,type,blocklistd\na,open-source,yes\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources.csv:1 \(header\): unknown key 'blocklistd' \(did you mean 'blocklisted'\?\)"):
+        load_registry(path)
+
+
+def test_a_misspelt_lexicon_manifest_key_is_an_error(tmp_path):
+    (tmp_path / "words.txt").write_text("badword\n", encoding="utf-8")
+    manifest = tmp_path / "lexicon.toml"
+    manifest.write_text('name = "x"\nversoin = "1"\n[[files]]\npath = "words.txt"\ncategories = ["A1.6"]\n', encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"lexicon.toml: unknown key 'versoin' \(did you mean 'version'\?\)"):
+        scanner.load_lexicon(manifest)
+    manifest.write_text('name = "x"\nversion = "1"\n[[files]]\npath = "words.txt"\ncategory = ["A1.6"]\nlicense = "MIT"\nlanguag = "en"\n', encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"\[\[files\]\] #1: unknown key 'languag' \(did you mean 'language'\?\)"):
+        scanner.load_lexicon(manifest)
+
+
+def test_a_misspelt_scan_config_key_exits_2_naming_the_closest(tmp_path, sample_dir):
+    config = tmp_path / "scan.toml"
+    config.write_text(f'inputs = ["{sample_dir}"]\nout = "{tmp_path / "out"}"\nworker = 2\n', encoding="utf-8")
+    code, output = _scan(tmp_path, "-c", str(config))
+    assert code == 2 and "scan.toml: unknown key 'worker' (did you mean 'workers'?)" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scan_config_file_takes_every_option_and_flags_override_it(tmp_path, sample_dir):
+    config = tmp_path / "scan.toml"
+    config.write_text(f'inputs = ["{sample_dir}"]\nout = "{tmp_path / "out"}"\nannotate = true\nsample-size = 5\nno-langid = true\n', encoding="utf-8")
+    code, output = _scan(tmp_path, "-c", str(config), "--sample-size", "3")
+    assert code == 0, output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["options"]["sample"]["size"] == 3 and report["human_sample"]["size"] == 3
+    assert list((tmp_path / "out" / "annotations").glob("*.parquet"))
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, sample_dir):
+    code, output = _scan(tmp_path, str(sample_dir), "--out", str(tmp_path / "out"), "--dry-run")
+    assert code == 0, output
+    plan = json.loads(output)
+    assert plan["units"] == 3 and plan["files"] == 3 and len(plan["options_digest"]) == 16 and len(plan["lexicon"]["fingerprint"]) == 64
+    assert not (tmp_path / "out").exists()
+
+
+# -- every file found in an input folder is scanned or listed as skipped -----------------------------
+
+
+def test_files_of_an_input_folder_that_are_not_shards_are_listed_as_skipped(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [{"text": "hello"}])
+    write_jsonl(folder / "b.json", [{"text": "a JSON Lines file named .json"}])
+    (folder / "config.json").write_text('{\n  "vocab_size": 3\n}\n', encoding="utf-8")
+    (folder / "extra.csv").write_text("text\nhello\n", encoding="utf-8")
+    (folder / "README.md").write_text("# data\n", encoding="utf-8")
+    code, output = _scan(tmp_path, str(folder), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    skipped = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert set(skipped) == {"config.json", "extra.csv", "README.md"}
+    assert "not JSON Lines" in skipped["config.json"] and "unsupported file type" in skipped["extra.csv"]
+    assert report["totals"]["documents"] == 2 and not report["errors"]
+    assert "3 files skipped" in output
+
+
+# -- the console summary says when it cuts a list, and names offenders of failures only ----------
+
+
+def test_the_console_summary_says_how_many_offenders_it_left_out(tmp_path):
+    rows = [{"text": "bad word here" if i % 12 < 6 else "clean", "source": f"s{i % 12:02d}"} for i in range(96)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    lexicon = tmp_path / "lex.csv"
+    lexicon.write_text("term,category\nbad word,A1.6\n", encoding="utf-8")
+    code, output = _scan(tmp_path, str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out"), "--lexicon", str(lexicon))
+    assert code == 0, output
+    line = next(line for line in output.splitlines() if line.strip().startswith("source-unsafe-share"))
+    assert "fail" in line and "(s00, s01, s02, s03, s04 and 1 more)" in line  # six sources fail
+    human = next(line for line in output.splitlines() if line.strip().startswith("human-spot-check"))
+    assert "(" not in human  # not-assessed: no offenders printed
