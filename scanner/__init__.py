@@ -3,6 +3,7 @@
 The public API is re-exported here so cleaning jobs write ``import scanner`` and nothing deeper.
 """
 
+from scanner.detect.source import Registry, load_registry
 from scanner.errors import ConfigError, LexiconError, ScannerError, ShardError
 from scanner.evidence.stats import ShardStats
 from scanner.lexicon.load import Lexicon, load_lexicon, load_lexicons
@@ -15,6 +16,7 @@ __all__ = [
     "Lexicon",
     "LexiconError",
     "Matcher",
+    "Registry",
     "ScanOptions",
     "Scanner",
     "ScannerError",
@@ -23,4 +25,5 @@ __all__ = [
     "__version__",
     "load_lexicon",
     "load_lexicons",
+    "load_registry",
 ]

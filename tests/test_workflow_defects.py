@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 from conftest import write_jsonl
@@ -14,6 +15,7 @@ import scanner
 from scanner.cli import cli
 from scanner.detect.source import load_registry
 from scanner.errors import ConfigError, LexiconError
+from scanner.io.readers import Columns
 
 
 def _scan(tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -118,3 +120,32 @@ def test_the_console_summary_says_how_many_offenders_it_left_out(tmp_path):
     assert "fail" in line and "(s00, s01, s02, s03, s04 and 1 more)" in line  # six sources fail
     human = next(line for line in output.splitlines() if line.strip().startswith("human-spot-check"))
     assert "(" not in human  # not-assessed: no offenders printed
+
+
+# -- library and pipeline gaps ------------------------------------------------------------------
+
+
+def test_scan_options_take_no_registry_or_a_registry_path(tmp_path):
+    assert not scanner.ScanOptions(registry=None).registry
+    path = tmp_path / "sources.toml"
+    path.write_text('[[source]]\nname = "news"\ntype = "open-source"\nlicence = "CC-BY-4.0"\nsources = ["n"]\n', encoding="utf-8")
+    options = scanner.ScanOptions(registry=str(path), langid=False, columns=Columns(source="site"))
+    assert options.registry == scanner.load_registry(path)
+    out = scanner.Scanner(scanner.Lexicon.from_terms("t", "1", [("x", ["A1.6"])]), options).annotate(pa.table({"text": ["a"], "site": ["n"]}))
+    assert out["source"].to_pylist() == ["news"]
+
+
+def test_the_cleaning_job_reads_every_input_format_and_takes_a_registry(tmp_path):
+    from pipelines.clean_job import clean
+
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "bad word", "source": "n"}, {"text": "fine", "source": "n", "extra": 1}])
+    registry = tmp_path / "sources.toml"
+    registry.write_text('[[source]]\nname = "news"\ntype = "open-source"\nlicence = "CC-BY-4.0"\nsources = ["n"]\n', encoding="utf-8")
+    lexicon = tmp_path / "lex.csv"
+    lexicon.write_text("term,category\nbad word,A1.6\n", encoding="utf-8")
+    report = clean([str(tmp_path / "a.jsonl")], tmp_path / "clean", [lexicon], registry)
+    (kept,) = (tmp_path / "clean" / "data").glob("*.jsonl")
+    assert [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()] == [{"text": "fine", "source": "n", "extra": 1, "language": "en"}]
+    assert report["totals"]["documents"] == 2 and report["by_source"]["news"]["registered"]
+    check = next(c for c in report["checks"] if c["id"] == "source-traceability")
+    assert check["status"] == "pass"

@@ -60,7 +60,9 @@ def print_summary(report: dict) -> None:
         offending = f"  ({listed(check['offending'])})" if check["status"] == "fail" and check["offending"] else ""
         click.echo(f"  {check['id']:<22} {click.style(check['status'], fg=colours[check['status']])}{offending}")
     for error in report["errors"]:
-        click.echo(click.style(f"error: {error['shard']}: {error['reason']}", fg="red"), err=True)
+        reason = error["reason"]  # most reasons already start with the file's path or name
+        shown = reason if reason.startswith((error["shard"], "/")) or error["shard"] in reason.split(": ", 1)[0] else f"{error['shard']}: {reason}"
+        click.echo(click.style(f"error: {shown}", fg="red"), err=True)
     if t["rejected_documents"]:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["rejected"].items()))
         click.echo(click.style(f"warning: {t['rejected_documents']} rows rejected ({reasons})", fg="yellow"), err=True)

@@ -329,7 +329,12 @@ def resolve_sources(
 @dataclass(frozen=True)
 class SourceOptions:
     registry: Registry = field(default_factory=Registry)
-    """The source registry (``--sources``): names, rules, type, origin, licence; empty by default."""
+    """The source registry (``--sources``): names, rules, type, origin, licence; empty by default. A path
+    (``sources.toml`` or ``.csv``) is loaded with ``load_registry``; None means none."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.registry, Registry):
+            object.__setattr__(self, "registry", load_registry(self.registry))
 
 
 class SourceDetector(Detector):

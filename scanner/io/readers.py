@@ -110,7 +110,7 @@ def _estimated_jsonl_rows(shard: Shard, window: int = 1 << 20) -> int | None:
     so sample cut-offs err generous (compressed streams read ahead, so theirs err lower still). None
     if the start cannot be read (the scan says why)."""
     try:
-        with _open_lines(shard) as (stream, raw):
+        with open_lines(shard) as (stream, raw):
             head = stream.read(window)
             consumed = raw.tell()
     except (OSError, EOFError, zstandard.ZstdError):
@@ -279,12 +279,12 @@ def _parquet_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     yield from _table_batches(batches, names, shard, columns)
 
 
-def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+def _arrow_record_batches(shard: Shard) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    """An Arrow IPC file's or stream's record batches (all columns) and its schema."""
     source = pa.memory_map(shard.path) if storage.scheme_of(shard.path) is None else _open_random_access(shard)
     try:
         reader = pa.ipc.open_file(source)
-        batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
-        schema = reader.schema
+        return (reader.get_batch(i) for i in range(reader.num_record_batches)), reader.schema
     except (pa.ArrowException, OSError):
         source.seek(0)
         try:
@@ -292,8 +292,21 @@ def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
         except (pa.ArrowException, OSError) as e:
             msg = f"{shard.path}: not an Arrow IPC file or stream: {e}"
             raise ShardError(msg) from e
-        batches, schema = iter(stream), stream.schema
+        return iter(stream), stream.schema
+
+
+def _arrow_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
+    batches, schema = _arrow_record_batches(shard)
     yield from _table_batches(_sliced(batches), schema.names, shard, columns)
+
+
+def original_batches(shard: Shard) -> Iterator[pa.RecordBatch]:
+    """Every column of a Parquet or Arrow shard, batch by batch, rows in file order (for jobs that
+    write documents back out with their own columns; see ``pipelines/clean_job.py``)."""
+    if shard.format == "parquet":
+        yield from _open_parquet(shard, buffer_size=1 << 20).iter_batches(batch_size=BATCH_ROWS, use_threads=False)
+    else:
+        yield from _arrow_record_batches(shard)[0]
 
 
 def _sliced(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -337,8 +350,9 @@ class _ZstdReader(io.RawIOBase):
 
 
 @contextmanager
-def _open_lines(shard: Shard) -> Iterator[tuple[io.BufferedIOBase, io.BufferedIOBase]]:
-    """(decompressed stream, raw file) of a JSONL shard; the raw file's position is the compressed offset."""
+def open_lines(shard: Shard) -> Iterator[tuple[io.BufferedIOBase, io.BufferedIOBase]]:
+    """(decompressed stream, raw file) of a JSONL shard, plain, gzip or zstd; the raw file's position is
+    the compressed offset."""
     with ExitStack() as stack:
         if storage.scheme_of(shard.path) is None:
             raw = stack.enter_context(open(shard.path, "rb"))
@@ -450,7 +464,7 @@ def _jsonl_batches(shard: Shard, columns: Columns) -> Iterator[DocumentBatch]:
     roles = {"text": columns.text, "id": columns.id or "id", "source": columns.source or "source", "url": columns.url or "url"}
     builder = _JsonlBatchBuilder(roles, required=[role for role in roles if getattr(columns, role) is not None])
     try:
-        with _open_lines(shard) as (stream, raw):
+        with open_lines(shard) as (stream, raw):
             for line_number, line in _lines(shard, stream, raw):
                 if line is None:
                     builder.reject("line_too_long")

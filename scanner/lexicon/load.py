@@ -358,6 +358,12 @@ def load_lexicon(path: str | Path) -> Lexicon:
         entries = _read_table(path)
         provenance = (LexiconFile(path=path.name, terms=len(entries)),)
         name = path.stem
+    elif path.suffix.lower() == ".txt":
+        msg = (
+            f"{path}: a plain word list has no risk categories; convert it with "
+            f"`scanner lexicon import {path} --category A1.x -o lexicon.tsv` (or list it in a lexicon.toml manifest with its categories)"
+        )
+        raise LexiconError(msg)
     else:
         msg = f"{path}: unsupported lexicon file (use .csv, .tsv, or a lexicon.toml manifest for .txt lists)"
         raise LexiconError(msg)

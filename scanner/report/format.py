@@ -35,3 +35,17 @@ def normalization_rows(report: dict[str, Any]) -> list[list[Any]]:
 def detector_sections(report: dict[str, Any], lang: str) -> list[Section]:
     """The tables the registered detectors add to report.md and report.html, in registration order."""
     return [section for detector in DETECTORS for section in detector.sections(report, lang)]
+
+
+MIN_SHOWN_LANGUAGE_SHARE = 0.001
+"""Languages with fewer documents than this share are folded into "other" in report.md and report.html
+(fastText knows 176; a web corpus touches 100 of them, which made a table thousands of pixels wide);
+report.json keeps them all."""
+
+
+def shown_languages(report: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """(languages shown in their own column or row, sorted; languages folded into "other")."""
+    documents = report["totals"]["documents"]
+    by_language = report["by_language"]
+    shown = sorted(code for code, c in by_language.items() if c["documents"] >= MIN_SHOWN_LANGUAGE_SHARE * documents)
+    return shown, set(by_language) - set(shown)
