@@ -149,3 +149,30 @@ def test_the_cleaning_job_reads_every_input_format_and_takes_a_registry(tmp_path
     assert report["totals"]["documents"] == 2 and report["by_source"]["news"]["registered"]
     check = next(c for c in report["checks"] if c["id"] == "source-traceability")
     assert check["status"] == "pass"
+
+
+# -- a registry to start from ----------------------------------------------------------------------
+
+
+def test_sources_init_writes_a_registry_template_of_every_source_found(tmp_path):
+    write_jsonl(tmp_path / "forum.jsonl", [{"text": "hello"}, {"text": "world"}])
+    write_jsonl(tmp_path / "web.jsonl", [{"text": "a page", "url": "https://news.example.cn/a"}, {"text": "b", "source": "wiki-dump"}])
+    out = tmp_path / "out"
+    assert _scan(tmp_path, str(tmp_path / "forum.jsonl"), str(tmp_path / "web.jsonl"), "--out", str(out))[0] == 0
+    result = CliRunner().invoke(cli, ["sources", "init", str(out), "-o", str(tmp_path / "sources.toml")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "sources.toml").read_text(encoding="utf-8")
+    with pytest.raises(ConfigError, match="type ''"):  # the template must be filled in before use
+        load_registry(tmp_path / "sources.toml")
+    filled = text.replace('type = ""', 'type = "open-source"').replace('licence = ""', 'licence = "CC-BY-4.0"')
+    (tmp_path / "sources.toml").write_text(filled, encoding="utf-8")
+    registry = load_registry(tmp_path / "sources.toml")
+    assert {e.name for e in registry.entries} == {"forum", "news.example.cn", "wiki-dump"}
+    assert registry.by_name()["news.example.cn"].origin == "domestic" and registry.by_name()["news.example.cn"].domains == ("news.example.cn",)
+    assert "# 2 documents" in text
+    rescan = _scan(tmp_path, str(tmp_path / "forum.jsonl"), str(tmp_path / "web.jsonl"), "--out", str(tmp_path / "out2"), "--sources", str(tmp_path / "sources.toml"))
+    assert rescan[0] == 0, rescan[1]
+    report = json.loads((tmp_path / "out2" / "report.json").read_text())
+    assert all(s["registered"] for s in report["by_source"].values()) and set(report["by_source"]) == {"forum", "news.example.cn", "wiki-dump"}
+    again = CliRunner().invoke(cli, ["sources", "init", str(out), "-o", str(tmp_path / "sources.toml")])
+    assert again.exit_code == 2 and "exists; pass --force" in again.output

@@ -15,6 +15,7 @@ from scanner.cli.lexicon import lexicon
 from scanner.cli.report import report
 from scanner.cli.sample import sample
 from scanner.cli.scan import scan
+from scanner.cli.sources import sources
 from scanner.resources import no_collection_at_exit
 from scanner.version import __version__
 
@@ -27,7 +28,7 @@ def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""
 
 
-for command in (scan, report, sample, lexicon):
+for command in (scan, report, sample, lexicon, sources):
     cli.add_command(command)
 
 
