@@ -176,3 +176,61 @@ def test_sources_init_writes_a_registry_template_of_every_source_found(tmp_path)
     assert all(s["registered"] for s in report["by_source"].values()) and set(report["by_source"]) == {"forum", "news.example.cn", "wiki-dump"}
     again = CliRunner().invoke(cli, ["sources", "init", str(out), "-o", str(tmp_path / "sources.toml")])
     assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+
+# -- the audit judges terms by what normalisation makes of them ------------------------------------
+
+
+def test_the_audit_lists_terms_that_normalisation_makes_common_and_says_which_step(tmp_path):
+    path = tmp_path / "lex.csv"
+    path.write_text("term,category\n㊣,A1.8\n政府,A1.1\nｐｏｒｎ,A1.6\nporn,A1.6\n\u200b\u200c,A1.6\n傻逼,A4.3\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["lexicon", "audit", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)["normalized"]
+    assert found["single_character"] == [{"term": "㊣", "form": "正", "steps": ["nfkc"]}]
+    assert {(f["term"], tuple(f["steps"])) for f in found["common_word"]} >= {("政府", ()), ("ｐｏｒｎ", ("nfkc",))}
+    assert found["same_form"] == [{"form": "porn", "terms": ["porn", "ｐｏｒｎ"], "steps": ["nfkc"]}]
+    assert found["empty"] == [{"term": "\u200b\u200c", "steps": ["invisible"]}]
+    plain = CliRunner().invoke(cli, ["lexicon", "audit", str(path), "--normalize", "none", "--json"])
+    assert json.loads(plain.output)["normalized"]["single_character"] == [{"term": "㊣", "form": "㊣", "steps": []}]  # a rare character as written
+    text = CliRunner().invoke(cli, ["lexicon", "audit", str(path)]).output
+    assert "'㊣' -> '正' via nfkc" in text
+
+
+# -- smaller defects ---------------------------------------------------------------------------------
+
+
+def test_a_plain_word_list_given_as_a_lexicon_points_to_lexicon_import(tmp_path, sample_dir):
+    (tmp_path / "words.txt").write_text("badword\n", encoding="utf-8")
+    code, output = _scan(tmp_path, str(sample_dir), "--out", str(tmp_path / "out"), "--lexicon", str(tmp_path / "words.txt"))
+    assert code == 2 and "scanner lexicon import" in output
+
+
+def test_a_shard_error_names_the_file_once_on_the_console(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"body": "no text field"}])
+    code, output = _scan(tmp_path, str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "out"), "--text-column", "text", "--id-column", "doc")
+    error = next(line for line in output.splitlines() if line.startswith("error:"))
+    assert error.count("a.jsonl") == 1, error
+
+
+def test_rare_languages_fold_into_other_in_the_views_but_not_in_report_json(tmp_path):
+    rows = [{"text": "This is an ordinary English sentence about the weather today.", "source": "web"} for _ in range(2000)]
+    rows.append({"text": "Dies ist ein ganz gewöhnlicher deutscher Satz über das Wetter.", "source": "web"})
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out"), "--no-progress", "--tokens", "off", "--report-lang", "en"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["by_language"]["de"]["documents"] == 1
+    markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| other languages (1) | 1 |" in markdown and "| de |" not in markdown
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    matrix = html[html.index('id="matrix"') :].split("</table>")[0]
+    assert ">de<" not in matrix and "other languages" in matrix
+
+
+def test_the_chinese_html_report_has_no_english_lint_sentence(tmp_path, sample_dir):
+    path = tmp_path / "lex.csv"
+    path.write_text("term,category\n性,A1.6\n傻逼,A4.3\n", encoding="utf-8")
+    assert _scan(tmp_path, str(sample_dir), "--out", str(tmp_path / "out"), "--lexicon", str(path))[0] == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "single-character CJK terms" not in html and "单字中文词条" in html

@@ -12,6 +12,7 @@ from scanner.cli.common import (
     profile_option,
 )
 from scanner.lexicon.load import load_lexicons
+from scanner.match.normalize import parse_steps
 
 
 @click.group()
@@ -22,13 +23,15 @@ def lexicon() -> None:
 @lexicon.command("audit")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @profile_option
+@click.option("--normalize", default="default", show_default=True, metavar="LIST", help="The scan's normalisation steps: terms are judged by what they become under them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @config_errors_exit_2
-def lexicon_audit(path, profile, as_json) -> None:
-    """Terms per category against the keyword-library rules, duplicates, never-matching and single-character terms."""
+def lexicon_audit(path, profile, normalize, as_json) -> None:
+    """Terms per category against the keyword-library rules, duplicates, never-matching terms, and terms that
+    are, after normalisation, a single character or a common word, empty, or the same as another term."""
     from scanner.curate.audit import audit_lexicon
 
-    audit = audit_lexicon(load_lexicons([path]), profile)
+    audit = audit_lexicon(load_lexicons([path]), profile, parse_steps(normalize))
     if as_json:
         click.echo(json.dumps(audit, ensure_ascii=False, indent=2))
         return
@@ -46,6 +49,18 @@ def lexicon_audit(path, profile, as_json) -> None:
             click.echo(f"  {item['term']!r}: {item['reason']}")
     for warning in audit["warnings"]:
         click.echo(click.style(f"warning: {warning}", fg="yellow"))
+    found = audit["normalized"]
+    click.echo(f"under normalisation ({','.join(audit['normalize']) or 'none'}):")
+    titles = {"single_character": "a single character", "common_word": "a common word", "empty": "empty (never match)", "same_form": "the same form as another term"}
+    for key, title in titles.items():
+        click.echo(f"  terms that become {title}: {len(found[key])}")
+        for item in found[key][:20]:
+            via = f" via {'+'.join(item['steps'])}" if item["steps"] else " as written"
+            if key == "same_form":
+                click.echo(f"    {item['form']!r}: {', '.join(map(repr, item['terms']))}{via}")
+            else:
+                rank = f" (rank {item['rank']} in {item['language']})" if key == "common_word" else ""
+                click.echo(f"    {item['term']!r} -> {item.get('form', '')!r}{rank}{via}")
 
 
 @lexicon.command("import")

@@ -1,15 +1,70 @@
-"""Lexicon audit: term counts per risk code against the keyword-library rules of a profile, plus the
-profile-independent lint (``scanner.lexicon.lint``)."""
+"""Lexicon audit: term counts per risk code against the keyword-library rules of a profile, the
+profile-independent lint (``scanner.lexicon.lint``), and what the terms become under the scan's
+normalisation steps.
+
+A term is matched by its normalised form, so it is judged by that form (``normalized_findings``): ``㊣``
+becomes ``正`` under ``nfkc`` and then hits a common character. Listed, each with the steps that made it so:
+terms whose form is a single character; terms whose form is one of the most frequent Chinese or
+English words (``scanner/models/common_words.tsv``); terms whose form is empty (deleted, never
+matched); and terms that share one form (``ｐｏｒｎ`` and ``porn``), which count every hit twice.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from scanner.lexicon.lint import lint_lexicon
-from scanner.lexicon.load import Lexicon
+from scanner.lexicon.load import Lexicon, match_key
 from scanner.lexicon.taxonomy import keyword_library_rules
+from scanner.match.normalize import DEFAULT_STEPS, normalize, term_steps
+
+COMMON_WORDS = Path(__file__).resolve().parents[1] / "models" / "common_words.tsv"
 
 
-def audit_lexicon(lexicon: Lexicon, profile_name: str) -> dict:
-    """The audit as a JSON-ready dict; ``verdict`` is pass only if every keyword-library rule holds."""
+@lru_cache(maxsize=1)
+def common_words() -> dict[str, tuple[str, int]]:
+    """Word (match key) -> (language, frequency rank from 1) of the bundled common-word list."""
+    ranks: dict[str, int] = {}
+    words: dict[str, tuple[str, int]] = {}
+    for line in COMMON_WORDS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            word, language = line.split("\t")
+            ranks[language] = ranks.get(language, 0) + 1
+            words.setdefault(match_key(word), (language, ranks[language]))
+    return words
+
+
+def normalized_findings(lexicon: Lexicon, steps: tuple[str, ...] = DEFAULT_STEPS) -> dict[str, list[dict]]:
+    """What the terms become under ``steps`` (see the module docstring); ``steps`` of each finding are
+    the steps that changed the term (empty: it is so as written)."""
+    common = common_words()
+    single, frequent, empty, forms = [], [], [], {}
+    for term in lexicon.terms:
+        active = term_steps(term.text, steps)
+        form = normalize(term.text, active).text
+        changed_by = [s for s in active if normalize(term.text, [s]).text != term.text]
+        if not form:
+            empty.append({"term": term.text, "steps": changed_by})
+            continue
+        key = match_key(form)
+        forms.setdefault(key, []).append((term.text, changed_by))
+        if len(form) == 1:
+            single.append({"term": term.text, "form": form, "steps": changed_by})
+        elif key in common:
+            language, rank = common[key]
+            frequent.append({"term": term.text, "form": form, "language": language, "rank": rank, "steps": changed_by})
+    duplicates = [
+        {"form": key, "terms": [text for text, _ in group], "steps": sorted({s for _, changed in group for s in changed})}
+        for key, group in sorted(forms.items())
+        if len(group) > 1
+    ]
+    return {"single_character": single, "common_word": sorted(frequent, key=lambda f: f["rank"]), "empty": empty, "same_form": duplicates}
+
+
+def audit_lexicon(lexicon: Lexicon, profile_name: str, steps: tuple[str, ...] = DEFAULT_STEPS) -> dict:
+    """The audit as a JSON-ready dict; ``verdict`` is pass only if every keyword-library rule holds.
+    ``normalized`` holds ``normalized_findings`` under ``steps`` (the scan's ``--normalize``)."""
     counts = lexicon.terms_by_category()
     rules = keyword_library_rules(len(lexicon.terms), counts, profile_name)
     return {
@@ -23,4 +78,6 @@ def audit_lexicon(lexicon: Lexicon, profile_name: str) -> dict:
         "verdict": "pass" if all(r["status"] == "pass" for r in rules) else "fail",
         "failing_rules": [r["rule"] for r in rules if r["status"] == "fail"],
         **lint_lexicon(lexicon),
+        "normalize": list(steps),
+        "normalized": normalized_findings(lexicon, steps),
     }
