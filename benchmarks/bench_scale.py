@@ -1,4 +1,4 @@
-"""Scale-out measurements behind README "Running at scale" (run by hand; Linux, reads /proc).
+"""Scale-out measurements behind docs/scale.md (run by hand; Linux, reads /proc).
 
     python benchmarks/prepare.py --work /tmp/bench --lang zh --size-mb 400 --row-group-rows 8192
     python benchmarks/bench_scale.py speedup /tmp/bench/zh_400MB.parquet --repeat 3

@@ -1,7 +1,7 @@
 """Annotate the data structures cleaning jobs already hold: pyarrow, polars, HF ``datasets``.
 
 Each adapter appends the annotation columns (``doc_id``, ``flagged``, ``hits``, ``categories``,
-``terms``, ``language``, ``source``; see ``scanner.scan.BASE_ANNOTATION_SCHEMA``) and adds what it saw to
+``terms``, then the detectors' columns ``language``, ``source``, ``pii`` ...; see ``scanner.scan.BASE_ANNOTATION_SCHEMA``) and adds what it saw to
 ``Annotator.stats`` in the same pass, so a job can filter on ``flagged`` and still report on the
 whole input. An input column that has an annotation column's name (often ``source``) is replaced,
 as ``datasets.map`` does with returned columns. Generated document ids (when there is no id column) are ``<shard>:<row>``, with rows

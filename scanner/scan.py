@@ -200,7 +200,7 @@ class Scanner:
         self, data: pa.Table | pa.RecordBatch, shard: str = "", first_row: int = 0, stats: ShardStats | None = None, *, evidence: bool = False
     ) -> pa.Table:
         """``data`` with the annotation columns appended (doc_id, flagged, hits, categories, terms,
-        language, source; with ``evidence``, also normalizations and matches as in the annotation
+        then the detectors' columns, language, source, pii ...; with ``evidence``, also normalizations and matches as in the annotation
         files). Columns named by ``ScanOptions.columns`` are read; a missing text column raises
         ``ShardError`` naming the columns present. Generated ids are ``<shard>:<row>``, rows numbered
         from ``first_row`` (a chunk of a longer stream). With ``stats``, the data's counts are added

@@ -1,7 +1,7 @@
 """Fuzzing: readers on random bytes, the matcher on random Arrow arrays. Nothing may crash except
 with the documented errors (``ShardError`` for a bad shard), and row accounting must stay exact.
 
-Normal runs use a few hundred cases; the full fuzz run (README, Development) sets FUZZ_EXAMPLES:
+Normal runs use a few hundred cases; the full fuzz run (docs/development.md#tests) sets FUZZ_EXAMPLES:
 ``FUZZ_EXAMPLES=10000 python -m pytest tests/test_fuzz.py -p no:cacheprovider``.
 """
 

@@ -281,7 +281,7 @@ finally:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux /proc")
 def test_peak_memory_does_not_grow_with_shard_size(tmp_path):
-    """Bound (README "Running at scale"): per worker, interpreter and scanner plus a few batches of
+    """Bound (docs/scale.md#memory): per worker, interpreter and scanner plus a few batches of
     ~BATCH_BYTES of text. With 1 MiB batches (so that both inputs span many batches, as real
     shards do at 16 MiB), 12 MB and 60 MB of text must peak within 25 MB of each other."""
     peaks = []

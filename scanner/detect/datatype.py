@@ -6,7 +6,7 @@ decides, computed with Arrow regex kernels over a bounded prefix of each documen
 a document is code when it has at least 3 lines, at least half of them look like code (end in
 ``; { } ( ) : , [ ]``, start with a keyword or a comment marker, or are indented) and at least 2 % of
 its characters are code symbols (``{}[]()=;<>_*/\\|``).
-Measured precision and recall on real code and prose: benchmarks/code_detector.py (README there).
+Measured precision and recall on real code and prose: benchmarks/code_detector.py (figures in docs/evidence.md and docs/design.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which source a document comes from, and what the registry says about that source.
 
 Without a registry a document's source is its source column, else its URL's host, else the shard's
-file name. With a registry (``sources.toml`` or CSV, see README "Source registry") every document
+file name. With a registry (``sources.toml`` or CSV, see docs/evidence.md#source-registry) every document
 is attributed to the first registry source whose rule matches, in this order of precedence: exact
 source name, longest URL prefix, domain (the host or any parent domain), shard glob. Documents no
 rule matches keep their plain source name and are reported as unregistered; when that plain name
