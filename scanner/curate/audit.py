@@ -5,7 +5,7 @@ normalisation steps.
 A term is matched by its normalised form, so it is judged by that form (``normalized_findings``): ``㊣``
 becomes ``正`` under ``nfkc`` and then hits a common character. Listed, each with the steps that made it so:
 terms whose form is a single character; terms whose form is one of the most frequent Chinese or
-English words (``scanner/models/common_words.tsv``); terms whose form is empty (deleted, never
+English words (``scanner/models/common_words.tsv``, ``en_words.tsv``); terms whose form is empty (deleted, never
 matched); and terms that share one form (``ｐｏｒｎ`` and ``porn``), which count every hit twice.
 """
 
@@ -19,19 +19,26 @@ from scanner.lexicon.load import Lexicon, match_key
 from scanner.lexicon.taxonomy import keyword_library_rules
 from scanner.match.normalize import DEFAULT_STEPS, normalize, term_steps
 
-COMMON_WORDS = Path(__file__).resolve().parents[1] / "models" / "common_words.tsv"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+COMMON_ENGLISH_WORDS = 3000
 
 
 @lru_cache(maxsize=1)
 def common_words() -> dict[str, tuple[str, int]]:
-    """Word (match key) -> (language, frequency rank from 1) of the bundled common-word list."""
-    ranks: dict[str, int] = {}
+    """Word (match key) -> (language, frequency rank from 1): the 5,000 most frequent Chinese words
+    (``common_words.tsv``) and the 3,000 most frequent English ones (the head of ``en_words.tsv``, the
+    language identifier's word list)."""
     words: dict[str, tuple[str, int]] = {}
-    for line in COMMON_WORDS.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            word, language = line.split("\t")
-            ranks[language] = ranks.get(language, 0) + 1
-            words.setdefault(match_key(word), (language, ranks[language]))
+    for language, name, limit in (("zh", "common_words.tsv", None), ("en", "en_words.tsv", COMMON_ENGLISH_WORDS)):
+        rank = 0
+        for line in (MODELS / name).read_text(encoding="utf-8").splitlines():
+            word = line.split("\t", 1)[0]
+            if not word or line.startswith("#") or match_key(word) in words:
+                continue
+            rank += 1
+            words[match_key(word)] = (language, rank)
+            if rank == limit:
+                break
     return words
 
 

@@ -360,7 +360,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
         name = path.stem
     elif path.suffix.lower() == ".txt":
         msg = (
-            f"{path}: a plain word list has no risk categories; convert it with "
+            f"{path}: unsupported lexicon file: a plain word list has no risk categories; convert it with "
             f"`scanner lexicon import {path} --category A1.x -o lexicon.tsv` (or list it in a lexicon.toml manifest with its categories)"
         )
         raise LexiconError(msg)
