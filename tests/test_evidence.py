@@ -251,12 +251,12 @@ def _write_sheet(path: Path, rows: list[dict]) -> None:
     ("edit", "message"),
     [
         (lambda rows: rows.__setitem__(0, {**rows[0], "doc_id": "nope"}), "doc_id 'nope' is not in the human sample"),
-        (lambda rows: rows.__setitem__(1, {**rows[1], "verdict": ""}), "missing verdict"),
+        (lambda rows: rows.__setitem__(1, {**rows[1], "verdict": "", "category": "A4.3"}), "category 'A4.3' but no verdict"),
         (lambda rows: rows.__setitem__(2, {**rows[2], "verdict": "maybe"}), "bad verdict 'maybe'"),
         (lambda rows: rows.__setitem__(2, {**rows[2], "category": "Z9"}), "unknown category 'Z9'"),
         (lambda rows: rows.__setitem__(3, dict(rows[0])), "appears twice"),
     ],
-    ids=["unknown-id", "missing-verdict", "bad-verdict", "bad-category", "duplicate"],
+    ids=["unknown-id", "category-without-verdict", "bad-verdict", "bad-category", "duplicate"],
 )
 def test_import_rejects_bad_rows_naming_them(scanned, tmp_path, edit, message):
     CliRunner().invoke(cli, ["sample", "export", str(scanned), "-o", str(tmp_path / "s.csv")])
@@ -295,7 +295,7 @@ def test_export_formula_cells_in_csv(tmp_path):
     assert CliRunner().invoke(cli, ["sample", "export", str(out)]).exit_code == 0
     (row,) = _read_sheet(out / "samples" / "human_sample.csv")
     assert row["doc_id"].startswith("'=") and row["text"].startswith("'=")
-    assert read_verdicts(_labelled(tmp_path, row), {"=cmd|' /C calc'!A0"})[0]["doc_id"] == "=cmd|' /C calc'!A0"
+    assert read_verdicts(_labelled(tmp_path, row), {"=cmd|' /C calc'!A0"}).labels[0]["doc_id"] == "=cmd|' /C calc'!A0"
 
 
 def _labelled(tmp_path: Path, row: dict) -> Path:

@@ -125,46 +125,80 @@ def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[
     )
 
 
+def settling_sample_size(rate: float, threshold: float) -> int | None:
+    """The smallest n at which the Wilson 95 % interval at ``rate`` lies wholly on one side of
+    ``threshold`` (all >= it, or all below), so more verdicts at the same rate would settle a
+    borderline result; None when ``rate`` equals ``threshold`` (no n settles it)."""
+    if rate == threshold:
+        return None
+
+    def settled(n: int) -> bool:
+        low, high = wilson_interval(rate * n, n)
+        return low >= threshold or high < threshold
+
+    high_n = 1
+    while not settled(high_n):  # the interval narrows as n grows: double, then bisect
+        high_n *= 2
+    low_n = high_n // 2  # not settled (or 0)
+    while high_n - low_n > 1:
+        middle = (low_n + high_n) // 2
+        low_n, high_n = (low_n, middle) if settled(middle) else (middle, high_n)
+    return high_n
+
+
+def _pass_rates(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    passed = sum(1 for v in verdicts if v["verdict"] == "pass")
+    return {"judged": len(verdicts), "passed": passed, "pass_rate": share(passed, len(verdicts)), "interval_95": list(wilson_interval(passed, len(verdicts)))}
+
+
 def human_check(labels: dict[str, Any] | None, profile: Profile, sample_ids: set[str]) -> dict[str, Any]:
-    """The pass rate of the imported verdicts on documents of the current human sample (``sample_ids``).
-    A later scan may draw another sample (other inputs, seed or size); verdicts on documents outside
-    it say nothing about it, so they are left out and counted in ``labels_outside_sample``."""
+    """The pass rate of the imported verdicts on the current human sample (``sample_ids``).
+
+    Other verdicts are left out: after a re-scan they say nothing about the new sample
+    (``labels_outside_sample``), and per-source ones (``sample: per-source``) would tilt it towards
+    small sources; with the human sample's they give ``by_source`` estimates (a source's first
+    documents by rank are a uniform sample of it). Until ``verdicts_needed`` are in (the profile's
+    size, or the whole sample if smaller) the check is ``not-assessed``: a half-judged sheet neither
+    passes nor fails. ``borderline``: the status is the point estimate's, as the standard has it,
+    but the 95 % interval holds the threshold.
+    """
     stored = labels["labels"] if labels else []
     verdicts = [v for v in stored if v["doc_id"] in sample_ids]
-    outside = len(stored) - len(verdicts)
-    if not verdicts:
-        return _check(
-            "human-spot-check",
-            profile,
-            evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
-            value=None,
-            threshold=profile.human_sample_min_pass_rate,
-            sample_size=0,
-            labels_outside_sample=outside,
-            status="not-assessed",
-            offending=[],
-        )
-    passed = sum(1 for v in verdicts if v["verdict"] == "pass")
-    low, high = wilson_interval(passed, len(verdicts))
+    per_source = [v for v in stored if v["doc_id"] not in sample_ids and v.get("sample") == "per-source"]
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for v in verdicts + per_source:
+        if v.get("source") is not None:  # verdicts imported before sources were recorded have none
+            grouped.setdefault(v["source"], []).append(v)
+    threshold = profile.human_sample_min_pass_rate
+    needed = min(profile.human_sample_min_size, len(sample_ids))
+    assessed = bool(verdicts) and len(verdicts) >= needed
+    rates = _pass_rates(verdicts)
     failures: dict[str, int] = {}
     for v in verdicts:
         if v["verdict"] == "fail":
             failures[v.get("category") or "unspecified"] = failures.get(v.get("category") or "unspecified", 0) + 1
-    rate = share(passed, len(verdicts))
-    failed = len(verdicts) < profile.human_sample_min_size or rate < profile.human_sample_min_pass_rate
+    failed = len(verdicts) < profile.human_sample_min_size or rates["pass_rate"] < threshold
+    low, high = rates["interval_95"]
+    borderline = assessed and low < threshold <= high
     return _check(
         "human-spot-check",
         profile,
         evidence="Annotators' verdicts on the order-free random sample (scanner sample export / import).",
-        value=rate,
-        threshold=profile.human_sample_min_pass_rate,
+        value=rates["pass_rate"] if verdicts else None,
+        threshold=threshold,
         sample_size=len(verdicts),
         sample_size_threshold=profile.human_sample_min_size,
-        interval_95=[low, high],
+        sample_documents=len(sample_ids),
+        verdicts_needed=needed,
+        interval_95=rates["interval_95"] if verdicts else None,
+        borderline=borderline,
+        settling_sample_size=settling_sample_size(rates["pass_rate"], threshold) if borderline else None,
         failures_by_category=dict(sorted(failures.items())),
-        labels_outside_sample=outside,
-        status=_status(failed=failed),
-        offending=sorted(failures),
+        labels_outside_sample=len(stored) - len(verdicts) - len(per_source),
+        per_source_labels=len(per_source),
+        by_source={name: _pass_rates(group) for name, group in sorted(grouped.items())},
+        status=_status(failed=failed, assessed=assessed),
+        offending=sorted(failures) if assessed else [],
     )
 
 

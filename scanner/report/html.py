@@ -15,6 +15,7 @@ from typing import Any
 from scanner.report.filing import filing_rows, method_note
 from scanner.report.format import detector_sections, format_threshold, format_value, normalization_rows, percent
 from scanner.report.i18n import check_language, label, requirement, risk_name
+from scanner.report.markdown import human_check_notes, status_mark
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}
@@ -48,8 +49,8 @@ def _table(header: list[str], rows: list[list[Any]], table_id: str = "", row_att
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _status_cell(status: str, lang: str) -> _Raw:
-    return _Raw(f"<td class=\"{escape(status)}\">{escape(label(status, lang))}</td>")
+def _status_cell(status: str, lang: str, mark: str = "") -> _Raw:
+    return _Raw(f"<td class=\"{escape(status)}\">{escape(label(status, lang))}{escape(mark)}</td>")
 
 
 def _num_cell(text: str) -> _Raw:
@@ -114,7 +115,7 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
         _table(
             [L("check"), L("status"), L("value"), L("threshold"), L("offending"), L("requirement")],
             [
-                [_Raw(f"<td>{escape(L(c['id']))}<br><code class=\"id\">{escape(c['id'])}</code></td>"), _status_cell(c["status"], lang), _num_cell(format_value(c)), _num_cell(format_threshold(c)), ", ".join(c["offending"]) or "-", requirement(c, lang)]
+                [_Raw(f"<td>{escape(L(c['id']))}<br><code class=\"id\">{escape(c['id'])}</code></td>"), _status_cell(c["status"], lang, status_mark(c, lang)), _num_cell(format_value(c)), _num_cell(format_threshold(c)), ", ".join(c["offending"]) or "-", requirement(c, lang)]
                 for c in checks
             ],
             table_id="checks",
@@ -192,10 +193,13 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
         rows = filing_rows(filing, lang)
         section("filing-table", L("filing_table"), f"<p>{escape(method_note(filing, lang))}</p>", _table(rows[0], rows[1:], table_id="filing-table"))
     sample = report["human_sample"]
+    notes, estimates = human_check_notes(report, lang)
     section(
         "human-sample",
         L("human_sample"),
         f"<p>{escape(L('sample_size'))}: {sample['size']} / {sample['requested']} · {escape(L('seed'))}: <code>{escape(str(sample['seed']))}</code></p>",
+        *(f"<p>{escape(note)}</p>" for note in notes),
+        *([f"<h3>{escape(L('per_source_estimates'))}</h3>", _table([L("source"), L("judged"), L("pass_rate"), L("interval")], [[n, j, _num_cell(r), _num_cell(i)] for n, j, r, i in estimates], table_id="human-by-source")] if estimates else []),
     )
     prov = report["provenance"]
     langid = report["langid"] or {}

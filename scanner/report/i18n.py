@@ -110,6 +110,22 @@ _LABELS: dict[str, tuple[str, str]] = {
     "commercial": ("商业语料", "commercial"),
     "synthetic": ("合成语料", "synthetic"),
     "user-provided": ("用户提供", "user-provided"),
+    "borderline": ("临界", "borderline"),
+    "borderline_note": (
+        "临界：合格率 {rate} 的 95% 置信区间 {low}–{high} 包含阈值 {threshold}；结论按点估计给出。按此合格率，约 {n} 条判定可确定结论。",
+        "Borderline: the 95 % interval {low}-{high} of the pass rate {rate} holds the threshold {threshold}; the status follows the point estimate. At this rate, {n} verdicts would settle it.",
+    ),
+    "borderline_unsettled": (
+        "临界：合格率 {rate} 恰好等于阈值 {threshold}，增加样本也无法确定结论。",
+        "Borderline: the pass rate {rate} equals the threshold {threshold}; no sample size settles it.",
+    ),
+    "human_progress": (
+        "人工判定：已判定 {judged} / {documents} 条；判定满 {needed} 条后评估人工抽检（标准要求 {required} 条，样本更小时为整个样本）。",
+        "Human verdicts: {judged} of {documents} documents judged; the human spot check is assessed from {needed} verdicts (the standard's {required}, or the whole sample if smaller).",
+    ),
+    "per_source_estimates": ("各来源人工判定估计（人工抽检样本与按来源样本的判定）", "Per-source estimates (verdicts on the human and the per-source samples)"),
+    "judged": ("已判定", "judged"),
+    "pass_rate": ("合格率", "pass rate"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
 }

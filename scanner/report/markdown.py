@@ -22,6 +22,31 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def status_mark(check: dict[str, Any], lang: str) -> str:
+    """The mark beside a check's status: a borderline human spot check (its interval holds the threshold)."""
+    return f" ⚠ {label('borderline', lang)}" if check.get("borderline") else ""
+
+
+def human_check_notes(report: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
+    """Sentences on the human spot check (verdicts so far, a borderline status) and the rows of its
+    per-source estimates (source, judged, pass rate, 95 % interval), for report.md and report.html."""
+    check = next((c for c in report["checks"] if c["id"] == "human-spot-check"), {})
+    if "sample_documents" not in check:
+        return [], []
+    notes = [] if not check["sample_documents"] else [
+        label("human_progress", lang).format(
+            judged=check["sample_size"], documents=check["sample_documents"], needed=check["verdicts_needed"], required=check["sample_size_threshold"]
+        )
+    ]
+    if check["borderline"]:
+        low, high = check["interval_95"]
+        values = {"rate": percent(check["value"]), "low": percent(low), "high": percent(high), "threshold": percent(check["threshold"])}
+        settling = check["settling_sample_size"]
+        notes.append(label("borderline_note", lang).format(n=settling, **values) if settling else label("borderline_unsettled", lang).format(**values))
+    rows = [[name, s["judged"], percent(s["pass_rate"]), f"{percent(s['interval_95'][0])} – {percent(s['interval_95'][1])}"] for name, s in check["by_source"].items()]
+    return notes, rows
+
+
 def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     """The human-readable report: checks first, then sources, categories, terms, audit, provenance."""
     check_language(lang)
@@ -43,7 +68,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     lines += [f"## {L('checks')}", ""]
     lines += _table(
         [L("check"), L("status"), L("value"), L("threshold"), L("offending"), L("requirement")],
-        [[f"{L(c['id'])} (`{c['id']}`)", f"**{L(c['status'])}**", format_value(c), format_threshold(c), ", ".join(c["offending"]) or "-", requirement(c, lang)] for c in report["checks"]],
+        [[f"{L(c['id'])} (`{c['id']}`)", f"**{L(c['status'])}**{status_mark(c, lang)}", format_value(c), format_threshold(c), ", ".join(c["offending"]) or "-", requirement(c, lang)] for c in report["checks"]],
     )
     lines += [f"## {L('sources')}", ""]
     lines += _table(
@@ -79,6 +104,11 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     )
     sample = report["human_sample"]
     lines += [f"## {L('human_sample')}", "", f"{L('sample_size')}: {sample['size']} / {sample['requested']}; {L('seed')}: `{sample['seed']}`", ""]
+    notes, estimates = human_check_notes(report, lang)
+    lines += [line for note in notes for line in (note, "")]
+    if estimates:
+        lines += [f"### {L('per_source_estimates')}", ""]
+        lines += _table([L("source"), L("judged"), L("pass_rate"), L("interval")], estimates)
     audit = report["lexicon_audit"]
     lines += [f"## {L('lexicon_audit')}", ""]
     lines += _table([L("rule"), L("value"), L("threshold"), L("status")], [[r["rule"], r["value"], r["threshold"], L(r["status"])] for r in audit["rules"]])

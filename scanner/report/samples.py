@@ -12,7 +12,14 @@ import pyarrow as pa
 from scanner.detect.tokens import DEFAULT_TOKENIZER, count_tokens, token_mode
 from scanner.errors import ConfigError, ShardError
 from scanner.evidence.outfolder import OutputFolder
-from scanner.evidence.sampling import SampleSpec, held_cutoff, held_rows_decide, merge_candidates, truncate_texts
+from scanner.evidence.sampling import (
+    SampleSpec,
+    held_cutoff,
+    held_rows_decide,
+    merge_candidates,
+    per_source_samples,
+    truncate_texts,
+)
 from scanner.io.discovery import shard_at
 from scanner.io.readers import Columns, read_texts
 from scanner.report.checks import share
@@ -36,6 +43,23 @@ def merged_candidates(folder: OutputFolder, spec: SampleSpec, threads: int = 1) 
     if held_rows_decide(merged, cutoffs, spec):
         return merged
     return merge_candidates(itertools.chain([merged], folder.candidate_tables(reserve=True, threads=threads)), spec)
+
+
+def per_source_sample(folder: OutputFolder, spec: SampleSpec) -> pa.Table:
+    """The per-source samples (``--sample-per-source``), drawn from the same rank-ordered candidates as the human sample."""
+    return per_source_samples(merged_candidates(folder, spec), spec)
+
+
+def sample_members(folder: OutputFolder, spec: SampleSpec, human: pa.Table) -> dict[str, dict[str, str]]:
+    """The documents whose verdicts an import accepts, by id: their source, and which sample they
+    belong to (``human``, or ``per-source`` for per-source documents outside the human sample).
+    Only the human sample's verdicts judge the human spot check; the others feed per-source estimates."""
+    members = {}
+    if spec.per_source:
+        chosen = per_source_sample(folder, spec)
+        members = {d: {"source": s, "sample": "per-source"} for d, s in zip(chosen["doc_id"].to_pylist(), chosen["source"].to_pylist())}
+    members.update({d: {"source": s, "sample": "human"} for d, s in zip(human["doc_id"].to_pylist(), human["source"].to_pylist())})
+    return members
 
 
 def read_back_missing(sample: pa.Table, locations: dict[str, str], options: dict[str, Any], spec: SampleSpec) -> pa.Table:
