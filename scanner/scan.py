@@ -26,10 +26,10 @@ from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, 
 from scanner.evidence.stats import BatchCounts, ShardStats
 from scanner.io.discovery import Shard
 from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
-from scanner.lexicon.load import Lexicon
+from scanner.lexicon.load import ALLOW, Lexicon
 from scanner.lexicon.taxonomy import RISK_CODES
 from scanner.match.engines import DEFAULT_ENGINE
-from scanner.match.hits import STEP_BITS
+from scanner.match.hits import STEP_BITS, Hits
 from scanner.match.matcher import Matcher
 from scanner.match.normalize import DEFAULT_STEPS, parse_steps
 from scanner.version import __version__
@@ -98,6 +98,8 @@ class Scanner:
         self.lexicon = lexicon
         self.options = options or ScanOptions()
         self.matcher = Matcher(lexicon, self.options.normalize, self.options.engine)
+        # Per pattern id (``Lexicon.patterns``): allow contexts, which suppress the hits inside them.
+        self._is_allow = np.array([t.severity == ALLOW for t in lexicon.patterns], dtype=bool)
         self.detectors = [detector(self.options, lexicon) for detector in DETECTORS]
         self._description: dict | None = None
 
@@ -121,7 +123,7 @@ class Scanner:
         """Match every document of one batch, then run the detectors over it."""
         text = batch.text
         rows = len(text)
-        hits = self.matcher.find(text)
+        hits, parts, allowed = self._term_hits(self.matcher.find(text))
         hits_per_doc = np.bincount(hits.row, minlength=rows).astype(np.int64)
         # Distinct (document, term) pairs, sorted by document then term id (= written-text order).
         term_count = len(self.lexicon.terms)
@@ -143,6 +145,8 @@ class Scanner:
             hits_per_doc=hits_per_doc,
             doc_bytes=np.asarray(pc.fill_null(pc.binary_length(text), 0), dtype=np.int64),
             doc_chars=char_counts(text),
+            parts=parts,
+            allowed_hits=allowed,
         )
         for detector in self.detectors:
             view.values.update(detector.detect(view))
@@ -163,6 +167,17 @@ class Scanner:
             batch=view,
         )
 
+    def _term_hits(self, found: Hits) -> tuple[Hits, Hits | None, int]:
+        """(term hits outside every allow context, hits of rule parts that are not terms, how many term
+        hits an allow context suppressed). A lexicon without allow contexts or rules matches terms only."""
+        if not (self.lexicon.allow or self.lexicon.rules):
+            return found, None, 0
+        is_term = found.term < len(self.lexicon.terms)
+        is_allow = self._is_allow[found.term]
+        inside = found.inside(found.take(is_allow)) & ~is_allow
+        parts = found.take(~is_term & ~is_allow & ~inside) if self.lexicon.rules else None
+        return found.take(is_term & ~inside), parts, int(np.count_nonzero(is_term & inside))
+
     def count(self, result: BatchResult) -> BatchCounts:
         """The batch's contribution to ``ShardStats`` (exact integer counters): the keyword counters here,
         then each detector's."""
@@ -175,7 +190,7 @@ class Scanner:
             for i in np.flatnonzero(term_hits)
         }
         by_category = {}
-        masks = self.matcher.term_category_mask
+        masks = self.matcher.term_category_mask[:term_count]  # the terms' (allow contexts and rule parts follow)
         for bit, code in enumerate(RISK_CODES):
             documents = int(np.count_nonzero(result.category_mask >> bit & 1))
             if documents:

@@ -44,16 +44,17 @@ def print_summary(report: dict) -> None:
     t = report["totals"]
     click.echo(
         f"{t['documents']} documents ({t['empty_documents']} empty), {t['flagged_documents']} flagged"
-        f" ({100 * t['flagged_share']:.2f} %), {t['hits']} hits, {t['rejected_documents']} rows rejected"
+        f" ({100 * t['flagged_share']:.2f} %), {t['unsafe_documents']} unsafe ({100 * t['unsafe_share']:.2f} %),"
+        f" {t['hits']} hits, {t['rejected_documents']} rows rejected"
     )
     lex = report["lexicon"]
     click.echo(f"lexicon {lex['name']} {lex['version']} ({lex['terms']} terms, fingerprint {lex['fingerprint'][:16]})")
     limit = report["checks"][0]["threshold"]
     width = max([len("source"), *(len(name) for name in report["by_source"])])
-    click.echo(f"\n{'source':<{width}}  {'documents':>10}  {'flagged':>8}  {'share':>8}  verdict (<= {100 * limit:g} %)")
+    click.echo(f"\n{'source':<{width}}  {'documents':>10}  {'flagged':>8}  {'unsafe':>8}  {'share':>8}  verdict (unsafe <= {100 * limit:g} %)")
     for name, s in report["by_source"].items():
         verdict = click.style("pass", fg="green") if s["verdict"] == "pass" else click.style("FAIL", fg="red", bold=True)
-        click.echo(f"{name:<{width}}  {s['documents']:>10}  {s['flagged_documents']:>8}  {100 * s['flagged_share']:>7.2f}%  {verdict}")
+        click.echo(f"{name:<{width}}  {s['documents']:>10}  {s['flagged_documents']:>8}  {s['unsafe_documents']:>8}  {100 * s['unsafe_share']:>7.2f}%  {verdict}")
     click.echo("\nchecks:")
     colours = {"pass": "green", "fail": "red", "not-assessed": "yellow"}
     for check in report["checks"]:

@@ -36,8 +36,9 @@ Counts = dict[str, Any]
 
 @dataclass
 class Batch:
-    """One batch as detectors see it: the documents, their keyword hits and sizes, and the values of the
-    detectors that ran before (``values``, by name: ``source``, ``language`` ...)."""
+    """One batch as detectors see it: the documents, their keyword hits (terms only, without those inside
+    allow contexts) and sizes, and the values of the detectors that ran before (``values``, by name:
+    ``source``, ``language`` ...)."""
 
     documents: DocumentBatch
     shard: str
@@ -47,6 +48,10 @@ class Batch:
     doc_bytes: np.ndarray
     doc_chars: np.ndarray
     values: dict[str, Any] = field(default_factory=dict)
+    parts: Hits | None = None
+    """Hits of co-occurrence rule parts that are not terms themselves (None: the lexicon has no rules)."""
+    allowed_hits: int = 0
+    """Term hits removed because they lie inside an allow context."""
 
     @property
     def rows(self) -> int:

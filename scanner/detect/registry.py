@@ -4,6 +4,7 @@ which their annotation columns appear. Adding a detector: its module, and one li
 from scanner.detect.datatype import DataTypeDetector
 from scanner.detect.language import LanguageDetector
 from scanner.detect.pii import PiiDetector
+from scanner.detect.policy import PolicyDetector
 from scanner.detect.source import SourceDetector
 from scanner.detect.tokens import TokenDetector
 
@@ -13,4 +14,5 @@ DETECTORS = (
     DataTypeDetector,
     TokenDetector,
     PiiDetector,
+    PolicyDetector,
 )

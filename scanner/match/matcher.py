@@ -133,7 +133,7 @@ class Matcher:
         self._whole_column = bool({"separators", "repeats"} & set(self.steps))
         self._t2s_windows = "t2s" in self.steps and not self._whole_column and not t2s_spellings
         self._spelled_twin: Matcher | None = None
-        terms = lexicon.terms
+        terms = lexicon.patterns  # the terms, then allow contexts and rule parts (ids after the terms')
         self.term_text = pa.array(list(map(attrgetter("text"), terms)), type=pa.string())
         categories = list(map(attrgetter("categories"), terms))
         masks = {c: sum(map(category_bit, c)) for c in dict.fromkeys(categories)}  # terms share a few category sets
@@ -577,7 +577,7 @@ class Matcher:
     def _entry_mask(self, entry: int) -> int:
         mask = self._entry_steps.get(entry)
         if mask is None:
-            term = self.lexicon.terms[int(self._entry_term[entry])].text
+            term = self.lexicon.patterns[int(self._entry_term[entry])].text
             mask = _mask(needed_steps(self._entry_text[entry], term, self.steps))
             with self._lock:
                 self._entry_steps[entry] = mask
@@ -592,7 +592,7 @@ class Matcher:
             key = (bytes(raw[doc + s : doc + t]), int(self._entry_term[e]))
             mask = self._span_steps.get(key)
             if mask is None:
-                mask = _mask(needed_steps(key[0].decode(), self.lexicon.terms[key[1]].text, self.steps))
+                mask = _mask(needed_steps(key[0].decode(), self.lexicon.patterns[key[1]].text, self.steps))
                 with self._lock:
                     self._span_steps[key] = mask
             masks[i] = mask

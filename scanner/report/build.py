@@ -105,6 +105,11 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     totals["rejected_documents"] = stats.rejected_rows
     totals["rows_read"] = stats.rows_read
     by_source = _source_table(stats, registry)
+    by_category = {code: {**counts, "name_zh": RISKS[code].name_zh, "name_en": RISKS[code].name_en} for code, counts in sorted(stats.by_category.items())}
+    figures = {"totals": totals, "by_source": by_source, "by_category": by_category, "options": options}
+    for detector in DETECTORS:  # what detectors derive (unsafe shares, PII shares) is there before the checks judge it
+        detector.report(stats, figures)
+    by_category = figures["by_category"]
     by_language = {code: stats.by_language[code] for code in sorted(stats.by_language)}
     origins = _shares_by(by_source, "origin")
     sample = read_back_missing(human_sample(merged_candidates(folder, spec, threads), spec), merged.locations, options, spec)
@@ -131,10 +136,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         "inputs": stats.inputs,
         "totals": totals,
         "rejected": stats.rejected,
-        "by_category": {
-            code: {**counts, "name_zh": RISKS[code].name_zh, "name_en": RISKS[code].name_en}
-            for code, counts in sorted(stats.by_category.items())
-        },
+        "by_category": by_category,
         "by_language": by_language,
         "by_source": by_source,
         "by_origin": origins,
@@ -159,8 +161,6 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
             "finished_at": max((p["finished_at"] for p in provenance if p.get("finished_at")), default=None),
         },
     }
-    for detector in DETECTORS:
-        detector.report(stats, report)
     return report, sample
 
 

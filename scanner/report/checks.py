@@ -26,12 +26,13 @@ def _status(*, failed: bool, assessed: bool = True) -> str:
 
 def source_unsafe_check(by_source: dict[str, dict[str, Any]], profile: Profile) -> dict[str, Any]:
     limit = profile.source_unsafe_max_share
-    offending = sorted(name for name, s in by_source.items() if s["flagged_share"] > limit)
+    offending = sorted(name for name, s in by_source.items() if s["unsafe_share"] > limit)
     return _check(
         "source-unsafe-share",
         profile,
-        evidence="Per source, the share of documents with at least one blocked-keyword hit (keyword screening of every document).",
-        value=max((s["flagged_share"] for s in by_source.values()), default=0.0),
+        evidence="Per source, the share of documents the unsafe policy judges unsafe (keyword severities, co-occurrence rules, allow contexts; "
+        "screening of every document). The share with any keyword hit (flagged) is reported beside it.",
+        value=max((s["unsafe_share"] for s in by_source.values()), default=0.0),
         threshold=limit,
         status=_status(failed=bool(offending), assessed=bool(by_source)),
         offending=offending,
@@ -109,13 +110,13 @@ def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[
     unread_bytes = sum(i["bytes"] for i in inputs if i["path"] in failed_files)
     read_share = 1 - unread_bytes / input_bytes if input_bytes else (0.0 if failed_files else 1.0)
     scanned_share = share(totals["documents"], totals["documents"] + totals["rejected_documents"]) * read_share
-    pass_rate = 1 - totals["flagged_share"]
+    pass_rate = 1 - totals["unsafe_share"]
     failed = scanned_share < profile.technical_sample_min_share or pass_rate < profile.technical_sample_min_pass_rate
     return _check(
         "technical-spot-check",
         profile,
-        evidence="Keyword screening of every readable document; pass = no blocked-keyword hit. Classifier screening is not part of this tool. "
-        "Screened share: documents among the rows read, times the share of input bytes in files read without error.",
+        evidence="Keyword screening of every readable document under the unsafe policy; pass = not unsafe (flagged, any keyword hit, is "
+        "reported beside it). Screened share: documents among the rows read, times the share of input bytes in files read without error.",
         value=pass_rate,
         threshold=profile.technical_sample_min_pass_rate,
         scanned_share=scanned_share,

@@ -13,7 +13,14 @@ from html import escape
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
-from scanner.report.format import detector_sections, format_threshold, format_value, normalization_rows, percent
+from scanner.report.format import (
+    detector_sections,
+    format_threshold,
+    format_value,
+    normalization_rows,
+    percent,
+    shown_languages,
+)
 from scanner.report.i18n import check_language, label, requirement, risk_name
 from scanner.report.markdown import human_check_notes, status_mark
 
@@ -73,17 +80,18 @@ def _limit(report: dict[str, Any]) -> float:
 
 
 def _bar_chart(report: dict[str, Any], lang: str) -> str:
-    """Horizontal bars of flagged share per source, with the limit as a dashed line (inline SVG)."""
+    """Horizontal bars of the unsafe share per source (what the 5 % rule judges), with the limit as a dashed
+    line (inline SVG; the element keeps its historical id ``flagged-chart``)."""
     sources = list(report["by_source"].items())
     limit = _limit(report)
-    top = max([limit * 2, *(s["flagged_share"] for _, s in sources)]) or 1.0
+    top = max([limit * 2, *(s["unsafe_share"] for _, s in sources)]) or 1.0
     width, left, bar, gap = 680, 200, 18, 6
     height = len(sources) * (bar + gap) + 30
     scale = (width - left - 70) / top
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="flagged-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label("flagged_chart", lang))}">']
     for i, (name, s) in enumerate(sources):
         y = i * (bar + gap) + 10
-        share = s["flagged_share"]
+        share = s["unsafe_share"]
         color = "#cf222e" if share > limit else "#2da44e"
         shown = name if len(name) <= 28 else name[:27] + "…"
         parts.append(f'<g><title>{escape(name)}: {percent(share)}</title>')
@@ -127,21 +135,24 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
         "sources",
         L("sources"),
         _table(
-            [L("source"), L("documents"), L("flagged"), L("flagged_share"), L("verdict"), L("type"), L("origin"), L("registered")],
+            [L("source"), L("documents"), L("flagged"), L("flagged_share"), L("unsafe"), L("unsafe_share"), L("verdict"), L("type"), L("origin"), L("registered")],
             [
-                [name, s["documents"], s["flagged_documents"], _num_cell(percent(s["flagged_share"])), _status_cell(s["verdict"], lang), L(s["type"]), L(s["origin"]), L("yes") if s["registered"] else L("no")]
+                [name, s["documents"], s["flagged_documents"], _num_cell(percent(s["flagged_share"])), s["unsafe_documents"], _num_cell(percent(s["unsafe_share"])), _status_cell(s["verdict"], lang), L(s["type"]), L(s["origin"]), L("yes") if s["registered"] else L("no")]
                 for name, s in by_source.items()
             ],
             table_id="sources",
         ),
     )
-    languages = sorted({code for s in by_source.values() for code in s["languages"]})
+    languages, other = shown_languages(report)
     section(
         "matrix",
         L("matrix"),
         _table(
-            [L("source"), *languages, L("documents")],
-            [[name, *(s["languages"].get(code, 0) for code in languages), s["documents"]] for name, s in by_source.items()],
+            [L("source"), *languages, *([L("other_languages")] if other else []), L("documents")],
+            [
+                [name, *(s["languages"].get(code, 0) for code in languages), *([sum(n for code, n in s["languages"].items() if code in other)] if other else []), s["documents"]]
+                for name, s in by_source.items()
+            ],
             table_id="matrix",
         ),
     )
@@ -173,12 +184,12 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
     for extra in detector_sections(report, lang):
         section(extra.ident, extra.heading, f"<p class=\"small\">{escape(extra.note)}</p>" if extra.note else "", _table(extra.header, extra.rows, table_id=extra.ident))
     audit = report["lexicon_audit"]
+    single_class = ' class="fail"' if audit.get("single_char_cjk") else ""  # they flag large shares of ordinary text
     lint = [
         f"<li>{escape(L('duplicates'))}: {len(audit.get('duplicates', []))} {escape(', '.join(d['term'] for d in audit.get('duplicates', [])[:20]))}</li>",
         f"<li>{escape(L('never_match'))}: {len(audit.get('never_match', []))} "
         f"{escape('; '.join(repr(n['term']) + ' (' + n['reason'] + ')' for n in audit.get('never_match', [])[:20]))}</li>",
-        f"<li>{escape(L('single_char_cjk'))}: {escape(', '.join(audit.get('single_char_cjk', [])) or '-')}</li>",
-        *(f"<li class=\"fail\">{escape(w)}</li>" for w in audit.get("warnings", [])),
+        f"<li{single_class}>{escape(L('single_char_cjk'))} ({len(audit.get('single_char_cjk', []))}): {escape(', '.join(audit.get('single_char_cjk', [])) or '-')}</li>",
     ]
     section(
         "lexicon-audit",
@@ -229,7 +240,7 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
     summary = (
         f"<p class=\"small\">{escape(L('profile'))}: <code>{escape(report['profile'])}</code> · {escape(L('lexicon'))}: "
         f"<code>{escape(lex['name'])} {escape(lex['version'])}</code> · {escape(L('documents'))}: {t['documents']} · "
-        f"{escape(L('flagged_share'))}: {percent(t['flagged_share'])}</p>"
+        f"{escape(L('flagged_share'))}: {percent(t['flagged_share'])} · {escape(L('unsafe_share'))}: {percent(t['unsafe_share'])}</p>"
     )
     body = "".join(f"<section id=\"section-{ident}\"><h2>{escape(heading)}</h2>{''.join(parts)}</section>" for ident, heading, parts in sections)
     html_lang = "zh-CN" if lang == "zh" else "en"

@@ -6,7 +6,14 @@ import html
 from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
-from scanner.report.format import detector_sections, format_threshold, format_value, normalization_rows, percent
+from scanner.report.format import (
+    detector_sections,
+    format_threshold,
+    format_value,
+    normalization_rows,
+    percent,
+    shown_languages,
+)
 from scanner.report.i18n import check_language, label, requirement, risk_name
 
 
@@ -62,8 +69,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         "",
     ]
     lines += _table(
-        [L("documents"), L("empty"), L("flagged"), L("flagged_share"), L("hits"), L("chars"), L("bytes"), L("rejected")],
-        [[t["documents"], t["empty_documents"], t["flagged_documents"], percent(t["flagged_share"]), t["hits"], t["chars"], t["bytes"], t["rejected_documents"]]],
+        [L("documents"), L("empty"), L("flagged"), L("flagged_share"), L("unsafe"), L("unsafe_share"), L("hits"), L("chars"), L("bytes"), L("rejected")],
+        [[t["documents"], t["empty_documents"], t["flagged_documents"], percent(t["flagged_share"]), t["unsafe_documents"], percent(t["unsafe_share"]), t["hits"], t["chars"], t["bytes"], t["rejected_documents"]]],
     )
     lines += [f"## {L('checks')}", ""]
     lines += _table(
@@ -72,9 +79,9 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     )
     lines += [f"## {L('sources')}", ""]
     lines += _table(
-        [L("source"), L("documents"), L("flagged"), L("flagged_share"), L("verdict"), L("type"), L("origin"), L("languages")],
+        [L("source"), L("documents"), L("flagged"), L("flagged_share"), L("unsafe"), L("unsafe_share"), L("verdict"), L("type"), L("origin"), L("languages")],
         [
-            [name, s["documents"], s["flagged_documents"], percent(s["flagged_share"]), L(s["verdict"]), L(s["type"]), L(s["origin"]),
+            [name, s["documents"], s["flagged_documents"], percent(s["flagged_share"]), s["unsafe_documents"], percent(s["unsafe_share"]), L(s["verdict"]), L(s["type"]), L(s["origin"]),
              ", ".join(f"{k} {v}" for k, v in sorted(s["languages"].items(), key=lambda kv: -kv[1]))]
             for name, s in report["by_source"].items()
         ],
@@ -93,7 +100,12 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     lines += [f"## {L('normalizations')}", ""]
     lines += _table([L("step"), L("hits"), L("share")], normalization_rows(report))
     lines += [f"## {L('languages')}", ""]
-    lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], [[code, c["documents"], c["chars"], c["flagged_documents"]] for code, c in report["by_language"].items()])
+    languages, other = shown_languages(report)
+    language_rows = [[code, c["documents"], c["chars"], c["flagged_documents"]] for code, c in report["by_language"].items() if code in languages]
+    if other:
+        folded = [report["by_language"][code] for code in other]
+        language_rows.append([f"{L('other_languages')} ({len(other)})", *(sum(c[key] for c in folded) for key in ("documents", "chars", "flagged_documents"))])
+    lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], language_rows)
     for extra in detector_sections(report, lang):
         lines += [f"## {extra.heading}", "", *([extra.note, ""] if extra.note else [])]
         lines += _table(extra.header, extra.rows)
