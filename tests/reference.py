@@ -8,7 +8,7 @@ columns with numpy and to terms through lexicon expansion instead.
 
 from __future__ import annotations
 
-from scanner.lexicon.load import Lexicon, ascii_lower, is_ascii_alnum
+from scanner.lexicon.load import Lexicon, Term, ascii_lower, is_ascii_alnum
 from scanner.match.normalize import needed_steps, normalize, term_steps
 
 
@@ -65,3 +65,63 @@ def naive_normalized_hits(lexicon: Lexicon, text: str | None, steps: tuple[str, 
                 hits.append((term.text, byte_start, byte_end, needed_steps(text[first:last], term.text, steps)))
             position = haystack.find(needle, position + 1)
     return sorted(hits)
+
+
+def _occurrences(text: str, needle: str) -> list[tuple[int, int]]:
+    """(start, end) in characters of every occurrence of ``needle`` under the matching contract, raw."""
+    probe = Lexicon("probe", "1", (Term(needle, frozenset()),))
+    found = []
+    for _, start in naive_hits(probe, text):
+        first = len(text.encode()[:start].decode())
+        found.append((first, first + len(needle)))
+    return found
+
+
+def naive_unsafe(lexicon: Lexicon, policy, text: str | None) -> str:
+    """The ``unsafe_reason`` of ``text`` ("" when safe) by the policy's rules applied literally, raw text
+    (no normalisation): hits inside an allow occurrence are dropped; the first high hit (by start, then
+    term order) decides; else the first high rule in rule order; else medium terms (one not counted when
+    it lies inside another medium hit) plus medium rules, within the window chain."""
+    if not text:
+        return ""
+    allow = [span for a in lexicon.allow for span in _occurrences(text, a)]
+
+    def kept(spans):
+        return [(s, e) for s, e in spans if not any(a <= s and e <= b for a, b in allow)]
+
+    term_hits = {t.text: kept(_occurrences(text, t.text)) for t in lexicon.terms}
+    high = sorted((len(text[:s].encode()), index, t.text) for index, t in enumerate(lexicon.terms) if t.severity == "high" for s, _ in term_hits[t.text])
+    if high:
+        return f"high:{high[0][2]}"
+
+    def spans_of(part):
+        return term_hits.get(part) if part in term_hits else kept(_occurrences(text, part))
+
+    fired = []
+    for rule in lexicon.rules:
+        a, b = spans_of(rule.first), spans_of(rule.second)
+        if a and b and (rule.window is None or min(max(0, max(s1, s2) - min(e1, e2)) for s1, e1 in a for s2, e2 in b) <= rule.window):
+            fired.append(rule)
+    high_rules = [r for r in fired if r.severity == "high"]
+    if high_rules:
+        return f"cooccur:{high_rules[0].text}"
+    medium = sorted((s, -e, t.text) for t in lexicon.terms if t.severity == "medium" for s, e in term_hits[t.text])
+    counted, reach = [], -1
+    for s, negative_end, term in medium:
+        if -negative_end <= reach:
+            continue  # inside (or equal to) an earlier medium hit
+        counted.append((s, -negative_end, term))
+        reach = -negative_end
+    rules = sum(1 for r in fired if r.severity == "medium")
+    if policy.medium_window is None:
+        count = len({term for *_, term in counted}) + rules
+    else:
+        best, group, last = 0, set(), None
+        for s, e, term in sorted(counted):
+            if last is None or s - last > policy.medium_window:
+                group, last = set(), e
+            group.add(term)
+            last = max(last, e)
+            best = max(best, len(group))
+        count = best + rules
+    return f"medium:{count}" if count >= policy.medium_min_terms and (medium or rules) else ""
