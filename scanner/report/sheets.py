@@ -33,19 +33,14 @@ import pyarrow as pa
 
 from scanner.detect.pii import mask_pii
 from scanner.errors import ConfigError
+from scanner.io.tables import neutralise_formula, read_rows, unformula
 from scanner.lexicon.taxonomy import GROUP_NAMES, RISK_CODES, RISKS
 
 FORMATS = ("csv", "xlsx", "jsonl")
 COLUMNS = ("doc_id", "source", "language", "text", "terms", "categories", "verdict", "category")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _VERDICTS = {"pass": "pass", "fail": "fail", "合格": "pass", "不合格": "fail", "通过": "pass", "不通过": "fail", "是": "pass", "否": "fail"}
 _EXPECTED = "pass/fail, 合格/不合格, 通过/不通过 or 是/否"
 VERDICT_COLUMNS = ("verdict", "是否合格")
-
-
-def neutralise_formula(value: str) -> str:
-    """Make a cell inert in Excel/LibreOffice: a leading formula character gets a ``'`` prefix."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 # What a cut may leave of a number or an address: the ASCII or full-width letters and digits (and
@@ -176,54 +171,6 @@ def _workbook(rows: list[list[str]], title: str) -> bytes:
     return data.getvalue()
 
 
-def _blank(cells: dict[str, str]) -> bool:
-    return not any(v.strip() for v in cells.values())
-
-
-def _read_rows(path: Path) -> list[tuple[str, dict[str, str]]]:
-    """(row label for messages, cells) of every data row that is not blank. Rows of csv and xlsx
-    are named as a spreadsheet shows them (header = row 1), which a text with line breaks makes
-    differ from the file's line numbers; xlsx is read from its first sheet (the data sheet)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            rows = []
-            for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-                if line.strip():
-                    value = json.loads(line)
-                    if not isinstance(value, dict):
-                        msg = f"{path}:{number}: expected a JSON object"
-                        raise ConfigError(msg)
-                    rows.append((f"{path}:{number}", {k: "" if v is None else str(v) for k, v in value.items()}))
-            return rows
-        if suffix == ".csv":
-            records = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
-            header = [h.strip() for h in records[0]] if records else []
-            rows = [(f"{path}: row {i}", dict(zip(header, r))) for i, r in enumerate(records[1:], start=2)]
-            return [(where, cells) for where, cells in rows if not _blank(cells)]
-        if suffix == ".xlsx":
-            from openpyxl import load_workbook
-
-            workbook = load_workbook(path, read_only=True, data_only=True)
-            try:
-                values = list(workbook.worksheets[0].iter_rows(values_only=True))
-            finally:
-                workbook.close()  # read-only workbooks keep the zip file open until closed
-            header = [str(h or "").strip() for h in values[0]] if values else []
-            rows = [(f"{path}: row {i}", {h: "" if v is None else str(v) for h, v in zip(header, row)}) for i, row in enumerate(values[1:], start=2)]
-            return [(where, cells) for where, cells in rows if not _blank(cells)]
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as e:
-        msg = f"{path}: cannot read the annotated sheet: {e}"
-        raise ConfigError(msg) from e
-    msg = f"{path}: unsupported sheet format (use .csv, .xlsx or .jsonl)"
-    raise ConfigError(msg)
-
-
-def _unformula(value: str) -> str:
-    """Undo the export's ``'`` prefix so ids round-trip."""
-    return value[1:] if value.startswith("'") and value[1:2] in _FORMULA_START else value
-
-
 @dataclass(frozen=True)
 class SheetVerdicts:
     """What an annotated sheet holds: the labels of its judged rows, and how many rows have no verdict yet."""
@@ -235,7 +182,7 @@ class SheetVerdicts:
 def read_verdicts(path: Path, sample_ids: Collection[str]) -> SheetVerdicts:
     """Validated labels from an annotated sheet, of documents in ``sample_ids``; any bad row is a
     ConfigError naming it. Rows without a verdict are counted, not labelled."""
-    rows = _read_rows(path)
+    rows = read_rows(path, "annotated sheet")
     if not rows:
         msg = f"{path}: the sheet has no rows"
         raise ConfigError(msg)
@@ -245,7 +192,7 @@ def read_verdicts(path: Path, sample_ids: Collection[str]) -> SheetVerdicts:
         raise ConfigError(msg)
     labels, seen, unjudged = [], set(), 0
     for where, cells in rows:
-        doc_id = _unformula(cells.get("doc_id", "").strip())
+        doc_id = unformula(cells.get("doc_id", "").strip())
         if not doc_id:
             msg = f"{where}: empty doc_id"
             raise ConfigError(msg)
