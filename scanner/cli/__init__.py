@@ -11,6 +11,7 @@ import sys
 import click
 
 from scanner.cli.common import EXIT_CHECK_FAILED, EXIT_REJECTED, EXIT_STRICT
+from scanner.cli.evaluate import evaluate_command
 from scanner.cli.lexicon import lexicon
 from scanner.cli.report import report
 from scanner.cli.sample import sample
@@ -28,7 +29,7 @@ def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""
 
 
-for command in (scan, report, sample, lexicon, sources):
+for command in (scan, report, sample, lexicon, sources, evaluate_command):
     cli.add_command(command)
 
 

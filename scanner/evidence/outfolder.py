@@ -8,6 +8,8 @@ Layout (``docs/outputs.md`` describes each file for users)::
     OUT/samples/reserve/<unit>.parquet      the unit's other candidates
     OUT/samples/human_sample.parquet        the merged human spot-check sample (written by the report)
     OUT/samples/human_labels.json           annotators' verdicts (``scanner sample import``)
+    OUT/evaluation_labels.json              labels ``scanner evaluate`` measures against (or: the human verdicts)
+    OUT/evaluation.json                     that evaluation (also in report.json)
     OUT/ids/<unit>.npy                      sorted 64-bit hashes of the unit's document ids
     OUT/plans/<digest>.json                 the units a run planned, written before any is scanned, and the
                                             files of its input folders it does not scan
@@ -46,6 +48,7 @@ STATS, ANNOTATIONS, CANDIDATES, RESERVE, IDS, PLANS, SAMPLES = "shards", "annota
 REPORT_FILES = ("report.json", "report.md", "report.html")
 HUMAN_SAMPLE = "human_sample.parquet"
 HUMAN_LABELS = "human_labels.json"
+EVALUATION_LABELS, EVALUATION = "evaluation_labels.json", "evaluation.json"
 _UNIT_OUTPUTS = ((STATS, ".json"), (ANNOTATIONS, ".parquet"), (CANDIDATES, ".parquet"), (RESERVE, ".parquet"), (IDS, ".npy"))
 _UNIT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
 
@@ -305,6 +308,21 @@ class OutputFolder:
 
     def write_labels(self, document: dict[str, Any]) -> None:
         self.folder.write_json((SAMPLES, HUMAN_LABELS), document)
+
+    def evaluation_labels(self) -> dict[str, Any] | None:
+        """The labels ``scanner evaluate`` keeps (``scanner.report.evaluate.labels_document``), if any."""
+        return self.folder.read_json(EVALUATION_LABELS) if self.folder.exists(EVALUATION_LABELS) else None
+
+    def write_evaluation(self, labels: dict[str, Any], evaluation: dict[str, Any]) -> str:
+        """Keep the labels and write their evaluation; returns where the evaluation went."""
+        self.folder.write_json((EVALUATION_LABELS,), labels)
+        self.folder.write_json((EVALUATION,), evaluation)
+        return self.folder.uri(EVALUATION)
+
+    def annotation_tables(self, columns: list[str]) -> Iterator[pa.Table]:
+        """These columns of every unit's annotations (``--annotate``), one unit at a time."""
+        for name in self.folder.names(ANNOTATIONS, suffix=".parquet"):
+            yield pq.ParquetFile(self.folder.fs.open_input_file(self.folder.path(ANNOTATIONS, name))).read(columns=columns, use_threads=False)
 
     def write_human_sample(self, sample: pa.Table) -> None:
         self.folder.makedirs(SAMPLES)

@@ -107,6 +107,8 @@ class BatchResult:
                 "data_type": self.values["data_type"].take(take),
                 "doc_bytes": pa.array(self.doc_bytes[rows], pa.int64()),
                 "doc_tokens": with_nulls(doc_tokens, with_tokens if tokens is not None else np.zeros(len(rows), dtype=bool)),
+                "unsafe": annotations["unsafe"],
+                "unsafe_reason": annotations["unsafe_reason"],
             }
         )
 

@@ -55,6 +55,9 @@ CANDIDATE_SCHEMA = pa.schema(
         ("data_type", pa.string()),
         ("doc_bytes", pa.int64()),
         ("doc_tokens", pa.int64()),
+        # The unsafe policy's verdict, for evaluation against human verdicts (null in files from before it).
+        ("unsafe", pa.bool_()),
+        ("unsafe_reason", pa.string()),
     ]
 )
 _SORT_KEYS = [("hash", "ascending"), ("doc_id", "ascending"), ("shard", "ascending"), ("row", "ascending")]

@@ -33,6 +33,7 @@ from scanner.report.checks import (
     technical_check,
     traceability_check,
 )
+from scanner.report.evaluate import stored_evaluation
 from scanner.report.filing import build_filing_table, sample_ratios
 from scanner.report.html import render_html
 from scanner.report.markdown import render_markdown
@@ -124,8 +125,10 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         keyword_library_check(lexicon, profile),
         foreign_open_source_check(filing, profile),
     ]
+    human = next(c for c in checks if c["id"] == "human-spot-check").get("by_source", {})
     for name, s in by_source.items():
         s["verdict"] = "fail" if name in checks[0]["offending"] else "pass"
+        s.update(_human_estimate(human.get(name)))
     report = {
         "tool": tool,
         "profile": profile.name,
@@ -151,6 +154,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
             "verdict": checks[6]["status"],
             **lexicon.get("lint", {}),
         },
+        "evaluation": stored_evaluation(folder, options),
         "duplicate_ids": duplicate_counts(folder.id_hashes(threads)),
         "shards": shards,
         "skipped": skipped,
@@ -162,6 +166,15 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         },
     }
     return report, sample
+
+
+def _human_estimate(rates: dict[str, Any] | None) -> dict[str, Any]:
+    """A source's true unsafe share as the annotators' verdicts estimate it (fail share, 95 % Wilson
+    interval), beside the keyword figure; null where none of its documents was judged."""
+    if not rates:
+        return {"human_judged": 0, "human_unsafe_share": None, "human_unsafe_interval_95": None}
+    low, high = rates["interval_95"]
+    return {"human_judged": rates["judged"], "human_unsafe_share": 1 - rates["pass_rate"], "human_unsafe_interval_95": [1 - high, 1 - low]}
 
 
 def _with_unread_files(inputs: list[dict[str, Any]], unfinished: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

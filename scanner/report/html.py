@@ -14,7 +14,7 @@ from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
 from scanner.report.format import (
-    detector_sections,
+    extra_sections,
     format_threshold,
     format_value,
     normalization_rows,
@@ -181,7 +181,7 @@ def render_html(report: dict[str, Any], lang: str = "zh") -> str:
             L(key),
             _table([L(column), L("documents"), L("chars"), L("share")], [[L(k), v["documents"], v["chars"], _share_cell(v["share_of_chars"])] for k, v in block.items()], table_id=ident),
         )
-    for extra in detector_sections(report, lang):
+    for extra in extra_sections(report, lang):
         section(extra.ident, extra.heading, f"<p class=\"small\">{escape(extra.note)}</p>" if extra.note else "", _table(extra.header, extra.rows, table_id=extra.ident))
     audit = report["lexicon_audit"]
     single_class = ' class="fail"' if audit.get("single_char_cjk") else ""  # they flag large shares of ordinary text

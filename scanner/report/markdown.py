@@ -7,7 +7,7 @@ from typing import Any
 
 from scanner.report.filing import filing_rows, method_note
 from scanner.report.format import (
-    detector_sections,
+    extra_sections,
     format_threshold,
     format_value,
     normalization_rows,
@@ -106,7 +106,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         folded = [report["by_language"][code] for code in other]
         language_rows.append([f"{L('other_languages')} ({len(other)})", *(sum(c[key] for c in folded) for key in ("documents", "chars", "flagged_documents"))])
     lines += _table([L("language"), L("documents"), L("chars"), L("flagged")], language_rows)
-    for extra in detector_sections(report, lang):
+    for extra in extra_sections(report, lang):
         lines += [f"## {extra.heading}", "", *([extra.note, ""] if extra.note else [])]
         lines += _table(extra.header, extra.rows)
     lines += [f"## {L('top_terms')}", "", L("noisy_note"), ""]
