@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import signal
+import threading
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,15 @@ class UnitScanner:
         return {"unit": names, "skipped": skipped, "stats": stats}
 
 
+def _init_keeping_sigterm() -> None:
+    """``ray.init()``, which replaces the SIGTERM handler with ``sys.exit(15)``; the caller's handler
+    (the CLI's: stop, exit 143) is put back, so SIGTERM stops a Ray scan as it stops a local one."""
+    previous = signal.getsignal(signal.SIGTERM)
+    ray.init(logging_level=logging.WARNING)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_ray(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: RunConfig, tracker: Tracker) -> ShardStats:
     """Scan the units with one single-CPU actor per worker (default: one per cluster CPU).
 
@@ -63,7 +74,7 @@ def run_ray(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config: 
     if not units:
         return ShardStats()
     if not ray.is_initialized():
-        ray.init(logging_level=logging.WARNING)
+        _init_keeping_sigterm()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +43,46 @@ from scanner.run.progress import Progress
 from scanner.run.scan import plan, run_scan
 from scanner.run.unit import RunConfig
 from scanner.scan import ScanOptions
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs and no
+    ``except Exception`` on the way swallows it."""
+
+
+def _stops_on_signals(command):
+    """SIGINT and SIGTERM stop the scan: the first raises in the main thread, where the executor
+    cancels pending units and stops running ones (``scanner.run.local``; finished units stay, a
+    re-run resumes), then the command exits 130 or 143. Later signals are ignored meanwhile, so a
+    second Ctrl-C cannot break off that (bounded) clean-up and orphan worker processes."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+            return command(*args, **kwargs)
+        previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+        def stop(number: int, frame: Any) -> None:
+            for other in previous:
+                signal.signal(other, signal.SIG_IGN)
+            raise _Terminated if number == signal.SIGTERM else KeyboardInterrupt
+
+        for number in previous:
+            signal.signal(number, stop)
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            what = "terminated" if isinstance(e, _Terminated) else "interrupted"
+            click.echo(click.style(f"\n{what}: finished units are kept, partial ones were discarded; run the same command again to resume", fg="yellow"), err=True)
+            sys.exit(EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED)
+        finally:
+            for number, handler in previous.items():
+                if handler is not None:
+                    signal.signal(number, handler)
+
+    return wrapper
 
 
 @click.command()
@@ -86,6 +129,7 @@ from scanner.scan import ScanOptions
 @click.option("--dry-run", is_flag=True, help="Print the plan (units, bytes, options digest, lexicon fingerprint) and the resolved options, and exit without writing.")
 @config_option("scan")
 @config_errors_exit_2
+@_stops_on_signals
 def scan(**params: Any) -> None:
     """Scan INPUTS (files, folders, globs or URIs of Parquet, JSONL(.gz/.zst), Arrow or HF datasets)."""
     settings = ScanSettings(**params)
@@ -211,8 +255,4 @@ def _run_with_progress(shards: list[Shard], lexicon: Lexicon, options: ScanOptio
             )
             bar.update(p.work_done - bar.n)
 
-        try:
-            return run_scan(shards, lexicon, options, config, on_progress, settings.executor, skipped)
-        except KeyboardInterrupt:
-            click.echo(click.style("\ninterrupted: finished units are kept; partial ones were discarded", fg="yellow"), err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        return run_scan(shards, lexicon, options, config, on_progress, settings.executor, skipped)

@@ -8,13 +8,27 @@
   compile their own. fastText's ``predict`` holds the GIL, so threads would not scale;
 - language ID off: worker *threads* sharing one compiled scanner. Matching (ahocorasick-rs) and
   Parquet decoding release the GIL, so threads scale without process start-up or pickling.
+
+Stopping (Ctrl-C, SIGTERM, any error in the driver): pending units are cancelled and running ones are
+abandoned at their next batch (``Stopped``, raised from ``run_shard``'s ``on_batch``); a unit writes its
+outputs only at its end, each atomically and the stats file last, so an abandoned unit leaves nothing
+and a re-run scans it again. Threads cannot be killed, so this is how they stop: within one batch
+(~16 MiB of text, well under a second or two). Worker processes ignore SIGINT (a Ctrl-C reaches the whole
+process group; the driver decides) and are stopped the same way, cooperatively, because killing one while
+it writes a result into the pool's pipe could leave the driver waiting for the rest of the message;
+those still alive ``STOP_GRACE`` seconds later are terminated (SIGTERM, then SIGKILL), so no worker
+outlives the driver. A SIGTERM sent to a worker itself still ends it at once.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import nullcontext
@@ -30,6 +44,27 @@ from scanner.resources import arrow_cpu_threads, fork_ready
 from scanner.run.progress import Tracker, UnitResult
 from scanner.run.unit import RunConfig, run_shard
 from scanner.scan import Scanner, ScanOptions
+
+STOP_GRACE = 5.0
+"""Seconds a stopping run gives worker processes to abandon their units before terminating them."""
+
+
+class Stopped(Exception):  # noqa: N818 - a state, not a fault
+    """The run is stopping: raised in a unit's batch loop, it abandons the unit (nothing of it is written)."""
+
+
+def _run_unit(scanner: Scanner, unit: Shard, config: RunConfig, report: Callable[[tuple[str, int, int]], None], stop: Any) -> UnitResult:
+    """``run_shard`` that gives up at the next batch once ``stop`` (a threading or multiprocessing
+    Event) is set, and does not start at all if it already is (units queued before the stop)."""
+
+    def on_batch(documents: int, size: int) -> None:
+        if stop.is_set():
+            raise Stopped
+        report((unit.name, documents, size))
+
+    if stop.is_set():
+        raise Stopped
+    return run_shard(scanner, unit, config, on_batch)
 
 
 def _drain(events: Any, tracker: Tracker) -> None:
@@ -62,19 +97,50 @@ def _drive(pool: Executor, submit: Callable[[Shard], Future], units: list[Shard]
 
 _worker_scanner: Scanner | None = None
 _worker_events: Any = None
+_worker_stop: Any = None
 
 
-def _init_worker(scanner: Scanner | tuple[Lexicon, ScanOptions], events: Any) -> None:
+def _init_worker(scanner: Scanner | tuple[Lexicon, ScanOptions], events: Any, stop: Any) -> None:
     """A forked worker inherits the driver's compiled scanner (pages shared copy-on-write); a spawned
-    one compiles its own from (lexicon, options)."""
-    global _worker_scanner, _worker_events  # noqa: PLW0603 - one compiled scanner per worker process
+    one compiles its own from (lexicon, options). Signals: SIGINT is ignored (the driver stops the
+    workers, see the module docstring) and SIGTERM ends the worker, whatever handler a fork inherited."""
+    global _worker_scanner, _worker_events, _worker_stop  # noqa: PLW0603 - one compiled scanner per worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pa.set_cpu_count(1)  # a worker is one core (see scanner.resources)
     _worker_scanner = scanner if isinstance(scanner, Scanner) else Scanner(*scanner)
-    _worker_events = events
+    _worker_events, _worker_stop = events, stop
 
 
 def _run_in_worker(shard: Shard, config: RunConfig) -> UnitResult:
-    return run_shard(_worker_scanner, shard, config, lambda docs, size: _worker_events.put((shard.name, docs, size)))
+    return _run_unit(_worker_scanner, shard, config, _worker_events.put, _worker_stop)
+
+
+def _still_running(processes: list[Any], timeout: float) -> list[Any]:
+    """The processes that have not exited within ``timeout`` seconds (waits on their sentinels, so
+    it never reaps a process the pool's own thread is about to join)."""
+    deadline = time.monotonic() + timeout
+    alive = list(processes)
+    while alive and (left := deadline - time.monotonic()) > 0:
+        ready = multiprocessing.connection.wait([p.sentinel for p in alive], left)
+        alive = [p for p in alive if p.sentinel not in ready]
+    return alive
+
+
+def _stop_processes(pool: ProcessPoolExecutor, stop: Any) -> None:
+    """Stop a process pool now: running units are abandoned at their next batch, pending ones
+    cancelled; workers alive after ``STOP_GRACE`` seconds are terminated, then killed.
+    ``ProcessPoolExecutor`` has no public handle on its processes before Python 3.14
+    (``terminate_workers``), so they are taken from ``_processes`` (there since 3.2), before
+    ``shutdown`` drops it."""
+    stop.set()
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    stubborn = _still_running(processes, STOP_GRACE)
+    for process in stubborn:
+        process.terminate()
+    for process in _still_running(stubborn, 1.0):
+        process.kill()
 
 
 def _start_method(units: list[Shard], config: RunConfig) -> str:
@@ -105,20 +171,27 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     if not options.langid:
         scanner = Scanner(lexicon, options).warmed_up()  # before the threads: each would load the tokenizer
         events: Any = queue.SimpleQueue()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-
-            def submit(unit: Shard) -> Future:
-                return pool.submit(run_shard, scanner, unit, config, lambda docs, size: events.put((unit.name, docs, size)))
-
-            return _drive(pool, submit, units, tracker, events, config)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # on leaving, waits for the threads: one batch each once stopped
+            try:
+                return _drive(pool, lambda unit: pool.submit(_run_unit, scanner, unit, config, events.put, stop), units, tracker, events, config)
+            except BaseException:
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     method = _start_method(units, config)
     context = multiprocessing.get_context(method)
     events = context.SimpleQueue()
+    stop = context.Event()
     scanner: Scanner | tuple[Lexicon, ScanOptions] = (lexicon, options)
     if method == "fork":
         scanner = Scanner(lexicon, options).warmed_up()
     with (
         fork_ready() if method == "fork" else nullcontext(),
-        ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events)) as pool,
+        ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scanner, events, stop)) as pool,
     ):
-        return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
+        try:
+            return _drive(pool, lambda unit: pool.submit(_run_in_worker, unit, config), units, tracker, events, config)
+        except BaseException:
+            _stop_processes(pool, stop)
+            raise
