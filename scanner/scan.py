@@ -139,6 +139,7 @@ class Scanner:
             doc_id = generated if doc_id is None else pc.coalesce(doc_id, generated)
         view = Batch(
             documents=batch,
+            doc_id=doc_id,
             shard=shard_label,
             fallback_source=fallback_source,
             hits=hits,

@@ -15,7 +15,7 @@ def test_annotate_appends_the_annotation_columns():
     s = scanner.Scanner(LEXICON)
     table = pa.table({"text": ["傻逼 sex 傻逼", "hello world, a plain English sentence", None], "id": [1, 2, 3], "extra": [0, 0, 0]})
     out = s.annotate(table)
-    assert out.column_names == ["text", "id", "extra", "doc_id", "flagged", "hits", "categories", "terms", "language", "source", "pii", "unsafe", "unsafe_reason"]
+    assert out.column_names == ["text", "id", "extra", "doc_id", "flagged", "hits", "categories", "terms", "language", "source", "pii", "classifier_score", "classifier_label", "unsafe", "unsafe_reason"]
     rows = out.to_pylist()
     assert [r["doc_id"] for r in rows] == ["1", "2", "3"]
     assert [r["flagged"] for r in rows] == [True, False, False]

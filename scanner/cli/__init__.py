@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from scanner.cli.classifier import classifier
 from scanner.cli.common import EXIT_CHECK_FAILED, EXIT_REJECTED, EXIT_STRICT
 from scanner.cli.evaluate import evaluate_command
 from scanner.cli.lexicon import lexicon
@@ -29,7 +30,7 @@ def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""
 
 
-for command in (scan, report, sample, lexicon, sources, evaluate_command):
+for command in (scan, report, sample, lexicon, sources, evaluate_command, classifier):
     cli.add_command(command)
 
 

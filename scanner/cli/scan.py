@@ -28,6 +28,7 @@ from scanner.cli.common import (
     lang_option,
     profile_option,
 )
+from scanner.detect.policy import default_policy
 from scanner.detect.source import load_registry
 from scanner.detect.tokens import DEFAULT_TOKENIZER, TOKEN_MODES
 from scanner.errors import ConfigError
@@ -90,6 +91,9 @@ def _stops_on_signals(command):
 @click.option("--out", "out", required=True, help="Output folder: a path or a URI (s3://bucket/prefix, ...).")
 @click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, path_type=Path), help="Lexicon table, folder or lexicon.toml; repeatable. Default: the bundled lexicon.")
 @click.option("--sources", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Source registry (sources.toml or .csv).")
+@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Unsafe policy (TOML). Default: the bundled lexicons/policy.toml.")
+@click.option("--classifier", default=None, help="A model of `scanner classifier train` (MODEL, with MODEL.json), or 'default' for the bundled one.")
+@click.option("--classify", default="all", show_default=True, help="With --classifier: all, sample (an order-free 10 %% technical sample) or a fraction such as 0.25.")
 @click.option("--annotate", is_flag=True, help="Also write per-document annotations to OUT/annotations/*.parquet.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Cores to use (default: all cores; with --executor ray, all of the cluster's).")
 @click.option("--executor", default="local", show_default=True, help="'local', or 'ray' (Ray Data; RAY_ADDRESS picks the cluster; needs the [ray] extra).")
@@ -165,6 +169,9 @@ class ScanSettings:
     out: str
     lexicons: tuple[Path, ...]
     registry_path: Path | None
+    policy_path: Path | None
+    classifier: str | None
+    classify: str
     annotate: bool
     workers: int | None
     executor: str
@@ -207,6 +214,9 @@ class ScanSettings:
             langid=not self.no_langid,
             normalize=self.normalize,
             registry=load_registry(self.registry_path),
+            policy=self.policy_path or default_policy(),
+            classifier=self.classifier,
+            classify=self.classify,
             sample=SampleSpec(size=self.sample_size, per_source=self.sample_per_source, seed=self.sample_seed, text_chars=self.sample_text_chars, tokens=self.token_sample),
             tokens=self.tokens,
             tokenizer=self.tokenizer if self.tokenizer == DEFAULT_TOKENIZER else str(Path(self.tokenizer).resolve()),

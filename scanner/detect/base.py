@@ -41,6 +41,7 @@ class Batch:
     ``source``, ``language`` ...)."""
 
     documents: DocumentBatch
+    doc_id: pa.Array
     shard: str
     fallback_source: str
     hits: Hits

@@ -9,7 +9,10 @@ A keyword hit is a signal, not a verdict (docs/evidence.md). Per document, in th
 - ``medium:<n>``: at least ``medium_min_terms`` distinct medium terms (a medium rule that fired counts as
   one), each hit within ``medium_window`` characters of the next one (none: anywhere in the document); a
   medium hit lying inside another hit (法轮 in 法轮功) is not counted again;
-- low terms never decide.
+- low terms never decide;
+- ``classifier``: the classifier scored the document at or above ``classifier_unsafe_at`` (by default the
+  model's own threshold, from its card); ``medium+classifier``: a medium hit and a score at or above
+  ``classifier_with_medium_at`` (off unless the policy sets it).
 
 Hits inside an allow context were removed before (``scanner.scan.Scanner.analyse``). The policy is a TOML
 file (``--policy``; the bundled ``lexicons/policy.toml`` by default) with a name and a version; both, and
@@ -47,12 +50,15 @@ class Policy:
     version: str = "1"
     medium_min_terms: int = 2
     medium_window: int | None = 20
+    classifier_unsafe_at: float | None = None
+    classifier_with_medium_at: float | None = None
     path: str = ""
     sha256: str = ""
 
 
-_POLICY_KEYS = ("name", "version", "medium")
+_POLICY_KEYS = ("name", "version", "medium", "classifier")
 _MEDIUM_KEYS = ("min_terms", "window")
+_CLASSIFIER_KEYS = ("unsafe_at", "with_medium_at")
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -85,14 +91,32 @@ def load_policy(path: str | Path) -> Policy:
     elif not isinstance(window, int) or isinstance(window, bool) or window < 0:
         msg = f"{path}: [medium] window must be a number of characters or \"document\", not {window!r}"
         raise ConfigError(msg)
+    classifier = document.get("classifier", {})
+    if not isinstance(classifier, dict):
+        msg = f"{path}: [classifier] must be a table"
+        raise ConfigError(msg)
+    refuse_unknown_keys(classifier, _CLASSIFIER_KEYS, f"{path}: [classifier]")
+    thresholds = {key: _score(classifier.get(key), f"{path}: [classifier] {key}") for key in _CLASSIFIER_KEYS}
     return Policy(
         name=str(document.get("name", path.stem)),
         version=str(document["version"]),
         medium_min_terms=min_terms,
         medium_window=window,
+        classifier_unsafe_at=thresholds["unsafe_at"],
+        classifier_with_medium_at=thresholds["with_medium_at"],
         path=str(path),
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _score(value: Any, where: str) -> float | None:
+    """A score threshold in [0, 1]; absent or ``"model"`` means the model's own threshold (None)."""
+    if value is None or value == "model":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        msg = f"{where} must be a score between 0 and 1 (or \"model\"), not {value!r}"
+        raise ConfigError(msg)
+    return float(value)
 
 
 def default_policy() -> Policy:
@@ -165,6 +189,8 @@ class PolicyDetector(Detector):
                 if self._rules.severity[rule] in (_HIGH, _MEDIUM) and reason[doc].startswith("cooccur:"):
                     mask[doc] |= self._rules.categories[rule]
             self._decide_medium(batch, severity == _MEDIUM, [(r, d) for r, d in fired if self._rules.severity[r] == _MEDIUM], reason, mask)
+        if "classified" in batch.values and batch.values["classified"].any():
+            self._decide_by_classifier(batch, severity == _MEDIUM, reason, mask)
         unsafe = reason != ""
         return {"unsafe": pa.array(unsafe), "unsafe_reason": pa.array(reason.tolist(), pa.string()), "unsafe_mask": mask}
 
@@ -221,6 +247,21 @@ class PolicyDetector(Detector):
                 for rule in rules_per_doc.get(doc, []):
                     mask[doc] |= self._rules.categories[rule]
 
+    def _decide_by_classifier(self, batch: Batch, medium: np.ndarray, reason: np.ndarray, mask: np.ndarray) -> None:
+        """``classifier`` and ``medium+classifier`` for documents no keyword rule decided; a risk code the
+        classifier names is the document's category."""
+        scores = np.asarray(batch.values["classifier_score"].fill_null(-1.0))
+        labels = batch.values["classifier_label"].to_pylist()
+        unsafe_at = self.policy.classifier_unsafe_at if self.policy.classifier_unsafe_at is not None else batch.values["classifier_threshold"]
+        with_medium = np.zeros(batch.rows, dtype=bool)
+        if self.policy.classifier_with_medium_at is not None:
+            with_medium[batch.hits.row[medium]] = True
+            with_medium &= scores >= self.policy.classifier_with_medium_at
+        for doc in np.flatnonzero((reason == "") & ((scores >= unsafe_at) | with_medium)).tolist():
+            reason[doc] = "classifier" if scores[doc] >= unsafe_at else "medium+classifier"
+            if labels[doc] in RISKS:
+                mask[doc] |= category_bit(labels[doc])
+
     def count(self, batch: Batch) -> Counts:
         unsafe = np.asarray(batch.values["unsafe"], dtype=bool)
         masks = batch.values["unsafe_mask"]
@@ -232,6 +273,9 @@ class PolicyDetector(Detector):
         by_source = {name: {"unsafe_documents": n} for name, n in batch.per_source(unsafe).items()}
         # Per category in totals, not in ``by_category``: that holds what the keywords found.
         totals = {"unsafe_documents": int(np.count_nonzero(unsafe)), "unsafe_by_category": by_category, "allowed_hits": batch.allowed_hits}
+        classified = batch.values.get("classified")
+        if classified is not None and classified.any():  # the technical spot check's pass rate is over these
+            totals["classified_unsafe_documents"] = int(np.count_nonzero(unsafe & classified))
         return {"totals": totals, "by_source": by_source}
 
     @classmethod

@@ -1,6 +1,7 @@
 """The registered detectors, in the order they run (each sees the values of those before it) and in
 which their annotation columns appear. Adding a detector: its module, and one line here."""
 
+from scanner.detect.classifier import ClassifierDetector
 from scanner.detect.datatype import DataTypeDetector
 from scanner.detect.language import LanguageDetector
 from scanner.detect.pii import PiiDetector
@@ -14,5 +15,6 @@ DETECTORS = (
     DataTypeDetector,
     TokenDetector,
     PiiDetector,
+    ClassifierDetector,
     PolicyDetector,
 )

@@ -27,7 +27,6 @@ k + sources x k_per_source rows, texts truncated to ``text_chars`` characters.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from scanner.arrays import keyed_hashes
 
 DEFAULT_SEED = "gbt45654-2025"
 CANDIDATE_SCHEMA = pa.schema(
@@ -94,10 +95,8 @@ def truncate_texts(texts: pa.Array | pa.ChunkedArray, chars: int) -> pa.Array:
 
 
 def doc_hashes(doc_ids: Iterable[str], seed: str) -> np.ndarray:
-    """64-bit keyed BLAKE2b of each id, as uint64."""
-    key = hashlib.blake2b(seed.encode(), digest_size=32).digest()
-    digests = b"".join(hashlib.blake2b(d.encode(), key=key, digest_size=8).digest() for d in doc_ids)
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    """A document's rank: the 64-bit keyed BLAKE2b of its id (``scanner.arrays.keyed_hashes``)."""
+    return keyed_hashes(doc_ids, seed)
 
 
 def _within_source_rank_mask(sources: list[str], limit: int) -> np.ndarray:

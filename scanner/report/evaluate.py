@@ -31,18 +31,13 @@ from typing import Any
 import numpy as np
 
 from scanner.errors import ConfigError
+from scanner.evidence.labels import label_column, parse_label
 from scanner.evidence.outfolder import OutputFolder
 from scanner.evidence.sampling import wilson_interval
 from scanner.io.tables import read_rows, unformula
 from scanner.lexicon.taxonomy import RISKS
 from scanner.report.samples import merged_candidates, sample_spec
 
-LABEL_VALUES = {
-    "fail": True, "unsafe": True, "1": True, "不合格": True, "不通过": True,
-    "pass": False, "safe": False, "0": False, "合格": False, "通过": False,
-}  # fmt: skip
-"""Label cell (lower-cased, trimmed) -> unsafe."""
-LABEL_COLUMNS = ("label", "verdict")
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 45654
 SIGNAL_COLUMNS = ("doc_id", "flagged", "unsafe", "unsafe_reason", "source", "terms")
@@ -64,10 +59,10 @@ def read_labels(path: Path) -> list[Label]:
     if not rows:
         msg = f"{path}: the label file has no rows"
         raise ConfigError(msg)
-    column = next((c for c in LABEL_COLUMNS if c in rows[0][1]), None)
-    if column is None or "doc_id" not in rows[0][1]:
+    if "doc_id" not in rows[0][1]:
         msg = f"{path}: a label file needs the columns doc_id and label; columns found: {', '.join(rows[0][1])}"
         raise ConfigError(msg)
+    column = label_column(rows[0][1], f"{path}: a label file needs the columns doc_id and label")
     labels, seen = [], set()
     for where, cells in rows:
         doc_id = unformula(cells.get("doc_id", "").strip())
@@ -78,15 +73,12 @@ def read_labels(path: Path) -> list[Label]:
             msg = f"{where}: doc_id {doc_id!r} appears twice"
             raise ConfigError(msg)
         seen.add(doc_id)
-        raw = cells.get(column, "").strip().lower()
-        if raw not in LABEL_VALUES:
-            msg = f"{where}: bad label {cells.get(column, '')!r} for {doc_id!r} (expected pass/fail, 0/1, safe/unsafe, 合格/不合格 or 通过/不通过)"
-            raise ConfigError(msg)
+        unsafe = parse_label(cells.get(column, ""), where)
         category = cells.get("category", "").strip()
         if category and category not in RISKS:
             msg = f"{where}: unknown category {category!r} (expected a risk code such as A1.6)"
             raise ConfigError(msg)
-        labels.append(Label(doc_id, LABEL_VALUES[raw], category, where))
+        labels.append(Label(doc_id, unsafe, category, where))
     return labels
 
 

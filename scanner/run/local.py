@@ -168,7 +168,7 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
                 if _should_stop(config, total):
                     break
         return total
-    if not options.langid:
+    if not (options.langid or options.classifier):  # fastText (language ID, the classifier) holds the GIL
         scanner = Scanner(lexicon, options).warmed_up()  # before the threads: each would load the tokenizer
         events: Any = queue.SimpleQueue()
         stop = threading.Event()
