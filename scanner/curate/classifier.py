@@ -45,7 +45,7 @@ from scanner.io.tables import read_rows
 from scanner.lexicon.taxonomy import RISKS
 
 HYPERPARAMETERS = {"wordNgrams": 3, "dim": 16, "epoch": 10, "lr": 0.5, "loss": "softmax", "minCount": 1, "bucket": 2_000_000, "minn": 0, "maxn": 0}
-QUANTIZATION = {"cutoff": 100_000, "qnorm": True, "retrain": True, "dsub": 2}
+QUANTIZATION = {"cutoff": 100_000, "qnorm": False, "retrain": True, "dsub": 2}  # qnorm=True collapsed small models to one label
 HELD_BACK_SHARE = 0.2
 FOLDS = 5
 THRESHOLD_EPS = 0.005

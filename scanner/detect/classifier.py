@@ -233,3 +233,11 @@ class ClassifierDetector(Detector):
             name: {"classified_documents": n, "classifier_unsafe_documents": batch.per_source(unsafe).get(name, 0)} for name, n in batch.per_source(chosen).items()
         }
         return {"totals": {"classified_documents": int(chosen.sum()), "classifier_unsafe_documents": int(unsafe.sum())}, "by_source": by_source}
+
+    @classmethod
+    def report(cls, stats: Any, report: dict[str, Any]) -> None:
+        """Per source, ``classified_documents`` and ``classifier_unsafe_documents`` (0 without a classifier)."""
+        for name, entry in report["by_source"].items():
+            counted = stats.by_source.get(name, {})
+            for key in ("classified_documents", "classifier_unsafe_documents"):
+                entry[key] = counted.get(key, 0)

@@ -1,0 +1,184 @@
+"""The classifier: training writes a model and a card whose figures can be recounted, evaluation agrees
+with an independent count, a scan scores all documents or an order-free technical sample, the policy
+combines the score with the keywords, the technical spot check reports it; bad input is named."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import write_jsonl
+
+import scanner
+from scanner.cli import cli
+from scanner.curate.classifier import LabelledText, _held_back, read_labelled_texts
+from scanner.detect.classifier import Classifier, preprocess
+from scanner.detect.policy import Policy, load_policy
+from scanner.errors import ConfigError
+
+BAD = ["傻逼", "垃圾东西", "滚蛋", "去死吧", "白痴"]
+GOOD = ["今天天气很好", "我们去公园散步", "市场反应平稳", "新的政策发布了", "谢谢你的帮助", "电影很好看"]
+
+
+def _documents(count: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        unsafe = i % 2 == 0
+        words = [rng.choice(GOOD) for _ in range(3)] + ([rng.choice(BAD)] if unsafe else [])
+        rng.shuffle(words)
+        rows.append({"id": f"d{seed}-{i}", "text": "，".join(words), "label": int(unsafe), "source": ["forum", "news"][i % 3 == 0]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classifier")
+    write_jsonl(root / "train.jsonl", [{"text": r["text"], "label": r["label"]} for r in _documents(400, 1)])
+    result = CliRunner().invoke(cli, ["classifier", "train", str(root / "train.jsonl"), "-o", str(root / "m.ftz"), "--licence", "CC0-1.0", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    return root / "m.ftz"
+
+
+def test_training_writes_a_small_model_and_a_card_whose_figures_recount(model, tmp_path):
+    card = json.loads((model.parent / "m.ftz.json").read_text())
+    assert card["format"] == "scanner-classifier/1" and model.stat().st_size == card["model_bytes"] <= 5 * 2**20
+    assert card["training"]["files"][0]["licence"] == "CC0-1.0" and card["training"]["licences"] == ["CC0-1.0"]
+    assert 0 < card["threshold"] < 1 and "out-of-fold" in card["threshold_reason"]
+    texts, _ = read_labelled_texts(model.parent / "train.jsonl")
+    held = _held_back(texts)
+    assert card["training"]["held_back"] == int(held.sum()) and card["training"]["documents"] == len(texts) - int(held.sum())
+    classifier = Classifier.load(model)
+    scores, _ = classifier.predict([t.text for t, h in zip(texts, held) if h])
+    truth = np.array([t.unsafe for t, h in zip(texts, held) if h])
+    tp = int(np.sum(truth & (scores >= card["threshold"])))
+    assert card["held_back"]["true_positives"] == tp and card["held_back"]["unsafe"] == int(truth.sum())
+    assert card["held_back"]["f1"] > 0.9  # the words decide: an easy task
+
+
+def test_the_held_back_split_does_not_depend_on_the_order_of_the_files():
+    texts = [LabelledText(f"文本{i}", i % 2 == 0) for i in range(200)]
+    shuffled = texts[::-1]
+    assert {t.text for t, h in zip(texts, _held_back(texts)) if h} == {t.text for t, h in zip(shuffled, _held_back(shuffled)) if h}
+
+
+def test_evaluation_agrees_with_an_independent_count(model, tmp_path):
+    test = _documents(120, 2)
+    write_jsonl(tmp_path / "test.jsonl", [{"text": r["text"], "label": r["label"], "category": "A4.3" if r["label"] else ""} for r in test])
+    result = CliRunner().invoke(cli, ["classifier", "evaluate", str(model), str(tmp_path / "test.jsonl"), "--json"])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads(result.output)
+    classifier = Classifier.load(model)
+    scores, _ = classifier.predict([r["text"] for r in test])
+    truth = np.array([bool(r["label"]) for r in test])
+    predicted = scores >= classifier.threshold
+    tp, fp, fn = int(np.sum(truth & predicted)), int(np.sum(~truth & predicted)), int(np.sum(truth & ~predicted))
+    m = evaluation["at_threshold"]
+    assert (m["true_positives"], m["false_positives"], m["false_negatives"]) == (tp, fp, fn)
+    assert m["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert [row["threshold"] for row in evaluation["sweep"]][:3] == [0.05, 0.1, 0.15]
+    assert evaluation["by_category"]["A4.3"]["recall"] == pytest.approx(tp / int(truth.sum()))
+
+
+def test_preprocessing_splits_han_and_keeps_latin_words():
+    assert preprocess("Hello，World! 你好 https://x.cn/a @bob") == "hello , world ! 你 好 __url__ __user__"
+    assert "\n" not in preprocess("第一行\n第二行")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"text": "好", "label": "maybe"}], r"train.jsonl:1: bad label 'maybe'"),
+        ([{"body": "好", "label": 1}], "need the columns text and label"),
+        ([{"text": "  ", "label": 1}], r"train.jsonl:1: empty text"),
+        ([{"text": "好", "label": 1, "category": "Z1"}], r"train.jsonl:1: unknown category 'Z1'"),
+        ([{"text": "好", "label": 1}], "at least 5 unsafe and 5 safe"),
+    ],
+)
+def test_bad_training_labels_name_the_row(tmp_path, rows, message):
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    result = CliRunner().invoke(cli, ["classifier", "train", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "m.ftz")])
+    assert result.exit_code == 2 and re.search(message, result.output), result.output
+
+
+def test_a_model_without_its_card_is_refused(tmp_path, model):
+    (tmp_path / "lonely.ftz").write_bytes(model.read_bytes())
+    with pytest.raises(ConfigError, match="lonely.ftz.json: cannot read the classifier's card"):
+        Classifier.load(tmp_path / "lonely.ftz")
+
+
+def _scan(tmp_path, model, *args):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    write_jsonl(tmp_path / "in.jsonl", [{k: r[k] for k in ("id", "text", "source")} for r in _documents(300, 3)])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / "in.jsonl"), "--out", str(out), "--no-langid", "--no-progress", "--tokens", "off",
+                                      "--classifier", str(model), "--annotate", *args])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "report.json").read_text())
+
+
+def test_a_scan_scores_every_document_and_the_policy_and_check_use_it(tmp_path, model):
+    out, report = _scan(tmp_path, model, "--workers", "1")
+    annotations = pq.read_table(next((out / "annotations").glob("*.parquet"))).to_pylist()
+    threshold = Classifier.load(model).threshold
+    assert all(r["classifier_score"] is not None for r in annotations)
+    assert all((r["unsafe_reason"] == "classifier") == (r["classifier_score"] >= threshold and not r["flagged"]) for r in annotations)
+    classified_unsafe = sum(1 for r in annotations if r["classifier_score"] >= threshold)
+    assert report["totals"]["classified_documents"] == 300 and report["totals"]["classifier_unsafe_documents"] == classified_unsafe
+    assert sum(s["classified_documents"] for s in report["by_source"].values()) == 300
+    check = next(c for c in report["checks"] if c["id"] == "technical-spot-check")
+    unsafe = sum(1 for r in annotations if r["unsafe"])
+    assert check["techniques"] == ["keywords", "classifier"] and check["screened_documents"] == 300
+    assert check["value"] == pytest.approx(1 - unsafe / 300)
+    assert report["options"]["classifier_sha256"] == Classifier.load(model).sha256
+
+
+def test_the_technical_sample_is_order_free_and_about_a_tenth(tmp_path, model):
+    first = _scan(tmp_path / "a", model, "--classify", "sample", "--workers", "1")[0]
+    second = _scan(tmp_path / "b", model, "--classify", "sample", "--workers", "2", "--unit-mb", "0.001")[0]
+
+    def classified(out):
+        rows = [r for p in sorted((out / "annotations").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+        return {r["doc_id"] for r in rows if r["classifier_score"] is not None}
+
+    assert classified(first) == classified(second) and 10 <= len(classified(first)) <= 60
+    report = json.loads((first / "report.json").read_text())
+    check = next(c for c in report["checks"] if c["id"] == "technical-spot-check")
+    assert check["screened_documents"] == len(classified(first)) and check["scanned_share"] == pytest.approx(len(classified(first)) / 300)
+
+
+def test_the_policy_thresholds_for_the_classifier(tmp_path, model):
+    path = tmp_path / "lex.tsv"
+    path.write_text("term\tcategory\tseverity\n政策\tA1.8\tmedium\n", encoding="utf-8")
+    lexicon = scanner.load_lexicon(path)
+    texts = ["新的政策发布了，傻逼", "新的政策发布了"]
+    strict = scanner.Scanner(lexicon, scanner.ScanOptions(langid=False, classifier=str(model), policy=Policy(classifier_unsafe_at=1.0, classifier_with_medium_at=0.0)))
+    assert strict.annotate(pa.table({"text": texts}))["unsafe_reason"].to_pylist() == ["medium+classifier", "medium+classifier"]
+    plain = scanner.Scanner(lexicon, scanner.ScanOptions(langid=False, classifier=str(model)))
+    reasons = plain.annotate(pa.table({"text": texts}))["unsafe_reason"].to_pylist()
+    assert reasons[0] == "classifier" and reasons[1] == ""
+    policy_file = tmp_path / "p.toml"
+    policy_file.write_text('version = "1"\n[classifier]\nunsafe_at = 0.9\nwith_medium_at = 0.4\n', encoding="utf-8")
+    assert (load_policy(policy_file).classifier_unsafe_at, load_policy(policy_file).classifier_with_medium_at) == (0.9, 0.4)
+    policy_file.write_text('version = "1"\n[classifier]\nunsafe_at = 2\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[classifier\] unsafe_at must be a score between 0 and 1"):
+        load_policy(policy_file)
+
+
+def test_training_from_the_verdicts_imported_into_a_scan(tmp_path, model):
+    out, _ = _scan(tmp_path, model, "--sample-size", "60")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sample", "export", str(out), "--format", "jsonl", "-o", str(tmp_path / "s.jsonl")]).exit_code == 0
+    sheet = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text(encoding="utf-8").splitlines()]
+    write_jsonl(tmp_path / "f.jsonl", [{**r, "verdict": "fail" if any(b in r["text"] for b in BAD) else "pass"} for r in sheet])
+    assert runner.invoke(cli, ["sample", "import", str(out), str(tmp_path / "f.jsonl")]).exit_code == 0
+    result = runner.invoke(cli, ["classifier", "train", "--from", str(out), "-o", str(tmp_path / "own.ftz"), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "own.ftz.json").read_text())
+    assert card["training"]["documents"] + card["training"]["held_back"] == 60 and "human verdicts" in card["training"]["files"][0]["path"]
