@@ -1,5 +1,5 @@
 """Process resources that the scan manages on purpose: Arrow's CPU thread pool, the garbage
-collector, and the memory that forked workers share.
+collector, the memory that forked workers share, and where a signal's exception is raised.
 
 pyarrow runs some kernels (a ``take`` over a table's columns, ``group_by``) on its own pool of one
 thread per core. A scan worker is meant to be one core, so the pool only competes with the other
@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -83,3 +83,37 @@ def fork_ready() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+_deferring = 0
+_pending: list[BaseException] = []
+
+
+def interrupt(exception: BaseException) -> None:
+    """For signal handlers: raise ``exception`` now or, inside ``deferred_interrupts``, at its next check."""
+    if _deferring:
+        _pending.append(exception)
+        return
+    raise exception
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[Callable[[], None]]:
+    """Within the block, an exception a signal handler passes to ``interrupt`` is raised only where the
+    block calls the check it is given (and at its end), at points that hold no lock. Raised wherever the
+    main thread happens to be, it can land inside ``threading.Condition.wait`` (which
+    ``concurrent.futures.wait`` uses) between releasing and re-taking its lock, and come out as
+    ``RuntimeError: release unlocked lock`` instead. Main thread only, as signal handlers are."""
+    global _deferring  # noqa: PLW0603 - one main thread per process
+
+    def check() -> None:
+        if _pending:
+            raise _pending.pop()
+
+    _deferring += 1
+    try:
+        yield check
+        check()
+    finally:
+        _deferring -= 1
+        _pending.clear()

@@ -14,11 +14,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import synthetic_rows, write_jsonl
+
+from scanner.resources import deferred_interrupts, interrupt
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "killpg") or not Path("/proc").is_dir(), reason="POSIX signals and process groups, Linux /proc")
 
@@ -175,3 +178,24 @@ def test_sigterm_stops_a_ray_scan_with_exit_143(tmp_path, big, lexicon_file):
     assert len(stats_files(out)) < FILES // 4
     assert running(workers, timeout=30) == [], "Ray processes outlived the scan"
     assert not (out / "report.json").exists()
+
+
+def wait_through_a_signal(seconds: float) -> bool:
+    """Wait on a threading.Event (a Condition) while SIGUSR1 arrives 0.1 s in."""
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    return threading.Event().wait(seconds)
+
+
+def test_a_signal_inside_deferred_interrupts_is_raised_at_a_check_not_inside_a_wait():
+    """REGRESSION: Ctrl-C raised inside ``concurrent.futures.wait`` (a Condition's wait, between
+    releasing and re-taking its lock) came out as ``RuntimeError: release unlocked lock``, exit 1."""
+    previous = signal.signal(signal.SIGUSR1, lambda number, frame: interrupt(KeyboardInterrupt()))
+    try:
+        with deferred_interrupts() as check:
+            assert wait_through_a_signal(1.0) is False  # the wait ran its course, nothing was raised inside it
+            with pytest.raises(KeyboardInterrupt):
+                check()
+        with pytest.raises(KeyboardInterrupt):  # outside the block: raised at once, inside the wait
+            wait_through_a_signal(10.0)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

@@ -40,6 +40,7 @@ from scanner.lexicon.load import Lexicon, load_lexicons
 from scanner.match.engines import DEFAULT_ENGINE, ENGINES
 from scanner.match.normalize import DEFAULT_STEPS, STEPS
 from scanner.report.build import write_report
+from scanner.resources import interrupt
 from scanner.run.progress import Progress
 from scanner.run.scan import plan, run_scan
 from scanner.run.unit import RunConfig
@@ -54,30 +55,37 @@ class _Terminated(KeyboardInterrupt):
 
 
 def _stops_on_signals(command):
-    """SIGINT and SIGTERM stop the scan: the first raises in the main thread, where the executor
-    cancels pending units and stops running ones (``scanner.run.local``; finished units stay, a
-    re-run resumes), then the command exits 130 or 143. Later signals are ignored meanwhile, so a
-    second Ctrl-C cannot break off that (bounded) clean-up and orphan worker processes."""
+    """SIGINT and SIGTERM stop the scan: the first raises KeyboardInterrupt (or ``_Terminated``) in the
+    main thread, where the executor takes it at a safe point (``scanner.resources.interrupt``), cancels
+    pending units and stops running ones (``scanner.run.local``; finished units stay, a re-run
+    resumes); then the command exits 130 or 143, whatever exception the signal ended in. Later signals
+    are ignored meanwhile, so a second Ctrl-C cannot break off that (bounded) clean-up and orphan
+    worker processes."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
             return command(*args, **kwargs)
         previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+        received: list[int] = []
 
         def stop(number: int, frame: Any) -> None:
             for other in previous:
                 signal.signal(other, signal.SIG_IGN)
-            raise _Terminated if number == signal.SIGTERM else KeyboardInterrupt
+            received.append(number)
+            interrupt(_Terminated() if number == signal.SIGTERM else KeyboardInterrupt())
 
         for number in previous:
             signal.signal(number, stop)
         try:
             return command(*args, **kwargs)
-        except KeyboardInterrupt as e:
-            what = "terminated" if isinstance(e, _Terminated) else "interrupted"
+        except BaseException:
+            if not received:
+                raise
+            terminated = received[0] == signal.SIGTERM
+            what = "terminated" if terminated else "interrupted"
             click.echo(click.style(f"\n{what}: finished units are kept, partial ones were discarded; run the same command again to resume", fg="yellow"), err=True)
-            sys.exit(EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED)
+            sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
         finally:
             for number, handler in previous.items():
                 if handler is not None:

@@ -9,7 +9,8 @@
 - language ID off: worker *threads* sharing one compiled scanner. Matching (ahocorasick-rs) and
   Parquet decoding release the GIL, so threads scale without process start-up or pickling.
 
-Stopping (Ctrl-C, SIGTERM, any error in the driver): pending units are cancelled and running ones are
+Stopping (Ctrl-C, SIGTERM, any error in the driver): the driver takes a signal's exception at a safe
+point (``scanner.resources.deferred_interrupts``), within 0.2 s; pending units are cancelled and running ones are
 abandoned at their next batch (``Stopped``, raised from ``run_shard``'s ``on_batch``); a unit writes its
 outputs only at its end, each atomically and the stats file last, so an abandoned unit leaves nothing
 and a re-run scans it again. Threads cannot be killed, so this is how they stop: within one batch
@@ -40,7 +41,7 @@ from scanner.evidence.stats import ShardStats
 from scanner.io import storage
 from scanner.io.discovery import Shard
 from scanner.lexicon.load import Lexicon
-from scanner.resources import arrow_cpu_threads, fork_ready
+from scanner.resources import arrow_cpu_threads, deferred_interrupts, fork_ready
 from scanner.run.progress import Tracker, UnitResult
 from scanner.run.unit import RunConfig, run_shard
 from scanner.scan import Scanner, ScanOptions
@@ -80,18 +81,20 @@ def _should_stop(config: RunConfig, total: ShardStats) -> bool:
 def _drive(pool: Executor, submit: Callable[[Shard], Future], units: list[Shard], tracker: Tracker, events: Any, config: RunConfig) -> ShardStats:
     """Submit every unit, then merge results as they complete while relaying batch progress."""
     total = ShardStats()
-    pending = {submit(unit): unit for unit in units}
-    while pending:
-        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        _drain(events, tracker)
-        for future in done:
-            result = future.result()
-            tracker.finished(pending.pop(future), result)
-            total.absorb(result.stats)
-        if _should_stop(config, total):
-            for future in pending:
-                future.cancel()
-            break
+    with deferred_interrupts() as check:  # Ctrl-C is raised here, not inside wait()'s lock handling
+        pending = {submit(unit): unit for unit in units}
+        while pending:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            check()
+            _drain(events, tracker)
+            for future in done:
+                result = future.result()
+                tracker.finished(pending.pop(future), result)
+                total.absorb(result.stats)
+            if _should_stop(config, total):
+                for future in pending:
+                    future.cancel()
+                break
     return total
 
 
@@ -132,15 +135,19 @@ def _stop_processes(pool: ProcessPoolExecutor, stop: Any) -> None:
     cancelled; workers alive after ``STOP_GRACE`` seconds are terminated, then killed.
     ``ProcessPoolExecutor`` has no public handle on its processes before Python 3.14
     (``terminate_workers``), so they are taken from ``_processes`` (there since 3.2), before
-    ``shutdown`` drops it."""
+    ``shutdown`` drops it; likewise its manager thread, which is joined at the end: left running, it
+    can close its wake-up pipe while the interpreter's exit hook writes to it (an ``OSError`` at exit)."""
     stop.set()
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     stubborn = _still_running(processes, STOP_GRACE)
     for process in stubborn:
         process.terminate()
     for process in _still_running(stubborn, 1.0):
         process.kill()
+    if manager is not None:
+        manager.join(STOP_GRACE)
 
 
 def _start_method(units: list[Shard], config: RunConfig) -> str:
@@ -160,9 +167,14 @@ def run_local(units: list[Shard], lexicon: Lexicon, options: ScanOptions, config
     if workers <= 1:
         scanner = Scanner(lexicon, options)
         total = ShardStats()
-        with arrow_cpu_threads(1):
+        with arrow_cpu_threads(1), deferred_interrupts() as check:  # Ctrl-C abandons the unit at its next batch
+
+            def on_batch(documents: int, size: int, name: str) -> None:
+                check()
+                tracker.batch(name, documents, size)
+
             for unit in units:
-                result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: tracker.batch(name, docs, size))
+                result = run_shard(scanner, unit, config, lambda docs, size, name=unit.name: on_batch(docs, size, name))
                 tracker.finished(unit, result)
                 total.absorb(result.stats)
                 if _should_stop(config, total):
