@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import scanner
-from scanner.lexicon.load import ascii_lower, is_ascii_alnum
+from scanner.lexicon.terms import ascii_lower, is_ascii_alnum
 from scanner.match.matcher import Matcher
 from scanner.match.normalize import DEFAULT_STEPS, NFKC_KEPT, STEPS, is_han, term_steps
 

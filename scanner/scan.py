@@ -26,8 +26,9 @@ from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, 
 from scanner.evidence.stats import BatchCounts, ShardStats
 from scanner.io.discovery import Shard
 from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
-from scanner.lexicon.load import ALLOW, Lexicon
+from scanner.lexicon.load import Lexicon
 from scanner.lexicon.taxonomy import RISK_CODES
+from scanner.lexicon.terms import ALLOW
 from scanner.match.engines import DEFAULT_ENGINE
 from scanner.match.hits import STEP_BITS, Hits
 from scanner.match.matcher import Matcher

@@ -8,7 +8,8 @@ columns with numpy and to terms through lexicon expansion instead.
 
 from __future__ import annotations
 
-from scanner.lexicon.load import Lexicon, Term, ascii_lower, is_ascii_alnum
+from scanner.lexicon.load import Lexicon
+from scanner.lexicon.terms import Term, ascii_lower, is_ascii_alnum
 from scanner.match.normalize import needed_steps, normalize, term_steps
 
 

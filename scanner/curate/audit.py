@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from scanner.lexicon.lint import lint_lexicon
-from scanner.lexicon.load import Lexicon, match_key
+from scanner.lexicon.load import Lexicon
 from scanner.lexicon.taxonomy import keyword_library_rules
+from scanner.lexicon.terms import SEVERITIES, match_key
 from scanner.match.normalize import DEFAULT_STEPS, normalize, term_steps
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -71,7 +72,8 @@ def normalized_findings(lexicon: Lexicon, steps: tuple[str, ...] = DEFAULT_STEPS
 
 def audit_lexicon(lexicon: Lexicon, profile_name: str, steps: tuple[str, ...] = DEFAULT_STEPS) -> dict:
     """The audit as a JSON-ready dict; ``verdict`` is pass only if every keyword-library rule holds.
-    ``normalized`` holds ``normalized_findings`` under ``steps`` (the scan's ``--normalize``)."""
+    ``normalized`` holds ``normalized_findings`` under ``steps`` (the scan's ``--normalize``). What the
+    unsafe policy reads is listed too: terms per severity, the co-occurrence rules and the allow rows."""
     counts = lexicon.terms_by_category()
     rules = keyword_library_rules(len(lexicon.terms), counts, profile_name)
     return {
@@ -81,10 +83,13 @@ def audit_lexicon(lexicon: Lexicon, profile_name: str, steps: tuple[str, ...] = 
         "profile": profile_name,
         "terms": len(lexicon.terms),
         "terms_by_category": counts,
+        "terms_by_severity": {s: sum(t.severity == s for t in lexicon.terms) for s in SEVERITIES},
+        "cooccurrence_rules": [{"rule": r.text, "severity": r.severity, "categories": sorted(r.categories)} for r in lexicon.rules],
+        "allow": list(lexicon.allow),
         "rules": rules,
         "verdict": "pass" if all(r["status"] == "pass" for r in rules) else "fail",
         "failing_rules": [r["rule"] for r in rules if r["status"] == "fail"],
-        **lint_lexicon(lexicon),
+        **lint_lexicon(lexicon.terms, lexicon.duplicates),
         "normalize": list(steps),
         "normalized": normalized_findings(lexicon, steps),
     }

@@ -33,8 +33,9 @@ import pyarrow as pa
 from scanner.detect.base import Batch, Counts, Detector
 from scanner.errors import ConfigError
 from scanner.io.config import parse_toml, refuse_unknown_keys
-from scanner.lexicon.load import SEVERITIES, Lexicon, match_key
+from scanner.lexicon.load import Lexicon
 from scanner.lexicon.taxonomy import RISK_CODES, RISKS, category_bit
+from scanner.lexicon.terms import SEVERITIES, match_key
 from scanner.match.hits import Hits
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "lexicons" / "policy.toml"

@@ -11,10 +11,9 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
-if TYPE_CHECKING:
-    from scanner.lexicon.load import Lexicon
+from scanner.lexicon.terms import Term
 
 
 def is_cjk(char: str) -> bool:
@@ -37,12 +36,13 @@ def character_findings(term: str) -> dict[str, str]:
     return found
 
 
-def lint_lexicon(lexicon: Lexicon) -> dict:
-    """Profile-independent findings: duplicates, never-matching terms, single-character CJK terms."""
-    single = [t.text for t in lexicon.terms if len(t.text) == 1 and is_cjk(t.text)]
-    findings = [(t.text, character_findings(t.text)) for t in lexicon.terms]
+def lint_lexicon(terms: Iterable[Term], duplicates: Iterable[tuple[str, tuple[str, ...]]]) -> dict:
+    """Profile-independent findings: duplicates (match key, places), never-matching terms, single-character CJK terms."""
+    terms = list(terms)
+    single = [t.text for t in terms if len(t.text) == 1 and is_cjk(t.text)]
+    findings = [(t.text, character_findings(t.text)) for t in terms]
     return {
-        "duplicates": [{"term": key, "places": list(places)} for key, places in lexicon.duplicates],
+        "duplicates": [{"term": key, "places": list(places)} for key, places in duplicates],
         "never_match": [{"term": text, "reason": found["Cs"]} for text, found in findings if "Cs" in found],
         "hidden_characters": [{"term": text, "reason": found["Cf"]} for text, found in findings if "Cf" in found],
         "single_char_cjk": single,

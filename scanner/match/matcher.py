@@ -63,8 +63,9 @@ import pyarrow.compute as pc
 
 from scanner.arrays import ASCII_ALNUM, byte_mask, offsets_and_data
 from scanner.errors import ConfigError
-from scanner.lexicon.load import Lexicon, ascii_lower
+from scanner.lexicon.load import Lexicon
 from scanner.lexicon.taxonomy import category_bit
+from scanner.lexicon.terms import ascii_lower
 from scanner.match.engines import DEFAULT_ENGINE, ENGINES
 from scanner.match.hits import STEP_BITS, Hits, concat_hits, empty_hits
 from scanner.match.normalize import STEPS, needed_steps, normalize, t2s_preimages, t2s_table
@@ -111,7 +112,8 @@ class Matcher:
 
     ``steps`` are normalisation step names (``scanner.match.normalize.STEPS``); none means raw matching.
 
-    >>> from scanner.lexicon.load import Lexicon, Term
+    >>> from scanner.lexicon.load import Lexicon
+    >>> from scanner.lexicon.terms import Term
     >>> m = Matcher(Lexicon("demo", "1", (Term("哈哈", frozenset({"A1.6"})),)))
     >>> len(m.find(pa.array(["哈哈哈"])))
     2

@@ -39,7 +39,7 @@ import numpy as np
 
 from scanner.errors import ConfigError
 from scanner.io import cache
-from scanner.lexicon.load import ascii_lower, is_ascii_alnum
+from scanner.lexicon.terms import ascii_lower, is_ascii_alnum
 
 STEPS = ("invisible", "nfkc", "casefold", "separators", "repeats", "t2s")
 CHAR_STEPS = frozenset({"invisible", "nfkc", "casefold", "t2s"})

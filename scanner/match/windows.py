@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from scanner.lexicon.load import ascii_lower
+from scanner.lexicon.terms import ascii_lower
 from scanner.match.normalize import t2s_table
 from scanner.match.textview import CharTable, code_points_at
 
