@@ -1,4 +1,5 @@
-"""``scanner lexicon audit|import``: audit lexicons against the keyword-library rules, convert word lists."""
+"""``scanner lexicon audit|import|tune``: audit lexicons against the keyword-library rules, convert word lists,
+tune a lexicon on text known to be clean."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from scanner.match.normalize import parse_steps
 
 @click.group()
 def lexicon() -> None:
-    """Audit and convert lexicons."""
+    """Audit, convert and tune lexicons."""
 
 
 @lexicon.command("audit")
@@ -37,6 +38,7 @@ def lexicon_audit(path, profile, normalize, as_json) -> None:
         return
     click.echo(f"{audit['name']} {audit['version']}: {audit['terms']} terms, fingerprint {audit['fingerprint']}")
     click.echo(f"keyword-library verdict ({profile}): {audit['verdict']}")
+    click.echo("terms by severity: " + ", ".join(f"{severity} {count}" for severity, count in audit["terms_by_severity"].items()))
     for rule in audit["rules"]:
         mark = click.style("pass", fg="green") if rule["status"] == "pass" else click.style("fail", fg="red")
         click.echo(f"  {rule['rule']:<6} {rule['value']:>7} / {rule['threshold']:<6} {mark}")
@@ -47,6 +49,12 @@ def lexicon_audit(path, profile, normalize, as_json) -> None:
         click.echo(f"{title}: {len(audit[key])}")
         for item in audit[key][:20]:
             click.echo(f"  {item['term']!r}: {item['reason']}")
+    click.echo(f"co-occurrence rules: {len(audit['cooccurrence_rules'])}")
+    for rule in audit["cooccurrence_rules"][:20]:
+        click.echo(f"  {rule['rule']} ({rule['severity']}; {', '.join(rule['categories'])})")
+    click.echo(f"allow rows: {len(audit['allow'])}")
+    for context in audit["allow"][:20]:
+        click.echo(f"  {context}")
     for warning in audit["warnings"]:
         click.echo(click.style(f"warning: {warning}", fg="yellow"))
     found = audit["normalized"]
@@ -77,3 +85,58 @@ def lexicon_import(wordlists, categories, language, output) -> None:
     click.echo(f"wrote {written} terms to {output}")
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+@lexicon.command("tune")
+@click.argument("lexicons", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--reference", "references", multiple=True, required=True, metavar="PATH",
+              help="Text known to be clean: files, folders or globs, as `scanner scan` reads them; repeatable.")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV, XLSX, JSONL or Parquet with text and label (pass/fail, 0/1, safe/unsafe, 合格/不合格, 通过/不通过).")
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Folder for lexicon.tsv and changes.tsv.")
+@click.option("--normalize", default="default", show_default=True, metavar="LIST", help="The scan's normalisation steps: terms are measured as the scan will match them.")
+@click.option("--text-column", default="text", show_default=True, help="Text column of the references.")
+@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The unsafe policy the estimates use, as `scanner scan --policy` (default: the bundled one).")
+@config_errors_exit_2
+def lexicon_tune(lexicons, references, labels_path, out_dir, normalize, text_column, policy_path) -> None:
+    """Propose per term (keep, demote, allow contexts, co-occurrence rules, drop) from how often it hits
+    REFERENCE text known to be clean and, with --labels, how precise it is on labelled documents."""
+    from scanner.curate.tune import read_labelled_texts, tune
+    from scanner.detect.policy import default_policy
+    from scanner.io.readers import Columns
+    from scanner.scan import ScanOptions
+
+    labelled = read_labelled_texts(labels_path) if labels_path else None
+    options = ScanOptions(columns=Columns(text=text_column), normalize=parse_steps(normalize), policy=policy_path or default_policy())
+    result = tune(list(lexicons), list(references), out_dir, options, labelled)
+    refs = result.references
+    click.echo(
+        f"references: {result.files} files, {refs.documents:,} documents, {refs.chars:,} characters"
+        f" ({refs.han_chars:,} Han, {refs.ascii_letters:,} ASCII letters)" + (f", {result.rejected_rows} rows rejected" if result.rejected_rows else "")
+    )
+    if labelled:
+        click.echo(f"labels: {len(labelled):,} documents ({sum(u for _, u in labelled):,} unsafe)")
+    else:
+        click.echo(click.style("no --labels: tuning only removes noise; without labels no term is judged risky, so an uncategorised list decides little", fg="yellow"))
+    actions = ", ".join(f"{action} {count:,}" for action, count in result.actions().items())
+    severities = ", ".join(f"{severity} {count:,}" for severity, count in result.severities().items())
+    click.echo(f"{len(result.decisions):,} terms: {actions} (severity: {severities}); {result.allow_rows:,} allow rows, {result.rules:,} co-occurrence rules")
+    for script, held in result.unmeasured_scripts.items():
+        name = "Han characters" if script == "han" else "ASCII letters"
+        click.echo(click.style(f"warning: the references hold {held:,} {name} (< 200,000): no term of that script was made high by default or by labels", fg="yellow"), err=True)
+    click.echo("unsafe share of the references" + (" (labels: precision / recall of unsafe)" if labelled else "") + ":")
+    rows = [("before tuning", result.before), ("tuned on them", result.after)]
+    rows += [(f"held out, tuned on half {half + 1}", estimate) for half, estimate in enumerate(result.held_out)]
+    for number, (name, estimate) in enumerate(rows):
+        line = f"  {name:<27} {_share(estimate.unsafe_share):>7}"
+        if labelled:
+            line += f"   ({_share(estimate.precision)} / {_share(estimate.recall)})"
+        if number >= 2 and len(estimate.by_file) > 1:
+            worst, (documents, unsafe) = max(estimate.by_file.items(), key=lambda kv: kv[1][1] / max(kv[1][0], 1))
+            line += f"; worst file {worst} {_share(unsafe / max(documents, 1))}"
+        click.echo(line)
+    click.echo("  (held out: tuned on one half of the documents, measured on the other; the tuned-on figure understates new text)")
+    click.echo(f"wrote {result.lexicon_path} (scan with --lexicon) and {result.changes_path} (review)")
