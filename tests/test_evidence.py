@@ -207,7 +207,7 @@ def test_verdicts_count_only_for_documents_of_the_current_sample(scanned, tmp_pa
     assert check(report_of(scanned), "human-spot-check")["sample_size"] == 50
     root = scanned.parent
     args = ["scan", str(root / "in"), "--out", str(scanned), "--lexicon", str(root / "lex.csv"), "--sources", str(root / "sources.toml"),
-            "--sample-size", "50", "--sample-per-source", "5", "--workers", "1", "--sample-seed", "another"]
+            "--sample-size", "50", "--sample-per-source", "5", "--workers", "1", "--sample-seed", "another", "--force"]  # another scan: --force replaces it, verdicts stay
     assert runner.invoke(cli, args).exit_code == 0
     assert runner.invoke(cli, ["sample", "export", str(scanned), "--format", "jsonl", "-o", str(tmp_path / "new.jsonl")]).exit_code == 0
     kept = [verdicts[r["doc_id"]] for r in _read_sheet(tmp_path / "new.jsonl") if r["doc_id"] in verdicts]

@@ -204,7 +204,8 @@ def test_scanning_into_a_folder_of_another_lexicon_or_options_is_refused_before_
     result = scan(str(corpus / "a.jsonl"), "--out", str(out), *options(other), expect=2)  # the other inputs' units stay as they were
     assert f"was made with another {what}, so no report could merge it with this scan; scan into a fresh --out" in result.output
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    scan(str(corpus), "--out", str(out), *options(other))  # every input again: every unit is redone
+    scan(str(corpus), "--out", str(out), *options(other), expect=2)  # every input again: refused too, it would replace the other scan
+    scan(str(corpus), "--out", str(out), *options(other), "--force")  # --force replaces it: every unit is redone
     assert report_of(out)["totals"]["documents"] == 1440
 
 
@@ -478,7 +479,10 @@ def test_a_tokenizer_file_changed_in_place_redoes_the_units(tmp_path):
         tokenizer.pre_tokenizer = splitter
         tokenizer.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
         tokenizer.save(str(path))
-        scan(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o"), "--tokens", "exact", "--tokenizer", str(path), "--no-langid")
+        args = [str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o"), "--tokens", "exact", "--tokenizer", str(path), "--no-langid"]
+        if totals:  # the rewritten file makes the options another scan's: refused, replaced with --force
+            assert "was made with another scan options" in scan(*args, expect=2).output
+        scan(*args, *(["--force"] if totals else []))
         report = report_of(tmp_path / "o")
         totals.append(report["filing_table"]["totals"]["tokens"])
         digests.append(report["options"]["tokenizer_sha256"])

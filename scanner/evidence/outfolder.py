@@ -46,9 +46,12 @@ MERGED_PROVENANCE = (("tool", "tool version"), ("lexicon", "lexicon"), ("langid"
 """The ``run`` blocks every unit of one report must share, with what they are called in messages."""
 STATS, ANNOTATIONS, CANDIDATES, RESERVE, IDS, PLANS, SAMPLES = "shards", "annotations", "samples/candidates", "samples/reserve", "ids", "plans", "samples"
 REPORT_FILES = ("report.json", "report.md", "report.html")
+FILING_TABLES = ("filing_table.csv", "filing_table.xlsx")
 HUMAN_SAMPLE = "human_sample.parquet"
 HUMAN_LABELS = "human_labels.json"
 EVALUATION_LABELS, EVALUATION = "evaluation_labels.json", "evaluation.json"
+SAMPLE_SHEETS, SHEET_FORMATS = ("human_sample", "per_source_sample"), ("csv", "xlsx", "jsonl")
+"""``samples/<sheet>.<format>``, what ``scanner sample export`` writes (``scanner.report.sheets.FORMATS``)."""
 _UNIT_OUTPUTS = ((STATS, ".json"), (ANNOTATIONS, ".parquet"), (CANDIDATES, ".parquet"), (RESERVE, ".parquet"), (IDS, ".npy"))
 _UNIT_NAME = re.compile(r"^(?P<file>.+-[0-9a-f]{10})(?:-rg\d+-\d+)?$")
 
@@ -64,6 +67,11 @@ def _content_sha256(shard: Shard) -> str:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def run_digest(run: dict[str, Any]) -> str:
+    """A digest of the provenance blocks (``MERGED_PROVENANCE``) of a run's description (``Scanner.describe()``)."""
+    return hashlib.sha256(json.dumps({key: run[key] for key, _ in MERGED_PROVENANCE}, sort_keys=True).encode()).hexdigest()
 
 
 def unit_identity(shard: Shard, run: dict[str, Any], *, annotate: bool) -> dict[str, Any]:
@@ -229,37 +237,91 @@ class OutputFolder:
 
     # -- plans ---------------------------------------------------------------------------------
 
-    def refuse_foreign_units(self, units: list[Shard], run: dict[str, Any]) -> None:
-        """Before any work: a ``ConfigError`` if OUT already holds units of other inputs made with another
-        lexicon, language model, options or tool version (``run``: ``Scanner.describe()``), which no report
-        could merge with this scan's. One such unit is read: a folder is all of one kind, and reading every
-        unit would cost each job of a large array. Units of this plan do not count, since they are redone
-        when their provenance differs."""
-        if not self.folder.is_dir(STATS):
-            return
-        planned = {f"{u.name}.json" for u in units}
-        other = next((name for name in self.folder.names(STATS, suffix=".json") if name not in planned), None)
-        if other is None:
-            return
+    def _other_provenance(self, name: str, run: dict[str, Any]) -> str | None:
+        """What of ``run`` (as ``MERGED_PROVENANCE`` names it) the unit ``name`` (a stats file name) was
+        made with another of; None if none, or if the file is unreadable (the report names those)."""
         try:
-            stored = self.folder.read_json(STATS, other)["run"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # an unreadable stats file is the report's to name
-        for key, what in MERGED_PROVENANCE:
-            if json.dumps(stored.get(key), sort_keys=True) != json.dumps(run[key], sort_keys=True):
-                msg = f"{self.folder.uri(STATS, other)} was made with another {what}, so no report could merge it with this scan; scan into a fresh --out"
-                raise ConfigError(msg)
+            stored = self.folder.read_json(STATS, name)["run"]
+            return next((what for key, what in MERGED_PROVENANCE if json.dumps(stored.get(key), sort_keys=True) != json.dumps(run[key], sort_keys=True)), None)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
-    def prepare(self, units: list[Shard], *, annotate: bool) -> None:
-        """Create the folders and delete outputs of other plans of these files (e.g. another row-group
-        split of a rewritten Parquet file), so no row is counted twice. Files not being scanned now are
-        left alone: other jobs of a batch array may own them."""
+    def _foreign_unit(self, units: list[Shard], run: dict[str, Any]) -> tuple[str, str] | None:
+        """(stats file, what differs) of a unit made with another provenance than ``run``, if OUT holds
+        any. Two units are read, the first of this plan and the first of other files: OUT holds one
+        run's units (``refuse_foreign_units`` and ``prepare`` keep it so; a mixed folder made otherwise
+        is still caught by the report's merge), and reading every unit would cost each job of a large
+        array a read of every stats file."""
+        names = self.folder.names(STATS, suffix=".json")
+        planned = {f"{u.name}.json" for u in units}
+        for name in (next((n for n in names if n in planned), None), next((n for n in names if n not in planned), None)):
+            what = None if name is None else self._other_provenance(name, run)
+            if what is not None:
+                return name, what
+        return None
+
+    def refuse_foreign_units(self, units: list[Shard], run: dict[str, Any]) -> None:
+        """Before any work, unless ``--force``: a ``ConfigError`` if OUT holds units, of these inputs or
+        of others, made with another lexicon, language-ID settings, options or tool version (``run``:
+        ``Scanner.describe()``). No report could merge those of other inputs with this scan's, and
+        those of these inputs would be replaced without a word, leaving that scan's report and samples
+        beside this one's."""
+        found = self._foreign_unit(units, run)
+        if found is not None:
+            name, what = found
+            msg = (
+                f"{self.folder.uri(STATS, name)} was made with another {what}, so no report could merge it with this scan; scan into a fresh --out,"
+                " or pass --force to replace that scan (its units, plans, reports, filing tables and samples are deleted)"
+            )
+            raise ConfigError(msg)
+
+    def _drop_other_run(self, run: dict[str, Any]) -> set[str]:
+        """Delete what a scan of another provenance left (see ``prepare``); returns its units' names.
+        Files that describe that scan as a whole go first and each unit's stats file (its done marker)
+        after its other outputs, so a run killed meanwhile leaves units that the next ``--force`` run
+        still finds. A unit is read just before its deletion, so a unit that a job of this run has
+        rescanned meanwhile is kept."""
+        for name in (*REPORT_FILES, *FILING_TABLES):
+            self.folder.delete(name)
+        for name in (HUMAN_SAMPLE, *(f"{sheet}.{fmt}" for sheet in SAMPLE_SHEETS for fmt in SHEET_FORMATS)):
+            self.folder.delete(SAMPLES, name)
+        dropped = set()
+        for name in self.folder.names(STATS, suffix=".json"):
+            if self._other_provenance(name, run) is None:
+                continue
+            unit = name.removesuffix(".json")
+            for sub, suffix in _UNIT_OUTPUTS[::-1]:  # STATS last
+                self.folder.delete(*_parts(sub, f"{unit}{suffix}"))
+            dropped.add(unit)
+        return dropped
+
+    def prepare(self, units: list[Shard], *, annotate: bool, run: dict[str, Any] | None = None, force: bool = False) -> None:
+        """Create the folders, then delete what would otherwise stand beside, or mix into, this scan's report:
+
+        - the filing tables (``filing_table.csv``/``.xlsx``): they copy the last report, and only
+          ``scanner report --filing-table`` writes them again;
+        - with ``force`` (``refuse_foreign_units`` refuses without it), if OUT holds units made with another
+          provenance than ``run``: every such unit (all its outputs), and what the scanner wrote about
+          that scan: its reports, human sample and sample sheets. Imported human verdicts
+          (``human_labels.json``) are people's work on documents, not the scan's, so they stay; the
+          report counts them only for documents of the current sample (``labels_outside_sample``);
+        - with ``force``, plans of other runs (plans record their run's digest), which would call their
+          units unfinished;
+        - outputs and plans of other plans of these files (e.g. another row-group split of a rewritten
+          Parquet file), so no row is counted twice.
+
+        Otherwise files not being scanned now are left alone, units of other inputs made with this run's
+        provenance and outputs of units without a stats file included: other jobs of a batch array may own them."""
         try:
             for sub in (STATS, CANDIDATES, RESERVE, IDS, PLANS, *([ANNOTATIONS] if annotate else [])):
                 self.folder.makedirs(*_parts(sub))
         except OSError as e:
             msg = f"{self.location}: cannot be the output folder ({e})"
             raise ConfigError(msg) from e
+        for name in FILING_TABLES:
+            self.folder.delete(name)
+        dropped = self._drop_other_run(run) if force and run is not None and self._foreign_unit(units, run) is not None else set()
+        digest = run_digest(run) if run is not None else None
         wanted = {u.name for u in units}
         files = {u.file_name for u in units}
         for sub, suffix in _UNIT_OUTPUTS:
@@ -267,23 +329,28 @@ class OutputFolder:
                 match = _UNIT_NAME.match(name.removesuffix(suffix))
                 if match and match["file"] in files and name.removesuffix(suffix) not in wanted:
                     self.folder.delete(*_parts(sub, name))
-        for name in self.folder.names(PLANS, suffix=".json"):  # a plan of other units of these files will not be finished
+        for name in self.folder.names(PLANS, suffix=".json"):
             try:
-                planned = self.folder.read_json(PLANS, name)["units"]
-            except (OSError, ValueError, KeyError, TypeError):
-                planned = {"": None}  # unreadable: replaced by this run's plan
-            if any((m := _UNIT_NAME.match(unit)) is None or (m["file"] in files and unit not in wanted) for unit in planned):
-                self.folder.delete(PLANS, name)
+                document = self.folder.read_json(PLANS, name)
+                planned, planned_by = document["units"], document.get("run")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                planned, planned_by = {"": None}, None  # unreadable: replaced by this run's plan
+            if force and digest is not None and (planned_by not in (None, digest) or (planned_by is None and not dropped.isdisjoint(planned))):
+                self.folder.delete(PLANS, name)  # another run's (a plan without a digest: one that listed a unit just dropped)
+            elif any((m := _UNIT_NAME.match(unit)) is None or (m["file"] in files and unit not in wanted) for unit in planned):
+                self.folder.delete(PLANS, name)  # a plan of other units of these files will not be finished
 
-    def write_plan(self, units: list[Shard], skipped: list[dict[str, str]] | None = None) -> None:
+    def write_plan(self, units: list[Shard], skipped: list[dict[str, str]] | None = None, run: dict[str, Any] | None = None) -> None:
         """Write ``OUT/plans/<digest>.json``, the units a run is to scan (unit name -> file label and bytes)
         and the files of its input folders it does not scan (``skipped``: [{path, reason}]), before any
         unit: the report then tells an interrupted or running scan, whose planned units have no stats file
         yet, from a finished one. One plan per distinct set of units, so the jobs of an array each keep
-        theirs and a re-run rewrites its own."""
+        theirs and a re-run rewrites its own. ``run`` (``Scanner.describe()``) is recorded as its ``run_digest``,
+        so that ``prepare(force=True)`` tells the plans of another scan from those of this scan's other jobs."""
         planned = {u.name: {"label": u.label, "bytes": u.bytes} for u in units}
         digest = hashlib.sha256("\n".join(sorted(planned)).encode()).hexdigest()[:16]
-        self.folder.write_json((PLANS, f"{digest}.json"), {"units": planned, "skipped": list(skipped or [])})
+        document = {"units": planned, "skipped": list(skipped or [])} | ({"run": run_digest(run)} if run is not None else {})
+        self.folder.write_json((PLANS, f"{digest}.json"), document)
 
     def planned(self, done: set[str]) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
         """From the plans of every run: the units planned but not among the ``done`` units (those with a

@@ -1,7 +1,8 @@
 """Run a scan: plan the work units, record the plan, then hand the units to an executor.
 
 ``run_scan`` plans the units (``scanner.io.readers.plan_units``), refuses an output folder holding units
-no report could merge with this scan's, clears outputs of earlier plans of the same files, records the
+of another scan (another lexicon, options ...) unless ``force``, which deletes that scan's outputs
+instead, clears outputs of earlier plans of the same files and stale filing tables, records the
 plan and hands the units to an executor: ``local`` (``scanner.run.local``) or one registered under the
 ``scanner.executors`` entry-point group (``ray``, in ``pipelines``), so the library never imports an
 engine. Every executor runs the same per-unit loop, ``scanner.run.unit.run_shard``.
@@ -81,8 +82,10 @@ def run_scan(
     recorded with the plan so the report lists them."""
     run_units = get_executor(executor)
     units = plan(shards, options, config)
-    config.folder.refuse_foreign_units(units, describe_run(lexicon, options))
-    config.folder.prepare(units, annotate=config.annotate)
-    config.folder.write_plan(units, skipped)
+    run = describe_run(lexicon, options)
+    if not config.force:
+        config.folder.refuse_foreign_units(units, run)
+    config.folder.prepare(units, annotate=config.annotate, run=run, force=config.force)
+    config.folder.write_plan(units, skipped, run)
     config = dataclasses.replace(config, expected_documents=expected_documents(units))
     return run_units(units, lexicon, options, config, Tracker(units, on_progress))
