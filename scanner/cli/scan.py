@@ -101,7 +101,7 @@ def _stops_on_signals(command):
 @click.option("--sources", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Source registry (sources.toml or .csv).")
 @click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Unsafe policy (TOML). Default: the bundled lexicons/policy.toml.")
 @click.option("--classifier", default=None, help="A model of `scanner classifier train` (MODEL, with MODEL.json), or 'default' for the bundled one.")
-@click.option("--classify", default="all", show_default=True, help="With --classifier: all, sample (an order-free 10 %% technical sample) or a fraction such as 0.25.")
+@click.option("--classify", default="all", show_default=True, help="With --classifier: all, sample (an order-free 10 % technical sample) or a fraction such as 0.25.")
 @click.option("--annotate", is_flag=True, help="Also write per-document annotations to OUT/annotations/*.parquet.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Cores to use (default: all cores; with --executor ray, all of the cluster's).")
 @click.option("--executor", default="local", show_default=True, help="'local', or 'ray' (Ray Data; RAY_ADDRESS picks the cluster; needs the [ray] extra).")
