@@ -61,7 +61,8 @@ def descendants(pid: int) -> list[int]:
 
 
 def running(pids: list[int], timeout: float = 10.0) -> list[int]:
-    """The processes among ``pids`` still running after up to ``timeout`` seconds (zombies count as gone)."""
+    """The processes among ``pids`` still running after up to ``timeout`` seconds (zombies count as gone);
+    those are then killed, so a failing test leaves no orphan (before the fix, workers idled for hours)."""
     deadline = time.monotonic() + timeout
     while True:
         alive = []
@@ -73,6 +74,8 @@ def running(pids: list[int], timeout: float = 10.0) -> list[int]:
             if state not in ("Z", "X"):
                 alive.append(pid)
         if not alive or time.monotonic() > deadline:
+            for pid in alive:
+                os.kill(pid, signal.SIGKILL)
             return alive
         time.sleep(0.05)
 
