@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from scanner.cli.answers import answers
+from scanner.cli.bank import bank
 from scanner.cli.classifier import classifier
 from scanner.cli.common import EXIT_CHECK_FAILED, EXIT_REJECTED, EXIT_STRICT
 from scanner.cli.evaluate import evaluate_command
@@ -30,7 +32,7 @@ def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""
 
 
-for command in (scan, report, sample, lexicon, sources, evaluate_command, classifier):
+for command in (scan, report, sample, lexicon, sources, evaluate_command, classifier, bank, answers):
     cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""``scanner lexicon audit|import|tune``: audit lexicons against the keyword-library rules, convert word lists,
+"""``scanner lexicon audit|import|export|tune``: audit lexicons against the keyword-library rules, convert word lists, export the keyword attachment,
 tune a lexicon on text known to be clean."""
 
 from __future__ import annotations
@@ -83,6 +83,24 @@ def lexicon_import(wordlists, categories, language, output) -> None:
 
     written = convert_wordlists(list(wordlists), list(categories), language, output)
     click.echo(f"wrote {written} terms to {output}")
+
+
+@lexicon.command("export")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(("xlsx", "csv")), default="xlsx", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The file to write.")
+@config_errors_exit_2
+def lexicon_export(paths, fmt, output) -> None:
+    """The keyword attachment (拦截关键词列表): one row per term with its risk category names in Chinese, and a
+    说明 sheet (name, version, fingerprint, updated, terms per risk)."""
+    from scanner.banks.bank import lexicon_updated
+    from scanner.banks.export import export_lexicon
+
+    loaded = load_lexicons(list(paths))
+    dates = [lexicon_updated(p) for p in paths]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(export_lexicon(loaded, fmt, min(dates) if all(dates) else None))
+    click.echo(f"wrote {len(loaded.terms)} terms of {loaded.name} {loaded.version} to {output}")
 
 
 def _share(value: float | None) -> str:

@@ -2,8 +2,8 @@
 XLSX, JSONL or Parquet read as rows of text cells, each row named as its user would find it.
 
 CSV and XLSX rows are named as a spreadsheet shows them (the header is row 1), which a text with line
-breaks makes differ from the file's line numbers; XLSX is read from its first sheet; JSONL rows are
-``file:line``; Parquet rows ``row N`` counting from 1. Cells that spreadsheet export protected against
+breaks makes differ from the file's line numbers; XLSX is read from its first sheet, or the one named
+(``sheet_names`` lists them; rows of a named sheet are ``file: sheet S row N``); JSONL rows are ``file:line``; Parquet rows ``row N`` counting from 1. Cells that spreadsheet export protected against
 formula injection (a ``'`` before ``= + - @``) read back as written.
 """
 
@@ -38,9 +38,26 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def read_rows(path: Path, what: str = "table") -> list[tuple[str, dict[str, str]]]:
+def sheet_names(path: Path) -> list[str]:
+    """The sheets of an XLSX workbook, in order (one name, ``""``, for the other formats)."""
+    if path.suffix.lower() != ".xlsx":
+        return [""]
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        msg = f"{path}: cannot read the workbook: {e}"
+        raise ConfigError(msg) from e
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
+
+
+def read_rows(path: Path, what: str = "table", sheet: str = "") -> list[tuple[str, dict[str, str]]]:
     """(row name for messages, cells) of every row that is not blank; ``what`` names the file in errors
-    (``annotated sheet``, ``label file`` ...)."""
+    (``annotated sheet``, ``label file`` ...); ``sheet``: an XLSX sheet other than the first."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
@@ -63,11 +80,12 @@ def read_rows(path: Path, what: str = "table") -> list[tuple[str, dict[str, str]
 
             workbook = load_workbook(path, read_only=True, data_only=True)
             try:
-                values = list(workbook.worksheets[0].iter_rows(values_only=True))
+                values = list((workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True))
             finally:
                 workbook.close()  # read-only workbooks keep the zip file open until closed
             header = [_text(h).strip() for h in values[0]] if values else []
-            rows = [(f"{path}: row {i}", {h: _text(v) for h, v in zip(header, row)}) for i, row in enumerate(values[1:], start=2)]
+            place = f"{path}: sheet {sheet!r} row" if sheet else f"{path}: row"
+            rows = [(f"{place} {i}", {h: _text(v) for h, v in zip(header, row)}) for i, row in enumerate(values[1:], start=2)]
             return [(where, cells) for where, cells in rows if not _blank(cells)]
         if suffix == ".parquet":
             import pyarrow.parquet as pq

@@ -289,7 +289,7 @@ def _read_list(path: Path, categories: set[str], language: str, severity: str = 
     return entries
 
 
-MANIFEST_KEYS = ("name", "version", "description", "files")
+MANIFEST_KEYS = ("name", "version", "description", "updated", "files")
 MANIFEST_FILE_KEYS = ("path", "categories", "category", "language", "severity", "licence", "license", "source")
 """The keys of a ``lexicon.toml`` and of its ``[[files]]`` entries; any other key is an error."""
 
