@@ -1,28 +1,28 @@
 """One unit of work: document batches -> match, then the detectors -> annotations and ``ShardStats``.
 
 ``Scanner`` is the library entry point: compiled once per process (the automaton) and reusable
-across batches and threads. ``annotate`` serves cleaning jobs; ``scan_shard`` serves the CLI and
-the executors, streaming a shard batch by batch so memory stays bounded.
+across batches and threads. ``annotate`` serves cleaning jobs; ``iter_shard`` streams a shard batch by
+batch (memory stays bounded) for the per-unit loop of the CLI and the executors (``scanner.run.unit``),
+which accumulates each batch's results in ``scanner.run.stream.StreamUnit``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from scanner.detect.base import Batch, Detector
 from scanner.detect.datatype import char_counts
 from scanner.detect.registry import DETECTORS
 from scanner.detect.tokens import count_tokens
 from scanner.evidence.result import BatchResult, annotation_schema
-from scanner.evidence.sampling import CandidateCollector, IdHashes, SampleSpec, doc_hashes
+from scanner.evidence.sampling import SampleSpec
 from scanner.evidence.stats import BatchCounts, ShardStats
 from scanner.io.discovery import Shard
 from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
@@ -246,7 +246,7 @@ class Scanner:
         stats.rows_read = seen
         return stats
 
-    def _candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
+    def candidate_tokens(self, result: BatchResult, rows: np.ndarray) -> np.ndarray | None:
         """Full-text token counts of these sample candidates: the estimate mode's only tokenizing
         (about ``SampleSpec.tokens`` documents per corpus, see ``scanner.evidence.sampling``)."""
         if "doc_tokens" in result.values:
@@ -259,37 +259,3 @@ class Scanner:
         """Stream a shard's batches with their results (raises ``ShardError`` if it is unreadable)."""
         for batch in read_batches(shard, self.options.columns):
             yield batch, self.analyse(batch, shard.label, shard.stem)
-
-    def scan_shard(
-        self,
-        shard: Shard,
-        annotations: pq.ParquetWriter | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-        candidates: CandidateCollector | None = None,
-        id_hashes: IdHashes | None = None,
-    ) -> ShardStats:
-        """Scan one shard into statistics, writing annotations if a writer is given, collecting sample
-        candidates and id hashes if collectors are given. ``on_progress(documents, bytes)`` runs per batch."""
-        stats = ShardStats()
-        for batch, result in self.iter_shard(shard):
-            if candidates is not None or id_hashes is not None:
-                hashes = doc_hashes(result.doc_id.to_pylist(), self.options.sample.seed)
-                if id_hashes is not None:
-                    id_hashes.add(hashes)
-                if candidates is not None:
-                    rows = np.flatnonzero(candidates.wanted(hashes) & (result.doc_bytes > 0))
-                    if len(rows):
-                        with_text = candidates.keeps_text(hashes[rows])
-                        every = self.options.token_mode.every_document  # counted for every row anyway
-                        with_tokens = np.ones(len(rows), dtype=bool) if every else candidates.counts_tokens(hashes[rows])
-                        tokens = self._candidate_tokens(result, rows[with_tokens])
-                        candidates.add(result.sample_rows(batch, shard.label, hashes, rows, with_text, with_tokens, tokens, self.options.sample.text_chars))
-            stats.update(self.count(result))
-            for reason, rows in batch.rejected.items():
-                stats.reject(reason, rows)
-            stats.rows_read += len(result.doc_bytes) + sum(batch.rejected.values())
-            if annotations is not None and len(result.doc_bytes):
-                annotations.write_table(result.annotations())
-            if on_progress is not None:
-                on_progress(len(result.doc_bytes), int(result.doc_bytes.sum()))
-        return stats

@@ -170,7 +170,7 @@ class TokenOptions:
 
 class TokenDetector(Detector):
     """In ``exact`` mode, ``doc_tokens`` per document and, per source and data type, ``tokens``. The
-    ``estimate`` mode tokenizes sample candidates only (``Scanner.scan_shard``)."""
+    ``estimate`` mode tokenizes sample candidates only (``scanner.run.stream.StreamUnit.add_result``)."""
 
     name = "tokens"
     Options = TokenOptions

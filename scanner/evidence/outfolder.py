@@ -26,7 +26,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -366,6 +366,23 @@ class OutputFolder:
                 msg = f"{self.folder.uri(PLANS, plan)}: unreadable plan of a scan ({e}); delete it if no scan is running"
                 raise ConfigError(msg) from e
         return dict(sorted(unfinished.items())), [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())]
+
+    def drop_units(self, stale: Callable[[str], bool]) -> None:
+        """Delete every output of the units whose name ``stale`` claims (each stats file before the unit's
+        other files, so none looks done meanwhile) and every plan listing one of them. For jobs whose units
+        are not files (a Spark dataset's partitions, datatrove's ranks: ``scanner.run.stream``), which
+        replace the units of their own earlier runs when the data is cut differently."""
+        for sub, suffix in _UNIT_OUTPUTS:
+            for name in self.folder.names(*_parts(sub), suffix=suffix):
+                if stale(name.removesuffix(suffix)):
+                    self.folder.delete(*_parts(sub, name))
+        for name in self.folder.names(PLANS, suffix=".json"):
+            try:
+                planned = self.folder.read_json(PLANS, name)["units"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not this job's to judge; the report names an unreadable plan
+            if any(stale(unit) for unit in planned):
+                self.folder.delete(PLANS, name)
 
     # -- samples, labels, reports --------------------------------------------------------------
 

@@ -240,7 +240,7 @@ def to_document_batch(data: pa.RecordBatch | pa.Table, roles: dict[str, str | No
     )
 
 
-def _scanned_document_batch(data: pa.RecordBatch, roles: dict[str, str | None], where: str, first_row: int) -> DocumentBatch:
+def scanned_document_batch(data: pa.RecordBatch, roles: dict[str, str | None], where: str, first_row: int) -> DocumentBatch:
     """``to_document_batch`` for a shard scan, which counts rows it leaves out: a row whose binary text, id,
     source or URL is not UTF-8 is rejected (``invalid_utf8``) instead of failing the shard."""
     try:
@@ -258,7 +258,7 @@ def _table_batches(batches: Iterator[pa.RecordBatch], names: list[str], shard: S
     try:
         for batch in batches:
             if batch.num_rows:
-                yield _scanned_document_batch(batch, roles, shard.path, seen)
+                yield scanned_document_batch(batch, roles, shard.path, seen)
                 seen += batch.num_rows
     except (pa.ArrowException, OSError) as e:
         msg = f"{shard.path}: corrupt data after row {seen}: {e}"

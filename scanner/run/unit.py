@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import cached_property
 
 from scanner.errors import ShardError
 from scanner.evidence.outfolder import OutputFolder, unit_identity
-from scanner.evidence.sampling import CandidateCollector, IdHashes, split_at_cutoff
-from scanner.evidence.stats import ShardStats
 from scanner.io.discovery import Shard, fingerprint
 from scanner.io.readers import UNIT_BYTES
 from scanner.run.progress import UnitResult
+from scanner.run.stream import StreamUnit
 from scanner.scan import ANNOTATION_SCHEMA, Scanner
 
 
@@ -48,40 +46,35 @@ class RunConfig:
         return OutputFolder(self.out)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def run_shard(scanner: Scanner, shard: Shard, config: RunConfig, on_batch: Callable[[int, int], None] | None = None) -> UnitResult:
     """Scan one work unit unless it is already done; write its annotations, sample candidates and id
     hashes, then its stats file (the done marker), each atomically. An unreadable unit is recorded in
     the stats' ``errors`` instead of raising, so the run goes on. ``on_batch(documents, bytes)``
-    follows each batch."""
+    follows each batch. Each batch goes through ``StreamUnit``'s per-batch step, and the unit is
+    written by its tail, as the engines' units are (``scanner.run.stream``)."""
     folder = config.folder
-    run = scanner.describe()
-    identity = unit_identity(shard, run, annotate=config.annotate)
+    identity = unit_identity(shard, scanner.describe(), annotate=config.annotate)
     if not config.force:
         done = folder.completed(shard, identity)
         if done is not None:
             return UnitResult(done, skipped=True)
-    started = _now()
     folder.delete_annotations(shard.name)
-    candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
+    unit = StreamUnit(scanner, shard, expected_documents=config.expected_documents)
     try:
         with ExitStack() as stack:
             writer = stack.enter_context(folder.annotations_writer(shard.name, ANNOTATION_SCHEMA)) if config.annotate else None
-            stats = scanner.scan_shard(shard, writer, on_batch, candidates, id_hashes)
+            for batch, result in scanner.iter_shard(shard):
+                unit.add_result(batch, result)
+                if writer is not None and len(result.doc_bytes):
+                    writer.write_table(result.annotations())
+                if on_batch is not None:
+                    on_batch(len(result.doc_bytes), int(result.doc_bytes.sum()))
     except ShardError as e:
-        stats = ShardStats(errors=[{"shard": shard.label, "reason": str(e)}])
-        candidates, id_hashes = CandidateCollector(scanner.options.sample, config.expected_documents), IdHashes()
+        unit.fail(str(e))
+    file_fingerprint = None
     try:
         file_fingerprint = fingerprint(shard)
     except OSError as e:  # the file went away (or became unreadable) after it was read or planned
-        stats = ShardStats(errors=[*stats.errors, {"shard": shard.label, "reason": f"{shard.label}: cannot be read now: {e}"}])
-        file_fingerprint = None
-    stats.inputs = [{"path": shard.label, "bytes": shard.bytes, "rows": stats.rows_read, "fingerprint": file_fingerprint}]
-    folder.write_candidates(shard.name, *split_at_cutoff(candidates.result(), candidates.text_cutoff))
-    folder.write_id_hashes(shard.name, id_hashes.result())
-    provenance = {"command": config.command, "started_at": started, "finished_at": _now()}
-    folder.write_unit(shard, run, stats, identity, provenance)
+        unit.fail(f"{shard.label}: cannot be read now: {e}")
+    stats = unit.write(folder, identity, command=config.command, fingerprint=file_fingerprint)
     return UnitResult(stats, skipped=False)
