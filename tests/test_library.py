@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow as pa
 import pytest
 from conftest import make_lexicon
@@ -62,3 +65,15 @@ def test_annotate_with_evidence_maps_hits_to_the_original_text():
     assert row["normalizations"] == ["nfkc"]
     assert [(m["term"], m["original"], m["normalizations"]) for m in row["matches"]] == [("sex", "Ｓｅｘ", ["nfkc"]), ("傻逼", "傻逼", [])]
     assert out.to_pylist()[1]["matches"] == []
+
+
+def test_import_scanner_imports_neither_engine():
+    """The Spark and datatrove integrations load only when asked (``scanner.spark``, ``scanner.datatrove``),
+    so ``import scanner`` costs what it did before them, installed or not."""
+    code = (
+        "import sys, scanner, scanner.run.unit, scanner.cli\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} | {m for m in sys.modules if m.startswith('scanner.')}\n"
+        "print(sorted(loaded & {'pyspark', 'py4j', 'datatrove', 'scanner.spark', 'scanner.datatrove'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
