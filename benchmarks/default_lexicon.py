@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     lexicon = scanner.load_lexicons(args.lexicon or [])
-    options = {"langid": False, "tokens": "off"}
+    options = {"tokens": "off"}
     if args.policy:
         options["policy"] = args.policy
     if args.classifier:

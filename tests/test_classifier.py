@@ -18,7 +18,7 @@ from conftest import write_jsonl
 import scanner
 from scanner.cli import cli
 from scanner.curate.classifier import LabelledText, _held_back, read_labelled_texts
-from scanner.detect.classifier import Classifier, preprocess
+from scanner.detect.classifier import PREFIX_CHARS, PREPROCESS_VERSION, Classifier, preprocess
 from scanner.detect.policy import Policy, load_policy
 from scanner.errors import ConfigError
 
@@ -89,6 +89,35 @@ def test_evaluation_agrees_with_an_independent_count(model, tmp_path):
 def test_preprocessing_splits_han_and_keeps_latin_words():
     assert preprocess("Hello，World! 你好 https://x.cn/a @bob") == "hello , world ! 你 好 __url__ __user__"
     assert "\n" not in preprocess("第一行\n第二行")
+    assert preprocess("ＡＢＣ１２３_x 😀") == "abc123_x 😀"  # NFKC; a run of letters, digits and _ is one word
+
+
+def test_preprocessing_reads_traditional_as_simplified_and_only_a_prefix():
+    assert preprocess("暴亂與發展") == preprocess("暴乱与发展") == "暴 乱 与 发 展"
+    assert preprocess("好" * 800) == " ".join("好" * PREFIX_CHARS)
+
+
+def test_a_model_for_some_languages_scores_only_their_documents(tmp_path, model):
+    own = tmp_path / "zh.ftz"
+    own.write_bytes(model.read_bytes())
+    card = json.loads((model.parent / "m.ftz.json").read_text())
+    (tmp_path / "zh.ftz.json").write_text(json.dumps({**card, "languages": ["zh"]}), encoding="utf-8")
+    texts = ["今天天气很好，我们去公园散步，市场反应平稳。", "The weather is fine today and we walk in the park.", "", "1234 5678"]
+    table = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(own))).annotate(pa.table({"text": texts}))
+    assert table["language"].to_pylist()[:2] == ["zh", "en"]
+    scores = table["classifier_score"].to_pylist()
+    assert scores[0] is not None and scores[1] is None and scores[2] is None and scores[3] is not None  # und: no language known
+    anyone = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(model))).annotate(pa.table({"text": texts}))
+    assert anyone["classifier_score"].to_pylist()[1] is not None
+
+
+def test_the_bundled_model_is_small_has_its_card_and_tells_abuse_from_news():
+    bundled = Classifier.load("default")
+    assert bundled.card["sha256"] == bundled.sha256 and bundled.path.stat().st_size <= 5 * 2**20
+    assert bundled.languages == {"zh"} and bundled.card["preprocess"] == {"version": PREPROCESS_VERSION, "prefix_chars": PREFIX_CHARS}
+    assert set(bundled.card["training"]["licences"]) == {"Apache-2.0", "CC-BY-SA-4.0"}
+    scores, _ = bundled.predict(["你就是个傻逼，滚回你老家去吧", "国务院新闻办公室今天举行新闻发布会，介绍经济运行情况。"])
+    assert scores[0] >= bundled.threshold > scores[1]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +157,12 @@ def test_a_scan_scores_every_document_and_the_policy_and_check_use_it(tmp_path, 
     annotations = pq.read_table(next((out / "annotations").glob("*.parquet"))).to_pylist()
     threshold = Classifier.load(model).threshold
     assert all(r["classifier_score"] is not None for r in annotations)
-    assert all((r["unsafe_reason"] == "classifier") == (r["classifier_score"] >= threshold and not r["flagged"]) for r in annotations)
+    # A score at the threshold makes a document unsafe; the classifier is named where no keyword rule decided
+    # (the default lexicon's low and medium terms flag some documents without deciding).
+    assert all(r["unsafe"] for r in annotations if r["classifier_score"] >= threshold)
+    assert all(r["classifier_score"] >= threshold for r in annotations if r["unsafe_reason"] == "classifier")
+    assert all(r["unsafe_reason"] == "classifier" for r in annotations if r["classifier_score"] >= threshold and not r["flagged"])
+    assert any(r["unsafe_reason"] == "classifier" for r in annotations)
     classified_unsafe = sum(1 for r in annotations if r["classifier_score"] >= threshold)
     assert report["totals"]["classified_documents"] == 300 and report["totals"]["classifier_unsafe_documents"] == classified_unsafe
     assert sum(s["classified_documents"] for s in report["by_source"].values()) == 300

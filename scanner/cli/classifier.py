@@ -44,9 +44,10 @@ def _verdict_texts(out: str) -> tuple[list[LabelledText], LabelFile]:
 @click.option("--from", "from_out", default=None, help="Also train on the human verdicts imported into this scan's OUT.")
 @click.option("--licence", "licences", multiple=True, help="Licence of each LABELS file, in order (recorded in the card).")
 @click.option("--categories", is_flag=True, help="Train unsafe documents under their risk code, so the model names the risk.")
+@click.option("--language", "languages", multiple=True, help="A language the model is for (zh, en ...; repeatable): scans score only documents of these. Default: any.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @config_errors_exit_2
-def classifier_train(labels, output, from_out, licences, categories, threads) -> None:
+def classifier_train(labels, output, from_out, licences, categories, languages, threads) -> None:
     """Train on LABELS (CSV, XLSX, JSONL or Parquet with text, label and optionally category) and/or --from OUT."""
     if not labels and not from_out:
         msg = "give label files, --from OUT, or both"
@@ -60,7 +61,7 @@ def classifier_train(labels, output, from_out, licences, categories, threads) ->
         found, file = _verdict_texts(from_out)
         texts += found
         files.append(file)
-    card = train(texts, output, files, categories=categories, threads=threads)
+    card = train(texts, output, files, categories=categories, threads=threads, languages=languages)
     held = card["held_back"] or {}
     click.echo(f"trained on {card['training']['documents']} documents ({card['training']['unsafe']} unsafe); threshold {card['threshold']:.3f}")
     if held:
