@@ -1,18 +1,36 @@
-"""``scanner lexicon tune``: one small fixture per rule of the method (scanner/curate/tune.py), the files it
-writes loading back and scanning as documented, and the audit showing what the policy reads."""
+"""``scanner lexicon tune``: one small fixture per rule of the method (scanner/curate/tune.py) and of the
+term mining (scanner/curate/mine.py, ``--mine``), the files it writes loading back and scanning as
+documented, and the audit showing what the policy reads."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scanner
 from scanner.cli import cli
+from scanner.curate.classifier import LabelledText
+from scanner.curate.mine import (
+    DEFAULT_CATEGORY,
+    MineParams,
+    ReferenceCounts,
+    candidates,
+    count_labels,
+    count_support,
+    majority_categories,
+    reference_strings,
+    select,
+    word_shaped,
+)
 from scanner.curate.tune import read_labelled_texts, tune
 from scanner.errors import ConfigError
 from scanner.scan import ScanOptions
@@ -132,7 +150,7 @@ def test_label_precision_makes_terms_high_medium_or_low(tmp_path):
     refs = write_references(tmp_path / "refs.jsonl", {})
     lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣", "垃圾", "女人"])
     labelled = read_labelled_texts(write_labels(tmp_path / "labels.csv", labelled_rows()))
-    assert sum(unsafe for _, unsafe in labelled) == 200 and len(labelled) == 400
+    assert sum(t.unsafe for t in labelled) == 200 and len(labelled) == 400
     found = decisions(tune([lexicon], [str(refs)], tmp_path / "out", ScanOptions(), labelled))
     assert {t: found[t].severity for t in found} == {"人渣": "high", "垃圾": "medium", "女人": "low"}
     assert (found["人渣"].evidence["label_pos"], found["人渣"].evidence["label_neg"]) == (40, 2)
@@ -252,13 +270,14 @@ def test_the_held_out_estimate_measures_each_half_with_the_lexicon_tuned_on_the_
         ("text,verdict\n好的,合格\n", ".csv", None),
         ("doc_id,label\n1,pass\n", ".csv", "needs the columns text and label; columns found: doc_id, label"),
         ('{"text": "好", "label": "1"}\n{"label": "0"}\n', ".jsonl", "labels.jsonl:2: empty text"),
+        ("text,label,category\n好的,pass,\n不好,fail,X9\n", ".csv", "row 3: unknown category 'X9'"),
     ],
 )
 def test_bad_label_rows_are_named(tmp_path, content, suffix, message):
     path = tmp_path / f"labels{suffix}"
     path.write_text(content, encoding="utf-8")
     if message is None:
-        assert read_labelled_texts(path) == [("好的", False)]
+        assert read_labelled_texts(path) == [LabelledText("好的", False)]
         return
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         read_labelled_texts(path)
@@ -288,3 +307,165 @@ def test_the_audit_shows_severities_rules_and_allow_rows(tmp_path):
     assert "terms by severity: high 1, medium 1, low 1" in text
     assert "co-occurrence rules: 1\n  女人&&垃圾~10 (high; A2.5)" in text
     assert "allow rows: 25\n" in text and "允许19" in text and "允许20" not in text
+
+
+# -- term mining (--mine) ---------------------------------------------------------------------------
+
+SMALL = MineParams(min_pos=3, high_bp=0.8, medium_bp=0.6)
+"""Thresholds for fixtures of a few dozen documents."""
+
+
+def references_of(hits: dict[str, int] | None = None, measured: frozenset[str] = frozenset({"han", "ascii"})) -> ReferenceCounts:
+    """Reference counts as the tuner would pass them: 1,000,000 characters per script, ``hits`` per string."""
+    hits = hits or {}
+    return ReferenceCounts(hits, {g: min(n, 1) for g, n in hits.items()}, {"han": 1_000_000, "ascii": 1_000_000}, measured)
+
+
+def mined(unsafe: list[str], safe: list[str], params: MineParams = SMALL, hits: dict[str, int] | None = None, known: dict[str, str] | None = None, **kwargs) -> dict:
+    return {m.term: m for m in select(count_labels(unsafe, safe, params), references_of(hits, **kwargs), params, known)}
+
+
+def test_candidates_are_han_ngrams_within_runs_and_whole_ascii_runs_of_word_shape():
+    text = "黑蛆滚，CNM! 2333 ab 黑人们"
+    assert candidates(text, 2, SMALL) == {"黑蛆", "蛆滚", "cnm", "黑人", "人们"}  # no 滚黑 across the comma; digits and 'ab' are not words
+    assert candidates(text, 3, SMALL) == {"黑蛆滚", "黑人们"}  # ASCII runs are counted once, at the first level
+    assert [word_shaped(g, SMALL) for g in ("黑蛆", "的傻", "黑人们", "哈哈哈", "地域黑", "黑到地", "cnm")] == [True, False, False, False, True, False, True]
+
+
+def naive_support(texts: list[str], params: MineParams) -> Counter:
+    """Documents holding each candidate, by enumerating every substring (no level-wise pruning)."""
+    found: Counter = Counter()
+    for text in texts:
+        held = {run[i:j] for run in re.findall("[\u4e00-\u9fff]+", text) for i in range(len(run)) for j in range(i + params.min_n, min(i + params.max_n, len(run)) + 1)}
+        held |= {run.lower() for run in re.findall("[A-Za-z0-9]+", text) if params.min_ascii <= len(run) <= params.max_ascii and not run.isdigit()}
+        found.update(held)
+    return Counter({g: n for g, n in found.items() if n >= params.min_pos})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet="黑人歧视女权黑黑abC1，", max_size=14), max_size=12),
+    min_pos=st.integers(1, 4),
+    max_n=st.integers(2, 6),
+)
+def test_the_level_wise_candidate_count_equals_a_naive_count(texts, min_pos, max_n):
+    params = MineParams(min_pos=min_pos, max_n=max_n)
+    assert count_support(texts, params) == naive_support(texts, params)
+
+
+def test_closed_ngrams_keep_the_word_a_fragment_stands_for():
+    unsafe = ["田园女权！"] * 6 + ["直男癌！"] * 9 + ["男癌！"]
+    safe = ["今天天气不错"] * 20
+    found = mined(unsafe, safe)
+    assert "田园女权" in found and not {"田园女", "园女权", "田园", "女权"} & set(found)  # same support: the longer one
+    assert "直男癌" in found and "男癌" not in found  # 9 of its 10 documents: >= closed_ratio 0.8
+    strict = mined(unsafe, safe, MineParams(min_pos=3, high_bp=0.8, medium_bp=0.6, closed_ratio=1.0))
+    assert set(strict) == {"田园女权", "男癌"}  # only the same counts close; 直男癌 then holds the high 男癌: redundant
+
+
+def test_severity_follows_the_balanced_precision_lower_bound():
+    unsafe = ["黑蛆滚"] * 20 + ["蠢货"] * 20 + ["女人"] * 20
+    safe = ["蠢货"] * 2 + ["女人"] * 18 + ["今天天气不错"] * 40
+    found = mined(unsafe, safe)
+    assert (found["黑蛆滚"].severity, found["黑蛆滚"].pos, found["黑蛆滚"].neg) == ("high", 20, 0)
+    assert found["蠢货"].severity == "medium" and 0.6 <= found["蠢货"].bp_lb < 0.8
+    assert "女人" not in found  # about as common in safe documents
+    assert mined(unsafe, safe, MineParams(min_pos=3, high_bp=0.8, medium_bp=0.6, min_len_high=4))["黑蛆滚"].severity == "medium"
+
+
+def test_a_term_seen_in_the_references_is_vetoed_and_a_compound_of_generic_words_is_at_most_medium():
+    unsafe = ["黑蛆滚"] * 20 + ["中国女人"] * 20
+    safe = ["今天天气不错"] * 40
+    assert {"黑蛆滚", "中国女人"} <= set(mined(unsafe, safe))
+    assert reference_strings(count_labels(unsafe, safe, SMALL)) == {"黑蛆滚", "中国女人", "中国", "女人"}  # terms and their two-part splits
+    found = mined(unsafe, safe, hits={"黑蛆滚": 1, "中国": 500, "女人": 100})
+    assert "黑蛆滚" not in found  # one hit in the references
+    assert (found["中国女人"].severity, found["中国女人"].reason) == ("medium", "bp_lb 0.92; compound of generic words")
+    assert mined(unsafe, safe, measured=frozenset({"ascii"}))["黑蛆滚"].severity == "medium"  # too little Han reference text for high
+
+
+def test_known_terms_make_candidates_redundant_and_the_cap_keeps_the_most_supported():
+    unsafe = ["黑蛆滚"] * 20 + ["洋垃圾"] * 12 + ["蠢货"] * 8
+    safe = ["今天天气不错"] * 40
+    assert set(mined(unsafe, safe)) == {"黑蛆滚", "洋垃圾", "蠢货"}
+    found = mined(unsafe, safe, known={"黑蛆": "high", "蠢货": "low", "垃圾": "medium"})
+    assert set(found) == {"洋垃圾"}  # 黑蛆滚 holds the high 黑蛆 and 蠢货 is known; a medium 垃圾 alone decides nothing
+    assert list(mined(unsafe, safe, MineParams(min_pos=3, high_bp=0.8, medium_bp=0.6, max_terms=2))) == ["黑蛆滚", "洋垃圾"]
+
+
+def test_a_mined_term_takes_the_risk_code_most_of_its_unsafe_documents_carry():
+    unsafe = [("杂种", "A2.1")] * 3 + [("杂种", "")] + [("蠢货", "A2.4"), ("蠢货", "A2.5"), ("蠢货", "")]
+    found = majority_categories({"杂种", "蠢货"}, unsafe, SMALL)
+    assert found == {"杂种": ("A2.1", 0.75), "蠢货": (DEFAULT_CATEGORY, 0.0)}
+
+
+def mining_rows() -> list[tuple[str, str, str]]:
+    """(text, label, category): 杂种 (half of it Traditional) always in A2.1; 蠢货 split over two codes; 口交
+    also in the references (vetoed); safe documents of filler, which the references hold too."""
+    rows = [(f"{filler(i, 20)}，{'杂种' if i % 2 else '雜種'}，{filler(i + 1, 20)}", "1", "A2.1") for i in range(40)]
+    rows += [(f"{filler(i, 20)}，蠢货，{filler(i + 2, 20)}", "1", "A2.4" if i % 2 else "A2.5") for i in range(40)]
+    rows += [(f"{filler(i, 20)}，口交，{filler(i + 3, 20)}", "1", "A1.6") for i in range(20)]
+    rows += [(filler(i, 40), "0", "") for i in range(100)]
+    return rows
+
+
+def write_mining_labels(path: Path) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "category"])
+        writer.writerows(mining_rows())
+    return path
+
+
+def test_mine_adds_terms_with_category_and_evidence_which_load_and_hit_in_a_scan_traditional_text_too(tmp_path):
+    refs = write_references(tmp_path / "refs.jsonl", {"口交": (30, "", "易")})
+    lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣"])
+    labels = write_mining_labels(tmp_path / "labels.csv")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["lexicon", "tune", str(lexicon), "--reference", str(refs), "--labels", str(labels), "--mine", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "added 2 terms mined from the labels (high 2, medium 0; categories: A2.1 1, A4.3 1)" in result.output
+    assert "review the add rows of" in result.stderr and "(most supported: 杂种, 蠢货)" in result.stderr
+    assert "tuned and mined on one half" in result.output
+
+    changes = {c["term"]: c for c in csv.DictReader((out / "changes.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)}
+    assert {t: (c["action"], c["severity"]) for t, c in changes.items()} == {"人渣": ("keep", "high"), "杂种": ("add", "high"), "蠢货": ("add", "high")}
+    evidence = json.loads(changes["杂种"]["evidence"])
+    assert (evidence["label_pos"], evidence["label_neg"], evidence["ref_hits"]) == (40, 0, 0) and evidence["label_bp_lb"] > 0.85
+    assert changes["杂种"]["reason"] == "mined from the labels: bp_lb 0.96; category A2.1: 100.0 % of its unsafe documents"
+    assert "category A4.3 by default" in changes["蠢货"]["reason"]
+
+    tuned = scanner.load_lexicon(out / "lexicon.tsv")
+    assert {t.text: (t.severity, sorted(t.categories)) for t in tuned.terms} == {"人渣": ("high", ["A1.6", "A4.3"]), "杂种": ("high", ["A2.1"]), "蠢货": ("high", ["A4.3"])}
+    corpus = tmp_path / "corpus.jsonl"
+    texts = ["你这个杂种", "你這個雜種", "口交易市场", "今天天气不错"]
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    scan = CliRunner().invoke(cli, ["scan", str(corpus), "--lexicon", str(out / "lexicon.tsv"), "--out", str(tmp_path / "scan"),
+                                    "--no-langid", "--tokens", "off", "--sample-size", "0", "--workers", "1"])  # fmt: skip
+    assert scan.exit_code == 0, scan.output
+    report = json.loads((tmp_path / "scan" / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["unsafe_documents"] == 2  # the Simplified and the Traditional spelling
+
+
+def test_the_held_out_estimate_mines_on_one_half_and_measures_on_the_other(tmp_path):
+    refs = write_references(tmp_path / "refs.jsonl", {}, docs=500)  # each half holds over 200,000 Han characters: high is possible
+    lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣"])
+    labelled = read_labelled_texts(write_mining_labels(tmp_path / "labels.csv"))
+    plain = tune([lexicon], [str(refs)], tmp_path / "plain", ScanOptions(), labelled)
+    mining = tune([lexicon], [str(refs)], tmp_path / "mined", ScanOptions(), labelled, mining=MineParams())
+    assert plain.added == [] and all(e.recall == 0 for e in plain.held_out)
+    assert {d.term for d in mining.added} == {"杂种", "蠢货", "口交"}  # 口交 is not in these references
+    held_out = mining.held_out  # each half measured with the terms mined on the other
+    assert [e.labelled for e in held_out] == [e.labelled for e in plain.held_out] and sum(e.labelled for e in held_out) == 200
+    assert sum(e.true_positives for e in held_out) == 80 and sum(e.false_positives for e in held_out) == 0  # every 杂种 and 蠢货
+    assert sum(e.false_negatives for e in held_out) == 20  # 口交: 20 documents, under min_pos 12 in either half
+    assert mining.decisions == plain.decisions
+
+
+def test_mine_needs_labels_with_unsafe_and_safe_documents(tmp_path):
+    refs = write_references(tmp_path / "refs.jsonl", {}, docs=2)
+    lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣"])
+    result = CliRunner().invoke(cli, ["lexicon", "tune", str(lexicon), "--reference", str(refs), "--mine", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--mine needs --labels FILE" in result.output
+    with pytest.raises(ConfigError, match="both unsafe and safe"):
+        tune([lexicon], [str(refs)], tmp_path / "out", ScanOptions(), [LabelledText("杂种", True)], mining=MineParams())

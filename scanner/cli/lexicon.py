@@ -4,6 +4,7 @@ tune a lexicon on text known to be clean."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -107,41 +108,61 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _echo_added(result) -> None:
+    """The mined terms: counts, risk codes, and a warning to review them, with the most supported."""
+    added = result.added
+    severities = Counter(d.severity for d in added)
+    categories = ", ".join(f"{code} {count:,}" for code, count in sorted(Counter(d.category for d in added).items()))
+    click.echo(f"added {len(added):,} terms mined from the labels (high {severities['high']:,}, medium {severities['medium']:,}; categories: {categories or '-'})")
+    if added:
+        top = ", ".join(d.term for d in added[:10])
+        warning = f"warning: mined terms follow how the labels were given, not what is risky in itself; review the add rows of {result.changes_path} before use (most supported: {top})"
+        click.echo(click.style(warning, fg="yellow"), err=True)
+
+
 @lexicon.command("tune")
 @click.argument("lexicons", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--reference", "references", multiple=True, required=True, metavar="PATH",
               help="Text known to be clean: files, folders or globs, as `scanner scan` reads them; repeatable.")
 @click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV, XLSX, JSONL or Parquet with text and label (pass/fail, 0/1, safe/unsafe, 合格/不合格, 通过/不通过).")
+              help="CSV, XLSX, JSONL or Parquet with text and label (pass/fail, 0/1, safe/unsafe, 合格/不合格, 通过/不通过), optionally category (a risk code).")
+@click.option("--mine", is_flag=True, help="Also add new terms mined from the --labels documents (action add in changes.tsv; review them before use).")
 @click.option("-o", "--output", "out_dir", required=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Folder for lexicon.tsv and changes.tsv.")
 @click.option("--normalize", default="default", show_default=True, metavar="LIST", help="The scan's normalisation steps: terms are measured as the scan will match them.")
 @click.option("--text-column", default="text", show_default=True, help="Text column of the references.")
 @click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The unsafe policy the estimates use, as `scanner scan --policy` (default: the bundled one).")
 @config_errors_exit_2
-def lexicon_tune(lexicons, references, labels_path, out_dir, normalize, text_column, policy_path) -> None:
+def lexicon_tune(lexicons, references, labels_path, mine, out_dir, normalize, text_column, policy_path) -> None:
     """Propose per term (keep, demote, allow contexts, co-occurrence rules, drop) from how often it hits
-    REFERENCE text known to be clean and, with --labels, how precise it is on labelled documents."""
+    REFERENCE text known to be clean and, with --labels, how precise it is on labelled documents; with
+    --mine, add new terms frequent and precise in the labelled documents and unseen in the references."""
+    from scanner.curate.mine import MineParams
     from scanner.curate.tune import read_labelled_texts, tune
     from scanner.detect.policy import default_policy
     from scanner.io.readers import Columns
     from scanner.scan import ScanOptions
 
+    if mine and not labels_path:
+        msg = "--mine needs --labels FILE: new terms are mined from labelled documents"
+        raise click.UsageError(msg)
     labelled = read_labelled_texts(labels_path) if labels_path else None
     options = ScanOptions(columns=Columns(text=text_column), normalize=parse_steps(normalize), policy=policy_path or default_policy())
-    result = tune(list(lexicons), list(references), out_dir, options, labelled)
+    result = tune(list(lexicons), list(references), out_dir, options, labelled, mining=MineParams() if mine else None)
     refs = result.references
     click.echo(
         f"references: {result.files} files, {refs.documents:,} documents, {refs.chars:,} characters"
         f" ({refs.han_chars:,} Han, {refs.ascii_letters:,} ASCII letters)" + (f", {result.rejected_rows} rows rejected" if result.rejected_rows else "")
     )
     if labelled:
-        click.echo(f"labels: {len(labelled):,} documents ({sum(u for _, u in labelled):,} unsafe)")
+        click.echo(f"labels: {len(labelled):,} documents ({sum(t.unsafe for t in labelled):,} unsafe)")
     else:
         click.echo(click.style("no --labels: tuning only removes noise; without labels no term is judged risky, so an uncategorised list decides little", fg="yellow"))
     actions = ", ".join(f"{action} {count:,}" for action, count in result.actions().items())
     severities = ", ".join(f"{severity} {count:,}" for severity, count in result.severities().items())
     click.echo(f"{len(result.decisions):,} terms: {actions} (severity: {severities}); {result.allow_rows:,} allow rows, {result.rules:,} co-occurrence rules")
+    if mine:
+        _echo_added(result)
     for script, held in result.unmeasured_scripts.items():
         name = "Han characters" if script == "han" else "ASCII letters"
         click.echo(click.style(f"warning: the references hold {held:,} {name} (< 200,000): no term of that script was made high by default or by labels", fg="yellow"), err=True)
@@ -156,5 +177,6 @@ def lexicon_tune(lexicons, references, labels_path, out_dir, normalize, text_col
             worst, (documents, unsafe) = max(estimate.by_file.items(), key=lambda kv: kv[1][1] / max(kv[1][0], 1))
             line += f"; worst file {worst} {_share(unsafe / max(documents, 1))}"
         click.echo(line)
-    click.echo("  (held out: tuned on one half of the documents, measured on the other; the tuned-on figure understates new text)")
+    mined = " and mined" if mine else ""
+    click.echo(f"  (held out: tuned{mined} on one half of the documents, measured on the other; the tuned-on figure understates new text)")
     click.echo(f"wrote {result.lexicon_path} (scan with --lexicon) and {result.changes_path} (review)")

@@ -30,6 +30,10 @@ Per term:
    B whose pair is precise on the labels (>= 3 unsafe documents, lower bound >= 0.85) and absent from
    the references.
 
+With labels and ``mining`` (``--mine``), new terms mined from the labelled documents are added after the
+per-term decisions (``scanner.curate.mine``): action ``add``, with the risk code most of their unsafe
+documents carry. The held-out estimate mines on one half and measures on the other, as it tunes.
+
 Only structure and ordinary words are dropped: a demoted term still counts for the keyword-library check
 and its hits stay visible as flagged. A severity the input lexicon states is a ceiling; no term of a
 script the references hold fewer than 200,000 characters of is made high (no evidence, no high); the
@@ -43,19 +47,30 @@ import dataclasses
 import functools
 import io
 import json
-import math
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from scanner.arrays import offsets_and_data
+from scanner.curate.classifier import LabelledText
+from scanner.curate.mine import (
+    LabelCounts,
+    MineParams,
+    ReferenceCounts,
+    balanced_precision_lb,
+    count_labels,
+    majority_categories,
+    reference_strings,
+    select,
+)
 from scanner.errors import ConfigError, ShardError
 from scanner.evidence.labels import label_column, parse_label
 from scanner.evidence.sampling import doc_hashes
@@ -64,13 +79,18 @@ from scanner.io.discovery import Shard, discover_shards
 from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
 from scanner.io.tables import read_rows, unformula
 from scanner.lexicon.load import TABLE_SUFFIXES, Lexicon, combine, load_lexicon
-from scanner.lexicon.terms import ALLOW, SEVERITIES, ascii_lower, is_ascii_alnum, match_key
+from scanner.lexicon.taxonomy import RISKS
+from scanner.lexicon.terms import ALLOW, SEVERITIES, Term, ascii_lower, is_ascii_alnum, match_key
+from scanner.match.matcher import Matcher
 from scanner.match.normalize import HAN_RANGES, is_han
 from scanner.match.textview import normalize_column
 from scanner.scan import Scanner, ScanOptions
 
 SEVERITY_RANK = {"drop": 0, "low": 1, "medium": 2, "high": 3}
 ACTIONS = ("keep", "demote", "allow", "cooc", "drop")
+"""What the tuner does with an input term."""
+ADD = "add"
+"""The action of a mined term (``changes.tsv``)."""
 HALF_SEED = "lexicon-tune-halves"
 """Key of the hash that splits documents into the two halves of the held-out estimate."""
 
@@ -208,20 +228,8 @@ class Decision:
     allow: list[str] = field(default_factory=list)
     cooc: list[tuple[str, int]] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
-
-
-def balanced_precision_lb(pos: int, neg: int, total_pos: int, total_neg: int, z: float) -> float:
-    """Wilson lower bound of the precision a term would have at a 50 % base rate: independent of the
-    labelled set's class balance, and cautious on few documents."""
-    if pos + neg == 0 or total_pos == 0 or total_neg == 0:
-        return 0.0
-    weighted_pos = pos * total_neg / total_pos
-    phat = weighted_pos / (weighted_pos + neg)
-    n = pos + neg  # confidence from the real counts
-    denominator = 1 + z * z / n
-    centre = phat + z * z / (2 * n)
-    margin = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - margin) / denominator)
+    category: str = ""
+    """Risk code of an added (mined) term; the input's terms keep their lexicon's categories."""
 
 
 def unseen_defaults(stats: Mapping[str, TermStats], totals: ReferenceTotals, params: TuningParams) -> dict[str, tuple[str, float]]:
@@ -435,13 +443,16 @@ def add_cooccurrence(decisions: list[Decision], pairs: Mapping[tuple[str, str], 
 
 def write_lexicon(decisions: list[Decision], lexicon: Lexicon, path: Path) -> None:
     """The tuned lexicon as a table ``scanner scan --lexicon`` loads: the terms kept (with the input's
-    categories and languages, the severity and the reason as note), the co-occurrence rules (the input's
-    and the new ones), and the allow rows (the input's and the mined ones)."""
+    categories and languages, the severity and the reason as note), the added terms, the co-occurrence
+    rules (the input's and the new ones), and the allow rows (the input's and the mined ones)."""
     terms = {t.text: t for t in lexicon.terms}
     rows = [("term", "category", "language", "severity", "note")]
     allow: dict[str, tuple[str, list[str]]] = {match_key(text): (text, []) for text in lexicon.allow}
     for d in decisions:
         if d.severity == "drop":
+            continue
+        if d.action == ADD:
+            rows.append((d.term, d.category, "", d.severity, d.reason))
             continue
         term = terms[d.term]
         languages = ";".join(sorted(term.languages))
@@ -458,8 +469,8 @@ def write_lexicon(decisions: list[Decision], lexicon: Lexicon, path: Path) -> No
 
 
 def write_changes(decisions: list[Decision], path: Path) -> None:
-    """One row per input term for a person to review: action, severity, reason, allow contexts,
-    co-occurrence partners and the evidence (JSON numbers)."""
+    """One row per input term and per added term for a person to review: action, severity, reason, allow
+    contexts, co-occurrence partners and the evidence (JSON numbers)."""
     rows = [("term", "action", "severity", "reason", "allow", "cooc", "evidence")]
     for d in decisions:
         cooc = "|".join(f"{b}~{k}" for b, k in d.cooc)
@@ -511,9 +522,10 @@ def load_input(paths: list[Path]) -> tuple[Lexicon, dict[str, str]]:
     return combine(lexicons), given
 
 
-def read_labelled_texts(path: Path) -> list[tuple[str, bool]]:
-    """(text, unsafe) of a label table (CSV, XLSX, JSONL, Parquet) with ``text`` and ``label``, labels spelt
-    as everywhere else (``scanner.evidence.labels``). A bad row is a ConfigError naming it."""
+def read_labelled_texts(path: Path) -> list[LabelledText]:
+    """The documents of a label table (CSV, XLSX, JSONL, Parquet) with ``text`` and ``label``, labels spelt
+    as everywhere else (``scanner.evidence.labels``), and optionally ``category`` (a risk code; mined terms
+    take the one most of their unsafe documents carry). A bad row is a ConfigError naming it."""
     rows = read_rows(Path(path), "label file")
     if not rows:
         msg = f"{path}: the label file has no rows"
@@ -529,7 +541,11 @@ def read_labelled_texts(path: Path) -> list[tuple[str, bool]]:
         if not text.strip():
             msg = f"{where}: empty text"
             raise ConfigError(msg)
-        labelled.append((text, parse_label(cells.get(column, ""), where)))
+        category = cells.get("category", "").strip()
+        if category and category not in RISKS:
+            msg = f"{where}: unknown category {category!r} (expected a risk code such as A4.3)"
+            raise ConfigError(msg)
+        labelled.append(LabelledText(text, parse_label(cells.get(column, ""), where), category))
     return labelled
 
 
@@ -591,15 +607,31 @@ def _unsafe(result) -> np.ndarray:
     return np.asarray(result.values["unsafe"].to_numpy(zero_copy_only=False), dtype=bool)
 
 
+class LabelledDocument(NamedTuple):
+    """A labelled document as the measurement keeps it."""
+
+    half: int
+    unsafe: bool
+    text: str
+    """Normalised as the scan normalises."""
+    category: str
+
+
+MINING_HALVES = ((0, 1), (0,), (1,))
+"""What terms are mined on: all labelled documents, and each half for the held-out estimate."""
+
+
 class Measurement:
     """Per-term counts on the references and the labelled documents, kept per half (documents split by
-    a hash of their id), so the held-out estimate can tune on one half and measure on the other."""
+    a hash of their id), so the held-out estimate can tune on one half and measure on the other. With
+    ``mining``, also the counts of the candidates for new terms, per half."""
 
-    def __init__(self, lexicon: Lexicon, given: Mapping[str, str], steps: tuple[str, ...], params: TuningParams) -> None:
+    def __init__(self, lexicon: Lexicon, given: Mapping[str, str], steps: tuple[str, ...], params: TuningParams, mining: MineParams | None = None) -> None:
         self.lexicon = lexicon
         self.given = given
         self.steps = steps
         self.params = params
+        self.mining = mining
         count = len(lexicon.terms)
         # A term's form under the steps: t2s is left out where it would change a term (term_steps), so it never does.
         self.forms = normalize_strings([t.text for t in lexicon.terms], tuple(s for s in steps if s != "t2s"))
@@ -615,14 +647,20 @@ class Measurement:
         self.pair_labels: dict[tuple[int, int], np.ndarray] = defaultdict(lambda: np.zeros((2, 2), dtype=np.int64))
         """(a, b) -> [half, unsafe] labelled documents where a and b hit within ``cooc_window`` characters."""
         self.pair_refs: dict[tuple[int, int], np.ndarray] = {}
-        self.labelled_texts: list[tuple[int, bool, str]] = []
-        """(half, unsafe, normalised text) of every labelled document."""
+        self.labelled_texts: list[LabelledDocument] = []
         self._labelled_docs_of: dict[int, list[int]] = defaultdict(list)
         """Term id -> the labelled documents it hits: where its contexts can be."""
         self._documents = 0
+        self.label_counts: dict[tuple[int, ...], LabelCounts] = {}
+        """Halves -> what their labelled documents say about the candidates for new terms."""
+        self._mining_strings: list[str] = []
+        """What the references are searched for: the candidates and their parts (``mining_ref_hits`` columns)."""
+        self._mining_matcher: Matcher | None = None
+        self.mining_ref_hits = np.zeros((2, 0), dtype=np.int64)
+        self.mining_ref_docs = np.zeros((2, 0), dtype=np.int64)
 
     # labelled documents come first: their pairs decide which pairs the references are searched for
-    def add_labelled(self, result, unsafe: np.ndarray) -> None:
+    def add_labelled(self, result, unsafe: np.ndarray, categories: list[str]) -> None:
         """Count one batch of labelled documents (``result`` of ``Scanner.analyse``)."""
         half = _halves(result.doc_id)
         for h in (0, 1):
@@ -641,11 +679,27 @@ class Measurement:
         for row, term in zip(result.pair_row.tolist(), result.pair_term.tolist()):
             self._labelled_docs_of[term].append(first + row)
         texts = normalize_strings(result.text, self.steps)
-        self.labelled_texts += [(int(h), bool(u), t) for h, u, t in zip(half.tolist(), unsafe.tolist(), texts)]
+        self.labelled_texts += [LabelledDocument(*row) for row in zip(half.tolist(), unsafe.tolist(), texts, categories)]
 
     def candidate_pairs(self) -> None:
         """Pairs with enough unsafe labelled documents to become rules: the references are searched for these."""
         self.pair_refs = {pair: np.zeros(2, dtype=np.int64) for pair, counts in self.pair_labels.items() if counts[:, 1].sum() >= self.params.cooc_min_pos}
+
+    def candidate_terms(self) -> None:
+        """With ``mining``: count the candidates for new terms on the labelled documents of ``MINING_HALVES``
+        and compile what the references are searched for (by the scan's matcher, so they count as a scan
+        would match them)."""
+        if self.mining is None:
+            return
+        for halves in MINING_HALVES:
+            chosen = [d for d in self.labelled_texts if d.half in halves]
+            self.label_counts[halves] = count_labels([d.text for d in chosen if d.unsafe], [d.text for d in chosen if not d.unsafe], self.mining)
+        self._mining_strings = sorted(set().union(*map(reference_strings, self.label_counts.values())))
+        self.mining_ref_hits = np.zeros((2, len(self._mining_strings)), dtype=np.int64)
+        self.mining_ref_docs = np.zeros((2, len(self._mining_strings)), dtype=np.int64)
+        if self._mining_strings:
+            candidates = Lexicon("mining", "candidates", tuple(Term(s, frozenset()) for s in self._mining_strings))
+            self._mining_matcher = Matcher(candidates, self.steps)
 
     def add_reference(self, result) -> None:
         """Count one batch of reference documents."""
@@ -675,7 +729,19 @@ class Measurement:
                 for row, pairs in _pairs_within(hits.row[keep], hits.term[keep], starts, ends, self.params.cooc_window):
                     for pair in pairs & self.pair_refs.keys():
                         self.pair_refs[pair][half[row]] += 1
+        if self._mining_matcher is not None:
+            self._count_mining_strings(text, half)
         self._documents += len(half)
+
+    def _count_mining_strings(self, text: pa.Array, half: np.ndarray) -> None:
+        """Hits and documents of the candidates for new terms (and their parts) in one reference batch, per half."""
+        found = self._mining_matcher.find(text)
+        count = len(self._mining_strings)
+        rows, strings = found.row.astype(np.int64), found.term.astype(np.int64)
+        for h in (0, 1):
+            mine = half[rows] == h
+            self.mining_ref_hits[h] += np.bincount(strings[mine], minlength=count)
+            self.mining_ref_docs[h] += np.bincount(np.unique(rows[mine] * count + strings[mine]) % count, minlength=count)
 
     def _add_contexts(self, text: pa.Array, hits, half: np.ndarray, doc_hash: np.ndarray) -> None:
         """Keep the normalised word characters around the hits whose hash is among the term's
@@ -708,9 +774,41 @@ class Measurement:
         return ReferenceTotals(**{k: sum(getattr(self.totals[h], k) for h in halves) for k in vars(ReferenceTotals())})
 
     def propose(self, halves: tuple[int, ...]) -> list[Decision]:
-        """The decisions the documents of ``halves`` support."""
+        """The decisions the documents of ``halves`` support: one per input term, then the added terms."""
         stats, totals, pairs, context_precision = self.stats(halves)
-        return propose(stats, totals, self.params, pairs, context_precision)
+        decisions = propose(stats, totals, self.params, pairs, context_precision)
+        return decisions + self.mined(halves, decisions)
+
+    def mined(self, halves: tuple[int, ...], decisions: list[Decision]) -> list[Decision]:
+        """New terms mined from the documents of ``halves`` (none without ``mining``), given the decisions on
+        the input terms: those are not proposed again, and a candidate holding a high one is redundant."""
+        counts = self.label_counts.get(halves)
+        if counts is None:
+            return []
+        totals = self.totals_of(halves)
+        chosen = list(halves)
+        references = ReferenceCounts(
+            hits=dict(zip(self._mining_strings, self.mining_ref_hits[chosen].sum(axis=0).tolist())),
+            docs=dict(zip(self._mining_strings, self.mining_ref_docs[chosen].sum(axis=0).tolist())),
+            script_chars={script: totals.script_chars(script) for script in ("han", "ascii")},
+            measured=frozenset(script for script in ("han", "ascii") if totals.measured(script, self.params)),
+        )
+        known: dict[str, str] = {}  # by the form the scan matches, which is how candidates are spelt
+        for d in decisions:
+            form = self.forms[self._term_ids[d.term]]
+            key = match_key(form) if form else form
+            known[key] = max(known.get(key, "drop"), d.severity, key=SEVERITY_RANK.get)
+        terms = select(counts, references, self.mining, known)
+        unsafe = [(d.text, d.category) for d in self.labelled_texts if d.half in halves and d.unsafe]
+        categories = majority_categories({m.term for m in terms}, unsafe, self.mining)
+        added = []
+        for m in terms:
+            category, share = categories[m.term]
+            why = f"category {category}: {100 * share:.1f} % of its unsafe documents" if share else f"category {category} by default: no risk code on most of its unsafe documents"
+            evidence = {"label_pos": m.pos, "label_neg": m.neg, "label_bp_lb": m.bp_lb, "ref_hits": m.ref_hits, "ref_docs": m.ref_docs,
+                        "ref_rate_per_1k": m.ref_rate_per_1k, "shape": shape(m.term), "category_share": round(share, 3)}  # fmt: skip
+            added.append(Decision(m.term, ADD, m.severity, f"mined from the labels: {m.reason}; {why}", evidence=evidence, category=category))
+        return added
 
     def stats(self, halves: tuple[int, ...]) -> tuple[dict[str, TermStats], ReferenceTotals, dict, Callable[[str, str], float] | None]:
         """What ``propose`` takes, from the documents of ``halves``: term statistics, totals, co-occurrence
@@ -752,10 +850,10 @@ class Measurement:
                 folded = is_ascii_alnum(context[0]) or is_ascii_alnum(context[-1])  # matched ASCII-case-insensitively
                 positive = negative = 0
                 for doc in self._labelled_docs_of.get(self._term_ids[term], ()):
-                    half, unsafe, text = self.labelled_texts[doc]
-                    if half in halves and context in (ascii_lower(text) if folded else text):
-                        positive += unsafe
-                        negative += not unsafe
+                    d = self.labelled_texts[doc]
+                    if d.half in halves and context in (ascii_lower(d.text) if folded else d.text):
+                        positive += d.unsafe
+                        negative += not d.unsafe
                 enough = positive + negative >= self.params.label_min_support
                 cache[context] = balanced_precision_lb(positive, negative, totals.label_pos, totals.label_neg, self.params.label_z) if enough else 0.0
             return cache[context]
@@ -827,11 +925,13 @@ class Estimate:
 
 @dataclass
 class TuningResult:
-    """What ``tune`` did: the decisions, the files written, what they were measured on, and estimates of
-    the unsafe share: before tuning, after (on the documents it was tuned on) and held out (tuned on one
-    half of the references and labels, measured on the other, both ways)."""
+    """What ``tune`` did: the decisions on the input terms, the added (mined) terms, the files written,
+    what they were measured on, and estimates of the unsafe share: before tuning, after (on the documents
+    it was tuned on) and held out (tuned and mined on one half of the references and labels, measured on
+    the other, both ways)."""
 
     decisions: list[Decision]
+    added: list[Decision]
     lexicon_path: Path
     changes_path: Path
     references: ReferenceTotals
@@ -866,12 +966,13 @@ def _reference_batches(shards: list[Shard], columns: Columns) -> Iterator[tuple[
             raise ConfigError(msg) from e
 
 
-def _labelled_batches(labelled: list[tuple[str, bool]], size: int = 10_000) -> Iterator[tuple[DocumentBatch, np.ndarray]]:
+def _labelled_batches(labelled: list[LabelledText], size: int = 10_000) -> Iterator[tuple[DocumentBatch, np.ndarray, list[str]]]:
+    """(batch, unsafe, risk codes) of the labelled documents."""
     for first in range(0, len(labelled), size):
         part = labelled[first : first + size]
-        table = pa.table({"text": pa.array([t for t, _ in part], pa.string())})
+        table = pa.table({"text": pa.array([t.text for t in part], pa.string())})
         roles = resolve_columns(table.column_names, Columns(), "labels")
-        yield to_document_batch(table, roles, "labels", first), np.array([u for _, u in part], dtype=bool)
+        yield to_document_batch(table, roles, "labels", first), np.array([t.unsafe for t in part], dtype=bool), [t.category for t in part]
 
 
 def tune(
@@ -879,18 +980,23 @@ def tune(
     references: list[str],
     out_dir: Path,
     options: ScanOptions,
-    labelled: list[tuple[str, bool]] | None = None,
+    labelled: list[LabelledText] | None = None,
     params: TuningParams = TuningParams(),  # noqa: B008 (frozen)
+    mining: MineParams | None = None,
 ) -> TuningResult:
     """Tune the lexicons on the references (and labelled texts), write ``out_dir/lexicon.tsv`` and
     ``out_dir/changes.tsv``, and measure the result. ``options`` are the scan's (normalisation, text
     column, policy); language ID and token counts change nothing here, and the classifier is not part of
-    the keyword layer being tuned: they are switched off."""
+    the keyword layer being tuned: they are switched off. ``mining``: also add new terms mined from the
+    labelled texts (``scanner.curate.mine``), which needs unsafe and safe ones."""
     options = dataclasses.replace(options, langid=False, tokens="off", classifier=None, classifier_sha256=None)
+    labelled = labelled or []
+    if mining is not None and not 0 < sum(t.unsafe for t in labelled) < len(labelled):
+        msg = "mining new terms needs labelled documents, both unsafe and safe ones"
+        raise ConfigError(msg)
     lexicon, given = load_input(lexicon_paths)
     shards = discover_shards(references)
-    labelled = labelled or []
-    measurement, before, rejected = _measure(lexicon, given, shards, labelled, options, params)
+    measurement, before, rejected = _measure(lexicon, given, shards, labelled, options, params, mining)
     if not before.documents:
         msg = f"the references hold no documents ({', '.join(references)})"
         raise ConfigError(msg)
@@ -902,7 +1008,8 @@ def tune(
     after, held_out = _estimate(tuned, measurement, lexicon, shards, labelled, options)
     totals = measurement.totals_of((0, 1))
     return TuningResult(
-        decisions=decisions,
+        decisions=[d for d in decisions if d.action != ADD],
+        added=[d for d in decisions if d.action == ADD],
         lexicon_path=out_dir / "lexicon.tsv",
         changes_path=out_dir / "changes.tsv",
         references=totals,
@@ -918,18 +1025,19 @@ def tune(
 
 
 def _measure(
-    lexicon: Lexicon, given: Mapping[str, str], shards: list[Shard], labelled: list[tuple[str, bool]], options: ScanOptions, params: TuningParams
+    lexicon: Lexicon, given: Mapping[str, str], shards: list[Shard], labelled: list[LabelledText], options: ScanOptions, params: TuningParams, mining: MineParams | None
 ) -> tuple[Measurement, Estimate, int]:
     """One pass over the labelled documents, then one over the references, with the input lexicon:
     (the measurement, how the input lexicon does, rows the references reject)."""
-    measurement = Measurement(lexicon, given, options.normalize, params)
+    measurement = Measurement(lexicon, given, options.normalize, params, mining)
     before = Estimate()
     scanner = Scanner(lexicon, options)
-    for batch, truth in _labelled_batches(labelled):
+    for batch, truth, categories in _labelled_batches(labelled):
         result = scanner.analyse(batch, "labels", "labels")
-        measurement.add_labelled(result, truth)
+        measurement.add_labelled(result, truth, categories)
         before.add_labelled(_unsafe(result), truth)
     measurement.candidate_pairs()
+    measurement.candidate_terms()
     rejected = 0
     for shard, batch in _reference_batches(shards, options.columns):
         rejected += sum(batch.rejected.values())
@@ -941,11 +1049,11 @@ def _measure(
 
 
 def _estimate(
-    tuned: Lexicon, measurement: Measurement, lexicon: Lexicon, shards: list[Shard], labelled: list[tuple[str, bool]], options: ScanOptions
+    tuned: Lexicon, measurement: Measurement, lexicon: Lexicon, shards: list[Shard], labelled: list[LabelledText], options: ScanOptions
 ) -> tuple[Estimate, list[Estimate]]:
-    """How the tuned lexicon does on what it was tuned on, and the held-out estimate: a lexicon tuned on
-    one half of the references and labels, measured on the other half, both ways. In-sample figures
-    understate new text (docs/evidence.md)."""
+    """How the tuned lexicon does on what it was tuned on, and the held-out estimate: a lexicon tuned (and
+    mined) on one half of the references and labels, measured on the other half, both ways. In-sample
+    figures understate new text (docs/evidence.md)."""
     final = Scanner(tuned, options)
     by_half = []
     with tempfile.TemporaryDirectory(prefix="lexicon-tune-") as folder:
@@ -962,7 +1070,7 @@ def _estimate(
         other = [_halves(result.doc_id) != half for half in (0, 1)]
         for half, scanner in enumerate(by_half):
             held_out[half].add_references(shard.label, _unsafe(scanner.analyse(batch, shard.label, shard.stem))[other[half]])
-    for batch, truth in _labelled_batches(labelled):
+    for batch, truth, _ in _labelled_batches(labelled):
         result = final.analyse(batch, "labels", "labels")
         after.add_labelled(_unsafe(result), truth)
         other = [_halves(result.doc_id) != half for half in (0, 1)]
