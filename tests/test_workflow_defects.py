@@ -234,3 +234,17 @@ def test_the_chinese_html_report_has_no_english_lint_sentence(tmp_path, sample_d
     assert _scan(tmp_path, str(sample_dir), "--out", str(tmp_path / "out"), "--lexicon", str(path))[0] == 0
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "single-character CJK terms" not in html and "单字中文词条" in html
+
+
+def test_lexicon_import_stops_at_a_bad_line_or_skips_and_lists_bad_lines(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("赌博网站\n2kshr7b\x16yrwq\n\n代开发票\n=cmd\n", encoding="utf-8")
+    out = tmp_path / "lexicon.tsv"
+    runner = CliRunner()
+    stopped = runner.invoke(cli, ["lexicon", "import", str(words), "--category", "A1.8", "-o", str(out)])
+    assert stopped.exit_code == 2 and f"{words}:2" in stopped.output and "U+0016" in stopped.output and not out.exists()
+    skipped = runner.invoke(cli, ["lexicon", "import", str(words), "--category", "A1.8", "-o", str(out), "--skip-bad-lines"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "wrote 2 terms" in skipped.output and "skipped 2 bad lines" in skipped.output
+    assert f"{words}:2" in skipped.output and f"{words}:5" in skipped.output
+    assert sorted(t.text for t in scanner.load_lexicon(out).terms) == ["代开发票", "赌博网站"]

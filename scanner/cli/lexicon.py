@@ -77,13 +77,20 @@ def lexicon_audit(path, profile, normalize, as_json) -> None:
 @click.option("--category", "categories", multiple=True, required=True, help="Risk code(s) of every word, e.g. A1.6; repeatable.")
 @click.option("--language", default="", help="Language of the words, e.g. zh.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="TSV to write (term, category, language).")
+@click.option("--skip-bad-lines", is_flag=True, help="Leave out lines that are no valid term (control characters ...) and list them, instead of stopping at the first.")
 @config_errors_exit_2
-def lexicon_import(wordlists, categories, language, output) -> None:
+def lexicon_import(wordlists, categories, language, output, skip_bad_lines) -> None:
     """Convert plain word lists (one word per line) into a lexicon TSV; existing rows in OUTPUT are kept."""
     from scanner.lexicon.load import convert_wordlists
 
-    written = convert_wordlists(list(wordlists), list(categories), language, output)
+    written, skipped = convert_wordlists(list(wordlists), list(categories), language, output, skip_bad_lines=skip_bad_lines)
     click.echo(f"wrote {written} terms to {output}")
+    if skipped:
+        click.echo(f"skipped {len(skipped)} bad lines:", err=True)
+        for message in skipped[:20]:
+            click.echo(f"  {message}", err=True)
+        if len(skipped) > 20:
+            click.echo(f"  and {len(skipped) - 20} more", err=True)
 
 
 @lexicon.command("export")

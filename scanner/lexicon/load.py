@@ -277,15 +277,21 @@ def _read_table(path: Path, default_categories: set[str] | None = None, default_
     return entries
 
 
-def _read_list(path: Path, categories: set[str], language: str, severity: str = "high") -> list[_Entry]:
-    """Entries of a one-term-per-line list; blank lines are skipped."""
+def _read_list(path: Path, categories: set[str], language: str, severity: str = "high", skipped: list[str] | None = None) -> list[_Entry]:
+    """Entries of a one-term-per-line list; blank lines are skipped. A bad line is a LexiconError, or,
+    given a ``skipped`` list, its error message goes there and the line is left out."""
     entries = []
     for number, line in enumerate(_read_text(path).split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        entries.append(_Entry(_clean_term(line, where), set(categories), language, where, severity))
+        try:
+            entries.append(_Entry(_clean_term(line, where), set(categories), language, where, severity))
+        except LexiconError as e:
+            if skipped is None:
+                raise
+            skipped.append(str(e))
     return entries
 
 
@@ -475,13 +481,16 @@ def load_lexicons(paths: Iterable[str | Path] = ()) -> Lexicon:
     return combine([load_lexicon(p) for p in paths])
 
 
-def convert_wordlists(wordlists: list[Path], categories: list[str], language: str, output: Path) -> int:
+def convert_wordlists(wordlists: list[Path], categories: list[str], language: str, output: Path, *, skip_bad_lines: bool = False) -> tuple[int, list[str]]:
     """Plain word lists -> a lexicon TSV (term, category, language), merged with OUTPUT if it exists.
 
-    Returns the number of distinct terms written. Words are validated like any lexicon entry.
+    Returns the number of distinct terms written and, with ``skip_bad_lines``, the errors of the lines
+    left out (``file:line: why``); without it a bad line is a LexiconError. Words are validated like any
+    lexicon entry. Real lists carry junk lines (houbb's has 103 with control characters).
     """
     codes = _parse_categories(" ".join(categories), "--category")
-    entries = [e for path in wordlists for e in _read_list(Path(path), codes, language)]
+    skipped: list[str] | None = [] if skip_bad_lines else None
+    entries = [e for path in wordlists for e in _read_list(Path(path), codes, language, skipped=skipped)]
     if Path(output).is_file():
         entries = _read_table(Path(output)) + entries
     terms = _merge_entries(_split(entries)[0])
@@ -490,4 +499,4 @@ def convert_wordlists(wordlists: list[Path], categories: list[str], language: st
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("".join(lines), encoding="utf-8")
-    return len(terms)
+    return len(terms), skipped or []
