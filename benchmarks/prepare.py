@@ -21,6 +21,13 @@ Outputs (all deterministic for a given data folder, size and seed):
   (Citizen Lab categories are mapped, see ``CITIZENLAB_CODES``); padding cycles through the 17
   A.1/A.2 codes. ``lexicon_<n>.provenance.tsv`` names each term's origin, and
   ``lexicons.json`` records counts and the flagged share on the base documents.
+- ``mix_<N>MB.parquet`` (the *real mix*): every zh and en corpus, documents of log-normal sizes
+  (median ``MIX_MEDIAN_BYTES``, clipped to ``MIX_MIN_BYTES``-``MIX_MAX_BYTES``; consecutive texts of one
+  source joined until a document reaches its drawn size), a seeded third of the zh documents converted
+  to Traditional with OpenCC ``s2t`` (source ``<source>_hant``), tiled like the others, all languages
+  shuffled together. ``lexicon_houbb_10k.tsv``: a seeded sample of 10,000 terms of houbb's
+  sensitive-word list (Apache-2.0; uncategorised, so the 17 A.1/A.2 codes are assigned in turn). The
+  Citizen Lab list is never used for this case.
 
 The Citizen Lab list is CC BY-NC-SA: it is read from the shared data folder at run time and the
 generated lexicons live only in ``benchmarks/work/``; never commit them.
@@ -30,6 +37,7 @@ Usage::
     python benchmarks/prepare.py                      # zh + en at 400 MB, the three lexicons
     python benchmarks/prepare.py --size-mb 100 --lang zh
     python benchmarks/prepare.py --data /path/to/shared/data --force
+    python benchmarks/prepare.py --lang mix               # the real mix and its houbb lexicon
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import compileall
 import csv
 import glob
 import json
+import math
 import random
 import re
 import sys
@@ -100,6 +109,15 @@ CITIZENLAB_CODES = {
     "Company Name": "A3.5",
     "Domestic relations": "A4.7",
 }
+# The real mix: document sizes (UTF-8 bytes) drawn log-normal and clipped to 0.3-60 KB. Whole texts
+# often overshoot a small draw (news articles are ~2 KB), so a drawn median of 1.5 KB gives documents
+# of median 2.05 KB (mean 3.0 KB; 10 % under 0.6 KB, 1 % over 16 KB).
+MIX_MEDIAN_BYTES = 1500
+MIX_SIGMA = 1.0
+MIX_MIN_BYTES, MIX_MAX_BYTES = 300, 60_000
+MIX_TRADITIONAL_SHARE = 1 / 3
+HOUBB_TERMS = 10_000
+HOUBB_PATH = Path("lexicons") / "houbb_sensitive_word" / "dict_v20240407.txt"
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[a-z]{3,12}")
 _BAD_TERM_CHARS = re.compile(r'[\t\r\n"\x00-\x1f\x7f]')
@@ -138,6 +156,67 @@ def base_documents(data: Path, lang: str, doc_bytes: int = 3000) -> list[dict[st
                     flush()
         flush()
     return docs
+
+
+def mix_documents(data: Path, seed: int = SEED) -> list[dict[str, str]]:
+    """The real mix's base documents: every zh and en corpus in file order, consecutive texts of one
+    source joined while that brings the document closer to its drawn size (log-normal, see ``MIX_*``); then a
+    seeded third of the zh documents converted to Traditional (OpenCC ``s2t``, source ``<source>_hant``).
+    """
+    files = sorted(glob.glob(str(data / "corpora" / "zh_*.jsonl"))) + sorted(glob.glob(str(data / "corpora" / "en_*.jsonl")))
+    if not files:
+        sys.exit(f"error: no corpora under {data / 'corpora'} (pass --data)")
+    rng = random.Random(seed)
+
+    def draw() -> int:
+        return int(min(MIX_MAX_BYTES, max(MIX_MIN_BYTES, rng.lognormvariate(math.log(MIX_MEDIAN_BYTES), MIX_SIGMA))))
+
+    docs: list[dict[str, str]] = []
+    for file in files:
+        lang = Path(file).name.split("_", 1)[0]
+        parts: list[str] = []
+        size, source, first_id, target = 0, None, None, draw()
+        with open(file, encoding="utf-8") as stream:
+            for line in stream:
+                record = json.loads(line)
+                length = len(record["text"].encode()) + 1
+                # A text joins the document if that brings it closer to its drawn size (else it opens the next).
+                if parts and (record["source"] != source or (size + length / 2 > target and size >= MIX_MIN_BYTES)):
+                    docs.append({"id": f"{first_id}+{len(parts)}", "text": "\n".join(parts), "source": source, "lang": lang})
+                    parts, size, first_id, target = [], 0, None, draw()
+                source = record["source"]
+                first_id = first_id or record["id"]
+                parts.append(record["text"])
+                size += length
+        if parts:
+            docs.append({"id": f"{first_id}+{len(parts)}", "text": "\n".join(parts), "source": source, "lang": lang})
+    import opencc
+
+    s2t = opencc.OpenCC("s2t")
+    zh = [i for i, d in enumerate(docs) if d["lang"] == "zh"]
+    for i in random.Random(seed + 1).sample(zh, round(len(zh) * MIX_TRADITIONAL_SHARE)):
+        docs[i] = {"id": docs[i]["id"] + "-hant", "text": s2t.convert(docs[i]["text"]), "source": docs[i]["source"] + "_hant", "lang": "zh"}
+    return [{key: d[key] for key in ("id", "text", "source")} for d in docs]
+
+
+def houbb_lexicon_path(work: Path) -> Path:
+    return work / "lexicon_houbb_10k.tsv"
+
+
+def houbb_lexicon(data: Path, work: Path, seed: int = SEED, terms: int = HOUBB_TERMS) -> Path:
+    """``lexicon_houbb_10k.tsv``: a seeded sample of ``terms`` distinct terms of houbb's list (kept in
+    the list's order), categories the 17 A.1/A.2 codes in turn. Terms a TSV cannot hold are skipped."""
+    path = houbb_lexicon_path(work)
+    words = list(dict.fromkeys(t for t in _read_lines(data / HOUBB_PATH) if not _BAD_TERM_CHARS.search(t)))
+    keys: dict[str, int] = {}
+    for i, word in enumerate(words):
+        keys.setdefault(match_key(word), i)  # the scanner folds terms with ASCII ends: keep one of each key
+    chosen = sorted(random.Random(seed).sample(sorted(keys.values()), terms))
+    work.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write("term\tcategory\n")
+        out.writelines(f"{words[i]}\t{PADDING_CODES[k % len(PADDING_CODES)]}\n" for k, i in enumerate(chosen))
+    return path
 
 
 def corpus_path(work: Path, lang: str, size_mb: int) -> Path:
@@ -346,12 +425,15 @@ def ensure(data: Path, work: Path, langs: list[str], size_mb: int, *, force: boo
         for info in summary["lexicons"].values():
             log(f"  {info['path']}: {info['terms']} terms {info['origins']}, flagged share of base docs {info['flagged_share_base_docs']}")
         log(f"  ({summary['real_terms_pruned']} real terms pruned at df > {max_term_df:.2%}, {summary['seconds']} s)")
+    if "mix" in langs and (force or not houbb_lexicon_path(work).is_file()):
+        log("building lexicon_houbb_10k.tsv ...")
+        houbb_lexicon(data, work, seed)
     for lang in langs:
         path = corpus_path(work, lang, size_mb)
         if force or not path.is_file():
             log(f"building {path.name} ...")
             started = time.perf_counter()
-            docs = base_documents(data, lang, doc_bytes)
+            docs = mix_documents(data, seed) if lang == "mix" else base_documents(data, lang, doc_bytes)
             info = write_corpus(path, docs, size_mb, row_group_rows, seed)
             log(f"  {info['rows']} rows, {info['text_bytes'] / 1e6:.1f} MB of text ({len(docs)} base documents x {info['copies']} copies),"
                 f" {info['file_bytes'] / 1e6:.1f} MB on disk, {time.perf_counter() - started:.1f} s")
@@ -362,7 +444,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="output folder (default: %(default)s)")
     parser.add_argument("--size-mb", type=int, default=400, help="text bytes per corpus file, in 10^6 bytes (default: 400)")
-    parser.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    parser.add_argument("--lang", choices=["zh", "en", "both", "mix"], default="both",
+                        help="both: zh and en; mix: the real mix (every corpus, log-normal sizes, a third of zh in Traditional)")
     parser.add_argument("--doc-bytes", type=int, default=3000, help="join texts into documents of about this size")
     parser.add_argument("--row-group-rows", type=int, default=65536)
     parser.add_argument("--max-term-df", type=float, default=0.002, help="prune real terms found in more than this share of base docs")
