@@ -214,16 +214,32 @@ def test_blockwise_search_finds_every_changed_character(steps):
     assert _changed_by_any(steps) == {ord(c) for c in candidates if any(changes[step](c) for step in steps)}
 
 
-def test_mostly_traditional_columns_go_to_the_spelled_twin(monkeypatch):
-    """The per-column choice between windows and spellings (``T2S_WINDOWS_MAX_SHARE``): the same
-    hits either way, and the twin is only built for a column that is mostly Traditional."""
-    monkeypatch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", 0.01)
+def test_mostly_traditional_documents_go_to_the_spelled_twin(monkeypatch):
+    """The per-document choice between windows and spellings (``T2S_WINDOWS_MAX_SHARE``, judged on samples
+    of each document): the same hits either way, the twin is only built for a column holding a mostly
+    Traditional document, and in a mixed column each document takes its own path."""
+    monkeypatch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", 0.05)
     lexicon = make_lexicon(("暴乱", "A1.3"), ("发财", "A1.8"), ("幹活", "A1.6"))
-    simplified = ["今天发生了暴乱，大家都在家里，" * 20, "祝你发财，" * 30 + "發財"]
+    simplified = ["今天发生了暴乱，大家都在家里，" * 20, "祝你发财，" * 30 + "發財", None, ""]
     traditional = ["今天發生了暴亂，大家都在家裡，" * 20, "祝你發財，幹活" * 30]
-    for docs, twin in ((simplified, False), (traditional, True)):
+    mixed = [simplified[0], traditional[0], None, simplified[1], traditional[1], "暴亂 and 暴乱"]
+    scanned = []
+    monkeypatch.setattr(Matcher, "_find_in_column", lambda self, array, find=Matcher._find_in_column: scanned.append((self._t2s_windows, len(array))) or find(self, array))
+    for docs, twin, paths in ((simplified, False, [(True, 4)]), (traditional, True, [(False, 2)]), (mixed, True, [(True, 3), (False, 3)])):
         matcher = Matcher(lexicon, DEFAULT_STEPS)
+        scanned.clear()
         hits = matcher.find(pa.array(docs))
         assert (matcher._spelled_twin is not None) is twin
+        assert scanned == paths  # (windows?, documents) per automaton pass
         per_row = [sorted((lexicon.terms[t].text, s, e) for r, t, s, e in zip(hits.row, hits.term, hits.start, hits.end) if r == row) for row in range(len(docs))]
         assert per_row == [sorted((t, s, e) for t, s, e, _ in naive_normalized_hits(lexicon, d, DEFAULT_STEPS)) for d in docs]
+
+
+@given(terms=terms_strategy, docs=docs_strategy, share=st.sampled_from([0.0, 0.05, 0.2, 0.5]), layout=st.sampled_from(sorted(LAYOUTS)))
+@settings(max_examples=150, deadline=None)
+def test_documents_routed_by_script_equal_the_reference(terms, docs, share, layout):
+    """Columns whose documents split between the windows and the spelled twin give the reference's hits."""
+    lexicon = make_lexicon(*[(t, "A1.6") for t in terms])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", share)
+        assert found(lexicon, LAYOUTS[layout](docs), DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in docs]

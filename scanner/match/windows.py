@@ -4,7 +4,7 @@ The matcher finds the rare characters a step changes (and, with ``t2s``, the Tra
 Simplified terms) in the same automaton pass as the terms, then recomputes hits only on short windows
 around them (``scanner.match.matcher.Matcher._redo_near_rare``). These functions say which hits touch or
 contain such a character, whether a window can hold a hit at all (``ImageNeighbours``), and how much of a
-column is Traditional text (``traditional_share``). Offsets are UTF-8 byte offsets into the column's
+document is Traditional text (``traditional_shares``). Offsets are UTF-8 byte offsets into the column's
 data buffer.
 """
 
@@ -16,14 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from scanner.arrays import offsets_and_data
 from scanner.lexicon.terms import ascii_lower
 from scanner.match.normalize import t2s_table
 from scanner.match.textview import CharTable, code_points_at
 
-T2S_SAMPLE_BYTES = 4096
+T2S_SAMPLE_BYTES = 32
+"""Bytes per sample of a document in ``traditional_shares`` (about 10 Han characters)."""
 
-
-T2S_SAMPLES = 8
+T2S_SAMPLES = 2
+"""Samples per document in ``traditional_shares``: at its start and in its middle."""
 
 
 _CODE_SHIFT = 21  # code points fit in 21 bits: (image, neighbour) pairs are one int64 key
@@ -157,14 +159,39 @@ def touches(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
     return found & (rare_end[last] + rare_row[last] >= start + row) & (rare_row[last] == row)
 
 
-def traditional_share(data: pa.Buffer, start: int, stop: int) -> float:
-    """Share of Traditional characters (``t2s`` converts them) among the characters of
-    ``T2S_SAMPLES`` slices of ``T2S_SAMPLE_BYTES`` spread over ``data[start:stop]``."""
-    raw = memoryview(data).cast("B")
-    step = max((stop - start) // T2S_SAMPLES, 1)
-    sample = "".join(bytes(raw[at : min(at + T2S_SAMPLE_BYTES, stop)]).decode(errors="ignore") for at in range(start, stop, step))
-    codes = np.frombuffer(sample.encode("utf-32-le"), dtype=np.uint32)
-    return float((t2s_codes()[codes] != codes).mean()) if len(codes) else 0.0
+@functools.lru_cache(maxsize=1)
+def _traditional_bmp() -> np.ndarray:
+    """Per BMP code point: does ``t2s`` change it?"""
+    return t2s_codes()[:0x10000] != np.arange(0x10000)
+
+
+def traditional_shares(array: pa.Array) -> np.ndarray:
+    """Per document: the share of Traditional characters (``t2s`` changes them) among the characters of
+    ``T2S_SAMPLES`` slices of ``T2S_SAMPLE_BYTES`` bytes, at the document's start and spread over it
+    (0 for null and empty documents). Only three-byte characters count as Traditional (all but a few
+    rare ones that ``t2s`` changes). Cost: ~3 numpy passes over 64 bytes per document (~1 ms per
+    5,000 documents), whatever their length."""
+    offsets, data = offsets_and_data(array)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    start, size = offsets[:-1], np.diff(offsets)
+    if not len(raw) or not len(start):
+        return np.zeros(len(start), dtype=np.float64)
+    span = np.arange(T2S_SAMPLE_BYTES, dtype=np.int64)
+    chars = np.zeros(len(start), dtype=np.int64)
+    traditional = np.zeros(len(start), dtype=np.int64)
+    for k in range(T2S_SAMPLES):
+        first = start + size * k // T2S_SAMPLES
+        position = first[:, None] + span  # documents x sample bytes, positions in the buffer
+        inside = position < (start + size)[:, None]
+        np.minimum(position, len(raw) - 1, out=position)
+        lead = raw[position]
+        chars += np.count_nonzero(inside & ((lead & 0xC0) != 0x80), axis=1)
+        # Three-byte characters whose last byte lies in the document: their code points.
+        three = inside & ((lead & 0xF0) == 0xE0) & (position + 2 < (start + size)[:, None])
+        at = position[three]
+        code = (raw[at].astype(np.int32) & 0x0F) << 12 | (raw[at + 1].astype(np.int32) & 0x3F) << 6 | (raw[at + 2].astype(np.int32) & 0x3F)
+        traditional += np.bincount(np.flatnonzero(three) // T2S_SAMPLE_BYTES, weights=_traditional_bmp()[code], minlength=len(start)).astype(np.int64)
+    return traditional / np.maximum(chars, 1)
 
 
 def contains(row, start, end, rare_row, rare_start, rare_end) -> np.ndarray:
