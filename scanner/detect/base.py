@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scanner.arrays import byte_mask, offsets_and_data
 from scanner.io.readers import DocumentBatch
 from scanner.match.hits import Hits
 
@@ -63,6 +64,12 @@ class Batch:
         return self.documents.text
 
     @cached_property
+    def byte_classes(self) -> ByteClasses:
+        """The batch's text classified byte by byte, once for every detector that reads bytes (code
+        detection, personal information)."""
+        return byte_classes(self.text)
+
+    @cached_property
     def _sources(self) -> tuple[np.ndarray, list[str]]:
         return codes_of(self.values["source"])
 
@@ -71,6 +78,62 @@ class Batch:
         codes, names = self._sources
         sums = np.bincount(codes, weights=weights, minlength=len(names)) if len(codes) else np.zeros(0)
         return {names[i]: int(sums[i]) for i in np.flatnonzero(sums)}
+
+
+NEWLINE, CODE_SYMBOL, DIGIT, AT_SIGN, FULLWIDTH_LEAD = 1, 2, 4, 8, 16
+"""Byte classes of ``byte_classes``: a line feed; a code symbol (``CODE_SYMBOLS``); an ASCII digit; ``@``;
+``0xEF``, the lead byte of the full-width forms (U+F000-FFFF, among them ``０-９``, ``＠``, ``Ａ-ｚ``)."""
+CODE_SYMBOLS = "{}[]()=;<>_*/\\|"
+"""The ASCII symbols code is dense with (not ``@ # & $``: tweets are full of them)."""
+_CLASS_OF_BYTE = (
+    byte_mask("\n").astype(np.uint8) * NEWLINE
+    | byte_mask(CODE_SYMBOLS).astype(np.uint8) * CODE_SYMBOL
+    | byte_mask("0123456789").astype(np.uint8) * DIGIT
+    | byte_mask("@").astype(np.uint8) * AT_SIGN
+)
+_CLASS_OF_BYTE[0xEF] = FULLWIDTH_LEAD
+_TRANSLATION = bytes(_CLASS_OF_BYTE.tolist())
+
+
+@dataclass(frozen=True)
+class ByteClasses:
+    """The bytes of a string column that the byte-level detectors look at, found in one pass over its
+    data buffer (``byte_classes``): their positions in the buffer, ascending, and their class.
+
+    All of them are ASCII bytes or a lead byte, which never occur inside a multi-byte UTF-8 character,
+    so a position is always a character's start.
+    """
+
+    offsets: np.ndarray
+    raw: np.ndarray
+    position: np.ndarray
+    kind: np.ndarray
+
+    def of(self, kind: int) -> np.ndarray:
+        """Positions of the bytes of one class."""
+        return self.position[self.kind == kind]
+
+    def counts(self, kind: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Per range ``[start, stop)`` of the buffer (``start <= stop``): the bytes of ``kind`` in it."""
+        running = np.concatenate([[0], np.cumsum(self.kind == kind)])
+        return running[np.searchsorted(self.position, stop)] - running[np.searchsorted(self.position, start)]
+
+
+def byte_classes(texts: pa.Array | pa.ChunkedArray) -> ByteClasses:
+    """Classify every byte of the column's text (``NEWLINE`` ... ``FULLWIDTH_LEAD``) in one pass.
+
+    Cost: ``bytes.translate`` through a 256-byte table and one ``flatnonzero`` over the batch, ~1 ns per
+    byte; the rest is per classified byte (in Chinese text a few %, in English ~3 %). A lookup with
+    numpy (``table[raw]``) took 3x longer, and separate passes for each detector (newlines and symbols
+    among the ASCII bytes, then ``@``, ``0xEF`` and digits) 4-6x on text that is mostly ASCII.
+    """
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    offsets, data = offsets_and_data(texts)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    base, stop = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
+    classes = np.frombuffer(bytes(memoryview(data)[base:stop]).translate(_TRANSLATION), dtype=np.uint8)
+    position = np.flatnonzero(classes != 0)
+    return ByteClasses(offsets, raw, position + base, classes[position])
 
 
 @dataclass(frozen=True)

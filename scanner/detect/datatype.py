@@ -17,8 +17,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scanner.arrays import byte_mask, offsets_and_data
-from scanner.detect.base import Batch, Counts, Detector, codes_of, group_counts
+from scanner.arrays import offsets_and_data
+from scanner.detect.base import (
+    CODE_SYMBOL,
+    NEWLINE,
+    Batch,
+    ByteClasses,
+    Counts,
+    Detector,
+    byte_classes,
+    codes_of,
+    group_counts,
+)
 
 DATA_TYPES = ("zh", "en", "other", "code")
 PREFIX_CHARS = 4000
@@ -32,8 +42,7 @@ _KEYWORD_START = (
     r"//|/\*|\*|<\?php|\}|\{)"
 )
 _CODE_END = r"[;{}():,\[\]][ \t]*\r?\n"  # CRLF files too
-_CODE_SYMBOLS = r"[{}\[\]()=;<>_*/\\|]"  # not @ # & $: tweets are full of them
-_BYTE_KIND = byte_mask("\n").astype(np.uint8) | 2 * byte_mask("{}[]()=;<>_*/\\|").astype(np.uint8)  # 1: newline; 2: a code symbol of _CODE_SYMBOLS
+_CODE_SYMBOLS = r"[{}\[\]()=;<>_*/\\|]"  # scanner.detect.base.CODE_SYMBOLS as a regex class (not @ # & $: tweets are full of them)
 MIN_LINES = 3
 MIN_SYMBOL_SHARE = 0.02
 MIN_CODE_LINE_SHARE = 0.5
@@ -59,21 +68,13 @@ def _prefix_bytes(texts: pa.Array, chars: np.ndarray) -> np.ndarray:
     return size
 
 
-def _byte_counts(texts: pa.Array, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Newlines and code symbols in the first ``limit[row]`` bytes of each text, from one lookup over
-    the data buffer (all are ASCII bytes, which never occur inside a multi-byte UTF-8 character):
-    ~10x cheaper than a regex count."""
-    offsets, data = offsets_and_data(texts)
-    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    ascii_at = np.flatnonzero(raw < 0x80)  # few in Chinese text; the rest of the work is per ASCII byte
-    kind = _BYTE_KIND[raw[ascii_at]]
-    found, kind = ascii_at[kind != 0] + offsets[0], kind[kind != 0]
-    row = np.searchsorted(offsets, found, side="right") - 1
-    inside = found - offsets[row] < limit[row]
-    row, kind = row[inside], kind[inside]
-    rows = len(texts)
-    newlines = np.bincount(row, weights=kind == 1, minlength=rows)
-    return newlines, np.bincount(row, minlength=rows) - newlines
+def _byte_counts(texts: pa.Array, limit: np.ndarray, classes: ByteClasses | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Newlines and code symbols in the first ``limit[row]`` bytes of each text, from the batch's byte
+    classes (all are ASCII bytes, which never occur inside a multi-byte UTF-8 character): ~10x cheaper
+    than a regex count. Counted at the rows' boundaries in the classified positions, not per byte."""
+    classes = byte_classes(texts) if classes is None else classes
+    start = classes.offsets[:-1]
+    return classes.counts(NEWLINE, start, start + limit).astype(np.float64), classes.counts(CODE_SYMBOL, start, start + limit).astype(np.float64)
 
 
 def _wrap_in_newlines(prefix: pa.Array) -> pa.Array:
@@ -88,10 +89,10 @@ def _line_features(prefix: pa.Array) -> dict[str, np.ndarray]:
     return {"lines": lines, "code_line_share": np.minimum(1.0, code_lines / np.maximum(lines, 1))}
 
 
-def _symbol_shares(texts: pa.Array, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _symbol_shares(texts: pa.Array, chars: np.ndarray, classes: ByteClasses | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(newlines, code-symbol share) of each document's prefix; the share is over the prefix's
     characters plus two, as if it were wrapped in newlines like the line patterns see it."""
-    newlines, symbols = _byte_counts(texts, _prefix_bytes(texts, chars))
+    newlines, symbols = _byte_counts(texts, _prefix_bytes(texts, chars), classes)
     return newlines, symbols / (np.minimum(chars, PREFIX_CHARS) + 2)
 
 
@@ -110,15 +111,15 @@ def code_features(texts: pa.Array | pa.ChunkedArray) -> dict[str, np.ndarray]:
     return {**_line_features(_prefixes(texts)), "symbol_share": _symbol_shares(texts, char_counts(texts))[1]}
 
 
-def detect_code(texts: pa.Array | pa.ChunkedArray, chars: np.ndarray | None = None) -> np.ndarray:
+def detect_code(texts: pa.Array | pa.ChunkedArray, chars: np.ndarray | None = None, classes: ByteClasses | None = None) -> np.ndarray:
     """True where a document looks like source code (see the module docstring). Cheap tests first:
     enough newlines (fewer than ``MIN_LINES - 1`` in the prefix cannot make ``MIN_LINES`` lines) and
-    the symbol share, both from one pass over the bytes; the four line regexes run only on the few
-    documents left (prose rarely has 2 % ASCII code symbols). ``chars``: the texts' lengths in
-    characters (0 for nulls), if known."""
+    the symbol share, both from the batch's one pass over the bytes (``classes``, made here if not
+    given); the four line regexes run only on the few documents left (prose rarely has 2 % ASCII code
+    symbols). ``chars``: the texts' lengths in characters (0 for nulls), if known."""
     texts = _combined(texts)
     chars = char_counts(texts) if chars is None else chars
-    newlines, symbol_share = _symbol_shares(texts, chars)
+    newlines, symbol_share = _symbol_shares(texts, chars, classes)
     candidates = np.flatnonzero((newlines >= MIN_LINES - 1) & (symbol_share >= MIN_SYMBOL_SHARE))
     is_code = np.zeros(len(texts), dtype=bool)
     if len(candidates):
@@ -145,7 +146,7 @@ class DataTypeDetector(Detector):
         self._code_sources = pa.array([e.name for e in options.registry.entries if e.data_type == "code"], pa.string())
 
     def detect(self, batch: Batch) -> dict[str, Any]:
-        is_code = detect_code(batch.text, batch.doc_chars) | np.asarray(pc.is_in(batch.values["source"], self._code_sources), dtype=bool)
+        is_code = detect_code(batch.text, batch.doc_chars, batch.byte_classes) | np.asarray(pc.is_in(batch.values["source"], self._code_sources), dtype=bool)
         return {"data_type": data_types(batch.values["language"], is_code)}
 
     def count(self, batch: Batch) -> Counts:

@@ -18,9 +18,11 @@ number holding 11 digits is not a mobile number). For counting, the checks above
 (``validate=True``); masking takes every number of these shapes (``validate=False``), since hiding a
 number that fails a check costs nothing.
 
-Cost: a pass over the batch's bytes (``_candidates``) picks the documents that may hold any of these
-(an ``@``, 11 digits in a row, separated digit groups); only those are searched in Python, linearly
-(digit runs by one regular expression, e-mail addresses outwards from each ``@``).
+Cost: the batch's one pass over its bytes (``scanner.detect.base.byte_classes``, shared with code detection)
+and numpy on the digits and ``@`` it finds (``_candidates``) pick the documents that may hold any of these
+(an ``@`` between an address's characters, a chain of digit groups of at least 11 characters); only
+those are searched in Python, linearly (digit runs by one regular expression, e-mail addresses outwards
+from each ``@``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,18 @@ from stdnum import luhn
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from scanner.arrays import ASCII_ALNUM, bit_lists, byte_mask, offsets_and_data
-from scanner.detect.base import Batch, Counts, Detector, Section
+from scanner.arrays import ASCII_ALNUM, bit_lists, byte_mask
+from scanner.detect.base import (
+    AT_SIGN,
+    DIGIT,
+    FULLWIDTH_LEAD,
+    Batch,
+    ByteClasses,
+    Counts,
+    Detector,
+    Section,
+    byte_classes,
+)
 
 KINDS = ("mobile", "id_card", "email", "bank_card")
 """The kinds, in the order of the annotation lists and the report's columns."""
@@ -46,13 +58,21 @@ _NAMES = {
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9._%+-]*[A-Za-z0-9]\Z")
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"[0-9]+[Xx]?")
+# Chains of digit runs joined by single separators (``_numbers``) of at least ``_MIN_NUMBER_CHARS``
+# characters: the lookahead fails at every position of a shorter chain (its window holds the character
+# that ends the chain), so a match never starts inside a run.
+_CHAIN = re.compile(r"(?=[0-9Xx\- ]{11})(?:[0-9]+[- ](?=[0-9]))*[0-9]+[Xx]?")
 _SEPARATORS = "- "
 _MAX_GROUPS = 6  # 4-4-4-4-3 cards with a +86-style prefix group to spare
 # Full-width digits, letters and signs (U+FF01-FF5E) read as their ASCII forms: one character each
 # way, so positions found in the translated text hold in the original.
 _FULLWIDTH_AS_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
-_FULLWIDTH = re.compile("[\uff01-\uff5e]")
-_SEPARATOR_BYTES, _ALNUM_BYTES = byte_mask(_SEPARATORS), byte_mask(ASCII_ALNUM)
+# Full-width forms of what numbers and addresses are made of (digits, letters, ``@ - + . % _``): text holding
+# none reads the same as its translation everywhere the patterns look (Chinese text is full of other
+# full-width forms, ``，：（）``, whose translation would only cost time).
+_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff20\uff0d\uff0b\uff0e\uff05\uff3f]")
+_SEPARATOR_BYTES, _ALNUM_BYTES, _DOMAIN_START_BYTES = byte_mask(_SEPARATORS), byte_mask(ASCII_ALNUM), byte_mask(ASCII_ALNUM + "-")
+_MIN_NUMBER_CHARS = 11  # the shortest number any kind takes (a mobile number); also in _CHAIN
 
 
 _PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})
@@ -86,10 +106,12 @@ def _number_kind(digits: str, groups: list[int], *, validate: bool) -> str | Non
     return None
 
 
-def _numbers(probe: str, *, validate: bool) -> list[tuple[int, int, str]]:
-    """Numbers in ``probe`` (ASCII digits): each is one or more whole digit runs joined by single
-    separators, so it never starts or ends inside a longer run; the longest number from each run wins."""
-    runs = [(m.start(), m.end()) for m in _DIGIT_RUN.finditer(probe)]
+def _numbers(probe: str, *, validate: bool, start: int = 0, stop: int | None = None) -> list[tuple[int, int, str]]:
+    """Numbers in ``probe[start:stop]`` (ASCII digits): each is one or more whole digit runs joined by
+    single separators, so it never starts or ends inside a longer run; the longest number from each
+    run wins. Each *chain* of joined runs is read on its own, from its first run (a number never joins
+    two chains), so reading the chains one by one gives the numbers of the whole text."""
+    runs = [(m.start(), m.end()) for m in _DIGIT_RUN.finditer(probe, start, len(probe) if stop is None else stop)]
     spans = []
     i = 0
     while i < len(runs):
@@ -132,7 +154,9 @@ def find_pii(text: str, *, validate: bool = True) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every piece of personal information in ``text`` (character offsets, in
     order); with ``validate``, only numbers that pass their checks (see the module docstring)."""
     probe = text.translate(_FULLWIDTH_AS_ASCII) if _FULLWIDTH.search(text) else text
-    spans = _numbers(probe, validate=validate)
+    # Only chains long enough for a number (``_MIN_NUMBER_CHARS``) are read: years, prices and dates
+    # cost one regular-expression match each instead of a Python step per digit run.
+    spans = [n for m in _CHAIN.finditer(probe) if m.end() - m.start() >= _MIN_NUMBER_CHARS for n in _numbers(probe, validate=validate, start=m.start(), stop=m.end())]
     if "@" in probe:
         spans += [e for e in _emails(probe) if not any(s < e[1] and e[0] < t for s, t, _ in spans)]
     return sorted(spans)
@@ -149,47 +173,76 @@ def mask_pii(text: str) -> str:
     return text
 
 
-def _candidates(texts: pa.Array) -> np.ndarray:
-    """Rows that may hold personal information (a superset of what ``find_pii`` finds): an ``@`` between
-    two ASCII letters or digits, a full-width digit or at sign, 11 ASCII digits in a row,
-    or a run of 3+ digits, a separator and 4+ digits. From the data buffer with numpy compares (a few
-    passes, ~4x cheaper than one RE2 pass); ``@mentions`` in tweets are not candidates."""
-    offsets, data = offsets_and_data(texts)
-    base = int(offsets[0])
-    raw = np.frombuffer(data, dtype=np.uint8)[base : offsets[-1]]
-    if not len(raw):
-        return np.zeros(0, dtype=np.int64)
-    spans = []  # (first, last) byte offsets, in the buffer, of each pattern that makes a candidate
-    at = np.flatnonzero(raw == 0x40)
-    at = at[(at > 0) & (at < len(raw) - 1)]
-    at = at[_ALNUM_BYTES[raw[at - 1]] & _ALNUM_BYTES[raw[at + 1]]]
-    spans.append((at - 1, at + 1))
-    lead = np.flatnonzero(raw[:-2] == 0xEF)
-    third = raw[lead + 2]
-    lead = lead[(raw[lead + 1] == 0xBC) & (((third - np.uint8(0x90)) <= 9) | (third == 0xA0))]
-    spans.append((lead, lead + 2))
-    digits = np.flatnonzero((raw - np.uint8(0x30)) < 10)
-    if len(digits):
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(digits) != 1) + 1])
-        first, length = digits[starts], np.diff(np.append(starts, len(digits)))
-        last = first + length  # one past each run
-        gap = np.append(first[1:] - last[:-1], 0)  # bytes between a run and the next
-        joined = (gap == 1) & _SEPARATOR_BYTES[raw[np.minimum(last, len(raw) - 1)]] & (length >= 3) & (np.append(length[1:], 0) >= 4)
-        long = (length >= 11) | joined
-        spans.append((first[long], np.where(joined, np.append(last[1:], 0), last)[long] - 1))
-    # A pattern is found in the whole buffer, so it may cross from one document into the next: every
-    # document it touches is a candidate (extending a digit run across a boundary only lengthens it).
-    first, last = (np.concatenate(side) + base for side in zip(*spans))
-    touched = np.zeros(len(texts) + 1, dtype=np.int64)
+def _candidates(texts: pa.Array, classes: ByteClasses | None = None) -> np.ndarray:
+    """Rows that may hold personal information: a superset of the rows where ``find_pii`` finds any
+    (checked or not), from the batch's byte classes (``classes``, made here if not given).
+
+    ``find_pii`` reads full-width forms as ASCII, so it can only find
+    - an e-mail address around an ``@`` or ``＠`` with an ASCII letter or digit before it (or a full-width
+      form, taken as one) and an ASCII letter, digit or ``-`` after it (or a full-width form);
+    - a number of at least 11 characters (a mobile number; identity and card numbers are longer): digit
+      runs (ASCII or full-width, each perhaps ending in an ``X``) joined by single separators (``-``,
+      a space, ``－``), a *chain*, of at least 11 characters counting one ``X`` per run.
+    Chains and ``@`` are found in the whole buffer, so one may cross from one document into the next:
+    every document it touches is a candidate. The numbers are computed on the few classified bytes (digits,
+    ``@``, full-width lead bytes), never per byte of the text. (Before, documents holding any full-width
+    digit, or 3 digits, a separator and 4 digits, were candidates too, which cost a Python search each,
+    while numbers written in groups of up to 3 digits and addresses after a full-width letter were missed.)
+    """
+    classes = byte_classes(texts) if classes is None else classes
+    offsets, raw = classes.offsets, classes.raw
+    size = len(raw)
+    first, last = [], []  # byte ranges in the buffer (inclusive) of each @ and each long chain
+    lead = classes.of(FULLWIDTH_LEAD)
+    lead = lead[lead + 2 < size]
+    second, third = raw[lead + 1], raw[lead + 2]
+    full_digit = lead[(second == 0xBC) & ((third - np.uint8(0x90)) <= 9)]
+    full_at = lead[(second == 0xBC) & (third == 0xA0)]
+    # E-mail addresses: the character before the @ and the one after it.
+    at = np.concatenate([classes.of(AT_SIGN), full_at])
+    after = at + np.where(np.arange(len(at)) < len(at) - len(full_at), 1, 3)
+    before_ok = ((at >= 1) & _ALNUM_BYTES[raw[np.maximum(at - 1, 0)]]) | ((at >= 3) & (raw[np.maximum(at - 3, 0)] == 0xEF))
+    next_byte = raw[np.minimum(after, size - 1)]
+    after_ok = (after < size) & (_DOMAIN_START_BYTES[next_byte] | (next_byte == 0xEF))
+    at = at[before_ok & after_ok]
+    first.append(at)
+    last.append(at)
+    # Numbers: digit characters in buffer order, their runs, and chains of runs joined by one separator.
+    digit = np.concatenate([classes.of(DIGIT), full_digit])
+    width = np.concatenate([np.ones(len(digit) - len(full_digit), dtype=np.int64), np.full(len(full_digit), 3, dtype=np.int64)])
+    order = np.argsort(digit, kind="stable")
+    digit, width = digit[order], width[order]
+    if len(digit):
+        end = digit + width
+        run_start = np.flatnonzero(np.r_[True, digit[1:] != end[:-1]])
+        run_first, run_last = digit[run_start], end[np.r_[run_start[1:], len(digit)] - 1]  # last: one past the run
+        run_chars = np.diff(np.r_[run_start, len(digit)]) + 1  # + a possible X
+        gap = run_first[1:] - run_last[:-1]
+        at_gap = np.minimum(run_last[:-1], size - 3)
+        joined = ((gap == 1) & _SEPARATOR_BYTES[raw[at_gap]]) | (
+            (gap == 3) & (raw[at_gap] == 0xEF) & (raw[at_gap + 1] == 0xBC) & (raw[at_gap + 2] == 0x8D)
+        )
+        chain = np.r_[0, np.cumsum(~joined)]  # chain number of each run
+        chars = np.bincount(chain, weights=run_chars)
+        chain_first = np.full(len(chars), size, dtype=np.int64)
+        np.minimum.at(chain_first, chain, run_first)
+        chain_last = np.zeros(len(chars), dtype=np.int64)
+        np.maximum.at(chain_last, chain, run_last)
+        long = chars >= _MIN_NUMBER_CHARS
+        first.append(chain_first[long])
+        last.append(chain_last[long] - 1)
+    first, last = np.concatenate(first), np.concatenate(last)
+    touched = np.zeros(len(offsets), dtype=np.int64)
     np.add.at(touched, np.searchsorted(offsets, first, side="right") - 1, 1)
     np.add.at(touched, np.searchsorted(offsets, last, side="right"), -1)
     return np.flatnonzero((np.cumsum(touched[:-1]) > 0) & np.asarray(texts.is_valid(), dtype=bool))
 
 
-def pii_masks(texts: pa.Array) -> np.ndarray:
-    """Per document, a bitmask of the ``KINDS`` it holds (bit i: ``KINDS[i]``); 0 for null text."""
+def pii_masks(texts: pa.Array, classes: ByteClasses | None = None) -> np.ndarray:
+    """Per document, a bitmask of the ``KINDS`` it holds (bit i: ``KINDS[i]``); 0 for null text.
+    ``classes``: the batch's byte classes, if made already."""
     masks = np.zeros(len(texts), dtype=np.int64)
-    candidates = _candidates(texts)
+    candidates = _candidates(texts, classes)
     if len(candidates):
         for row, text in zip(candidates.tolist(), texts.take(pa.array(candidates)).to_pylist()):
             for _, _, kind in find_pii(text):
@@ -205,7 +258,7 @@ class PiiDetector(Detector):
     columns = (pa.field("pii", pa.list_(pa.string())),)
 
     def detect(self, batch: Batch) -> dict[str, Any]:
-        masks = pii_masks(batch.text)
+        masks = pii_masks(batch.text, batch.byte_classes)
         return {"pii": bit_lists(masks, KINDS), "pii_mask": masks}
 
     def count(self, batch: Batch) -> Counts:
