@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from scanner.detect.language import MODEL_PATH, LanguageIdentifier
 
@@ -83,3 +85,79 @@ def test_shortcut_agrees_with_the_model_on_long_chinese():
     cheap = LanguageIdentifier().identify(pa.array(texts)).to_pylist()
     full = LanguageIdentifier(script_shortcut=False, prefix_chars=10_000).identify(pa.array(texts)).to_pylist()
     assert cheap == full == ["zh", "zh"]
+
+
+# The script rules' features and the English word counts, computed in numpy from per-code-point classes,
+# against the regular expressions that defined them (the implementation before the numpy one).
+def _regex_features(cleaned: pa.Array) -> dict:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from scanner.detect import language as lang
+
+    def matches(texts, pattern):
+        return np.asarray(pc.fill_null(pc.match_substring_regex(texts, pattern), False))
+
+    def count(texts, pattern):
+        return np.asarray(pc.fill_null(pc.count_substring_regex(texts, pattern), 0), dtype=np.int64)
+
+    def chars(texts, run):
+        return np.asarray(pc.fill_null(pc.subtract(pc.utf8_length(texts), pc.utf8_length(pc.replace_substring_regex(texts, run, ""))), 0), dtype=np.int64)
+
+    n = len(cleaned)
+    has_han, has_ascii, other = matches(cleaned, r"\p{Han}"), matches(cleaned, "[A-Za-z]"), matches(cleaned, lang._NOT_HAN_OR_ASCII)
+    out = {name: np.zeros(n, dtype=np.int64) for name in ("han", "letters", "kana", "kana_not_no", "kana_runs", "hangul")}
+    at = np.flatnonzero(has_han & has_ascii & ~other)
+    if len(at):
+        subset = cleaned.take(pa.array(at))
+        out["han"][at] = chars(subset, r"\p{Han}+")
+        out["letters"][at] = out["han"][at] + chars(subset, "[A-Za-z]+")
+    at = np.flatnonzero(other)
+    if len(at):
+        subset = cleaned.take(pa.array(at))
+        out["han"][at] = chars(subset, r"\p{Han}+")
+        out["letters"][at] = chars(subset, r"\pL+")
+        out["kana"][at] = count(subset, lang._KANA)
+        out["kana_not_no"][at] = count(subset, lang._KANA_NOT_NO)
+        out["kana_runs"][at] = count(subset, lang._KANA_RUN)
+        out["hangul"][at] = count(subset, r"\p{Hangul}")
+    only_han = has_han & ~has_ascii & ~other
+    out["han"][only_han] = out["letters"][only_han] = 1
+    return {"has_han": has_han, "has_ascii": has_ascii, "other": other, **out, "cantonese": matches(cleaned, lang._CANTONESE_ANY)}
+
+
+def _regex_english_words(texts: pa.Array):
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from scanner.detect import language as lang
+
+    words = pc.split_pattern_regex(pc.utf8_lower(texts), r"[^\p{L}']+")
+    flat = pc.utf8_trim(pc.list_flatten(words), "'")
+    parents = np.asarray(pc.list_parent_indices(words))
+    real = np.asarray(pc.greater(pc.utf8_length(flat), 0))
+    known_set, preferred_set = lang._en_words()
+    known = np.asarray(pc.is_in(flat, value_set=known_set)) & real
+    preferred = np.asarray(pc.is_in(flat, value_set=preferred_set)) & real
+    return tuple(np.bincount(parents, weights=flags, minlength=len(texts)).astype(np.int64).tolist() for flags in (real, known, preferred))
+
+
+# Han (with 〇 and a radical, which are Han but no letters), kana (の, ー), hangul, Cyrillic, accented and plain
+# Latin, the Kelvin sign and dotted I (lower-cased to other letters), apostrophes, digits, punctuation, spaces,
+# line breaks, an emoji, a combining mark and Cantonese characters.
+_SCRIPT_ALPHABET = "中国人〇⺀係嘅佢ひらがなのカタカナー한국어Приветéa'bZ K\u0130 1，.!\n\u3000😀\u0301"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(_SCRIPT_ALPHABET, max_size=40)), min_size=1, max_size=10))
+@example(["'''", "it's", "o'clock 'quoted' rock'n'roll", "", "〇〇 ok", "İstanbul KELVIN"])
+@settings(max_examples=300, deadline=None)
+def test_rule_features_and_english_words_equal_their_regular_expressions(texts):
+    import numpy as np
+
+    from scanner.detect import language as lang
+
+    column = pa.array([t or "" for t in texts], pa.string())
+    features, expected = lang._rule_features(column), _regex_features(column)
+    assert {k: np.asarray(v).tolist() for k, v in features.items()} == {k: np.asarray(v).tolist() for k, v in expected.items()}
+    nullable = pa.array(texts, pa.string())
+    assert tuple(c.tolist() for c in lang.english_words(nullable)) == _regex_english_words(nullable)

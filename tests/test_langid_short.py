@@ -136,12 +136,23 @@ def test_the_model_sees_cleaned_text(monkeypatch):
     identifier = LanguageIdentifier()
     model = RecordingModel()
     monkeypatch.setitem(identifier.__dict__, "_model", model)
-    identifier.identify(pa.array(["RT @user_1: so true &amp; real https://t.co/x #tbt [doge]\nline two"]))
+    # Dutch: English text is decided by its words before the model (test_english_text_skips_the_model).
+    identifier.identify(pa.array(["RT @user_1: zo waar &amp; echt https://t.co/x #tbt [doge]\nregel twee"]))
     assert len(model.calls) == 1
     seen = model.calls[0]
     for noise in ("@user_1", "RT", "&amp;", "https", "#tbt", "[doge]", "\n"):
         assert noise not in seen
-    assert "so true" in seen and "line two" in seen
+    assert "zo waar" in seen and "regel twee" in seen
+
+
+def test_english_text_skips_the_model(monkeypatch):
+    """Text without CJK letters whose words are English enough is en whatever the model says, so it is
+    not asked; other text is."""
+    identifier = LanguageIdentifier()
+    model = RecordingModel()
+    monkeypatch.setitem(identifier.__dict__, "_model", model)
+    codes = identifier.identify(pa.array(["RT @user_1: so true &amp; real https://t.co/x\nline two", "Ich bin heute zu Hause geblieben"])).to_pylist()
+    assert codes[0] == "en" and len(model.calls) == 1 and "Hause" in model.calls[0]
 
 
 def test_a_cjk_label_needs_its_script(monkeypatch):
