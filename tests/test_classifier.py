@@ -124,7 +124,7 @@ def test_the_bundled_model_is_small_has_its_card_and_tells_abuse_from_news():
     ("rows", "message"),
     [
         ([{"text": "好", "label": "maybe"}], r"train.jsonl:1: bad label 'maybe'"),
-        ([{"body": "好", "label": 1}], "need the columns text and label"),
+        ([{"body": "好", "label": 1}], "needs the columns text and label"),
         ([{"text": "  ", "label": 1}], r"train.jsonl:1: empty text"),
         ([{"text": "好", "label": 1, "category": "Z1"}], r"train.jsonl:1: unknown category 'Z1'"),
         ([{"text": "好", "label": 1}], "at least 5 unsafe and 5 safe"),

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import scanner
 from scanner.cli import cli
-from scanner.curate.classifier import LabelledText
+from scanner.curate.classifier import LabelledText, read_labelled_texts
 from scanner.curate.mine import (
     DEFAULT_CATEGORY,
     MineParams,
@@ -31,7 +31,7 @@ from scanner.curate.mine import (
     select,
     word_shaped,
 )
-from scanner.curate.tune import read_labelled_texts, tune
+from scanner.curate.tune import tune
 from scanner.errors import ConfigError
 from scanner.scan import ScanOptions
 
@@ -149,7 +149,7 @@ def labelled_rows() -> list[tuple[str, str]]:
 def test_label_precision_makes_terms_high_medium_or_low(tmp_path):
     refs = write_references(tmp_path / "refs.jsonl", {})
     lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣", "垃圾", "女人"])
-    labelled = read_labelled_texts(write_labels(tmp_path / "labels.csv", labelled_rows()))
+    labelled = read_labelled_texts(write_labels(tmp_path / "labels.csv", labelled_rows()))[0]
     assert sum(t.unsafe for t in labelled) == 200 and len(labelled) == 400
     found = decisions(tune([lexicon], [str(refs)], tmp_path / "out", ScanOptions(), labelled))
     assert {t: found[t].severity for t in found} == {"人渣": "high", "垃圾": "medium", "女人": "low"}
@@ -165,7 +165,7 @@ def test_cooccurrence_rules_are_mined_from_labels_and_fire_in_a_scan(tmp_path):
         rows += [(f"{filler(i, 10)}{term}{filler(i + 3, 30)}", "0") for i in range(60)]
         rows += [(f"{filler(i, 10)}{term}{filler(i + 4, 30)}", "1") for i in range(5)]
     rows += [(filler(i, 30), "1") for i in range(60)] + [(filler(i, 30), "0") for i in range(20)]
-    labelled = read_labelled_texts(write_labels(tmp_path / "labels.csv", rows))
+    labelled = read_labelled_texts(write_labels(tmp_path / "labels.csv", rows))[0]
     result = tune([lexicon], [str(refs)], tmp_path / "out", ScanOptions(), labelled)
     found = decisions(result)
     assert found["甲方"].severity == found["乙方"].severity == "low"
@@ -277,7 +277,7 @@ def test_bad_label_rows_are_named(tmp_path, content, suffix, message):
     path = tmp_path / f"labels{suffix}"
     path.write_text(content, encoding="utf-8")
     if message is None:
-        assert read_labelled_texts(path) == [LabelledText("好的", False)]
+        assert read_labelled_texts(path)[0] == [LabelledText("好的", False)]
         return
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         read_labelled_texts(path)
@@ -450,7 +450,7 @@ def test_mine_adds_terms_with_category_and_evidence_which_load_and_hit_in_a_scan
 def test_the_held_out_estimate_mines_on_one_half_and_measures_on_the_other(tmp_path):
     refs = write_references(tmp_path / "refs.jsonl", {}, docs=500)  # each half holds over 200,000 Han characters: high is possible
     lexicon = write_lexicon(tmp_path / "lex.tsv", ["人渣"])
-    labelled = read_labelled_texts(write_mining_labels(tmp_path / "labels.csv"))
+    labelled = read_labelled_texts(write_mining_labels(tmp_path / "labels.csv"))[0]
     plain = tune([lexicon], [str(refs)], tmp_path / "plain", ScanOptions(), labelled)
     mining = tune([lexicon], [str(refs)], tmp_path / "mined", ScanOptions(), labelled, mining=MineParams())
     assert plain.added == [] and all(e.recall == 0 for e in plain.held_out)

@@ -144,8 +144,9 @@ def lexicon_tune(lexicons, references, labels_path, mine, out_dir, normalize, te
     """Propose per term (keep, demote, allow contexts, co-occurrence rules, drop) from how often it hits
     REFERENCE text known to be clean and, with --labels, how precise it is on labelled documents; with
     --mine, add new terms frequent and precise in the labelled documents and unseen in the references."""
+    from scanner.curate.classifier import read_labelled_texts
     from scanner.curate.mine import MineParams
-    from scanner.curate.tune import read_labelled_texts, tune
+    from scanner.curate.tune import tune
     from scanner.detect.policy import default_policy
     from scanner.io.readers import Columns
     from scanner.scan import ScanOptions
@@ -153,7 +154,7 @@ def lexicon_tune(lexicons, references, labels_path, mine, out_dir, normalize, te
     if mine and not labels_path:
         msg = "--mine needs --labels FILE: new terms are mined from labelled documents"
         raise click.UsageError(msg)
-    labelled = read_labelled_texts(labels_path) if labels_path else None
+    labelled = read_labelled_texts(labels_path)[0] if labels_path else None
     options = ScanOptions(columns=Columns(text=text_column), normalize=parse_steps(normalize), policy=policy_path or default_policy())
     result = tune(list(lexicons), list(references), out_dir, options, labelled, mining=MineParams() if mine else None)
     refs = result.references

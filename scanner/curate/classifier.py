@@ -40,11 +40,10 @@ from scanner.detect.classifier import (
     preprocess,
 )
 from scanner.errors import ConfigError
-from scanner.evidence.labels import label_column, parse_label
+from scanner.evidence.labels import parse_category, parse_label, read_label_rows
 from scanner.evidence.sampling import wilson_interval
 from scanner.io.atomic import atomic_write_bytes, json_bytes
-from scanner.io.tables import read_rows
-from scanner.lexicon.taxonomy import RISKS
+from scanner.io.tables import unformula
 
 HYPERPARAMETERS = {"wordNgrams": 3, "dim": 16, "epoch": 10, "lr": 0.5, "loss": "softmax", "minCount": 1, "bucket": 2_000_000, "minn": 0, "maxn": 0}
 QUANTIZATION = {"qnorm": False, "retrain": True, "dsub": 2}  # qnorm=True collapsed small models to one label
@@ -87,25 +86,15 @@ class LabelFile:
 def read_labelled_texts(path: Path, licence: str = "") -> tuple[list[LabelledText], LabelFile]:
     """The documents of a table with ``text``, ``label`` and optionally ``category``; a bad row is a
     ConfigError naming it."""
-    rows = read_rows(path, "label file")
-    if not rows:
-        msg = f"{path}: the label file has no rows"
-        raise ConfigError(msg)
-    if "text" not in rows[0][1]:
-        msg = f"{path}: training labels need the columns text and label; columns found: {', '.join(rows[0][1])}"
-        raise ConfigError(msg)
-    column = label_column(rows[0][1], f"{path}: training labels need the columns text and label")
+    rows, column = read_label_rows(path, "text", "a label file of texts needs the columns text and label")
     texts = []
     for where, cells in rows:
-        category = cells.get("category", "").strip()
-        if category and category not in RISKS:
-            msg = f"{where}: unknown category {category!r} (expected a risk code such as A1.6)"
-            raise ConfigError(msg)
-        if not cells["text"].strip():
+        text = unformula(cells.get("text", ""))
+        if not text.strip():
             msg = f"{where}: empty text"
             raise ConfigError(msg)
-        texts.append(LabelledText(cells["text"], parse_label(cells.get(column, ""), where), category))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        texts.append(LabelledText(text, parse_label(cells.get(column, ""), where), parse_category(cells, where)))
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return texts, LabelFile(str(path), digest, len(texts), sum(t.unsafe for t in texts), licence)
 
 

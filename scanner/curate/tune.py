@@ -72,14 +72,11 @@ from scanner.curate.mine import (
     select,
 )
 from scanner.errors import ConfigError, ShardError
-from scanner.evidence.labels import label_column, parse_label
 from scanner.evidence.sampling import doc_hashes
 from scanner.io.config import parse_toml
 from scanner.io.discovery import Shard, discover_shards
 from scanner.io.readers import Columns, DocumentBatch, read_batches, resolve_columns, to_document_batch
-from scanner.io.tables import read_rows, unformula
 from scanner.lexicon.load import TABLE_SUFFIXES, Lexicon, combine, load_lexicon
-from scanner.lexicon.taxonomy import RISKS
 from scanner.lexicon.terms import ALLOW, SEVERITIES, Term, ascii_lower, is_ascii_alnum, match_key
 from scanner.match.matcher import Matcher
 from scanner.match.normalize import HAN_RANGES, is_han
@@ -520,33 +517,6 @@ def load_input(paths: list[Path]) -> tuple[Lexicon, dict[str, str]]:
                 seen = given.get(term.match_key)
                 given[term.match_key] = term.severity if seen is None else min(seen, term.severity, key=SEVERITIES.index)
     return combine(lexicons), given
-
-
-def read_labelled_texts(path: Path) -> list[LabelledText]:
-    """The documents of a label table (CSV, XLSX, JSONL, Parquet) with ``text`` and ``label``, labels spelt
-    as everywhere else (``scanner.evidence.labels``), and optionally ``category`` (a risk code; mined terms
-    take the one most of their unsafe documents carry). A bad row is a ConfigError naming it."""
-    rows = read_rows(Path(path), "label file")
-    if not rows:
-        msg = f"{path}: the label file has no rows"
-        raise ConfigError(msg)
-    needs = f"{path}: a label file for tuning needs the columns text and label"
-    if "text" not in rows[0][1]:
-        msg = f"{needs}; columns found: {', '.join(rows[0][1])}"
-        raise ConfigError(msg)
-    column = label_column(rows[0][1], needs)
-    labelled = []
-    for where, cells in rows:
-        text = unformula(cells.get("text", ""))
-        if not text.strip():
-            msg = f"{where}: empty text"
-            raise ConfigError(msg)
-        category = cells.get("category", "").strip()
-        if category and category not in RISKS:
-            msg = f"{where}: unknown category {category!r} (expected a risk code such as A4.3)"
-            raise ConfigError(msg)
-        labelled.append(LabelledText(text, parse_label(cells.get(column, ""), where), category))
-    return labelled
 
 
 # -- measuring --------------------------------------------------------------------------------------

@@ -31,11 +31,10 @@ from typing import Any
 import numpy as np
 
 from scanner.errors import ConfigError
-from scanner.evidence.labels import label_column, parse_label
+from scanner.evidence.labels import parse_category, parse_label, read_label_rows
 from scanner.evidence.outfolder import OutputFolder
 from scanner.evidence.sampling import wilson_interval
-from scanner.io.tables import read_rows, unformula
-from scanner.lexicon.taxonomy import RISKS
+from scanner.io.tables import unformula
 from scanner.report.samples import merged_candidates, sample_spec
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -55,14 +54,7 @@ class Label:
 
 def read_labels(path: Path) -> list[Label]:
     """The labels of a table (see the module docstring); a bad row is a ConfigError naming it."""
-    rows = read_rows(path, "label file")
-    if not rows:
-        msg = f"{path}: the label file has no rows"
-        raise ConfigError(msg)
-    if "doc_id" not in rows[0][1]:
-        msg = f"{path}: a label file needs the columns doc_id and label; columns found: {', '.join(rows[0][1])}"
-        raise ConfigError(msg)
-    column = label_column(rows[0][1], f"{path}: a label file needs the columns doc_id and label")
+    rows, column = read_label_rows(path, "doc_id", "a label file needs the columns doc_id and label")
     labels, seen = [], set()
     for where, cells in rows:
         doc_id = unformula(cells.get("doc_id", "").strip())
@@ -73,12 +65,7 @@ def read_labels(path: Path) -> list[Label]:
             msg = f"{where}: doc_id {doc_id!r} appears twice"
             raise ConfigError(msg)
         seen.add(doc_id)
-        unsafe = parse_label(cells.get(column, ""), where)
-        category = cells.get("category", "").strip()
-        if category and category not in RISKS:
-            msg = f"{where}: unknown category {category!r} (expected a risk code such as A1.6)"
-            raise ConfigError(msg)
-        labels.append(Label(doc_id, unsafe, category, where))
+        labels.append(Label(doc_id, parse_label(cells.get(column, ""), where), parse_category(cells, where), where))
     return labels
 
 
