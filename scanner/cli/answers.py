@@ -3,13 +3,12 @@ the human verdict sheets of their sample."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from scanner.cli.bank import BANK_FILE, print_checks
-from scanner.cli.common import EXIT_CHECK_FAILED, config_errors_exit_2, fail_option, lang_option, profile_option
+from scanner.cli.common import config_errors_exit_2, exit_if_checks_failed, fail_option, lang_option, profile_option
 from scanner.evidence.sampling import DEFAULT_SEED
 from scanner.match.normalize import parse_steps
 from scanner.report.sheets import FORMATS
@@ -67,10 +66,7 @@ def answers_check(answer_files, bank_files, out_dir, lexicons, policy_path, norm
     click.echo("checks:")
     print_checks(report["checks"])
     click.echo(f"wrote {out_dir / 'answers_report.json'}, answers_report.md, answers_report.html and answers.parquet")
-    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
-    if fail_on_check and failed:
-        click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
-        sys.exit(EXIT_CHECK_FAILED)
+    exit_if_checks_failed(report["checks"], fail_on_check=fail_on_check)
 
 
 @answers.command("export")

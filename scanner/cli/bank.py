@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import click
 
-from scanner.cli.common import EXIT_CHECK_FAILED, config_errors_exit_2, fail_option, lang_option, listed, profile_option
+from scanner.cli.common import (
+    config_errors_exit_2,
+    exit_if_checks_failed,
+    fail_option,
+    lang_option,
+    listed,
+    profile_option,
+)
 from scanner.match.normalize import parse_steps
 
 BANK_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -86,10 +92,7 @@ def bank_audit(banks, corpus, lexicons, out_dir, normalize, as_of, as_json, prof
         print_checks(audit["checks"])
         if out_dir is not None:
             click.echo(f"wrote {out_dir / 'bank_audit.json'}, bank_audit.md and bank_audit.html")
-    failed = [c["id"] for c in audit["checks"] if c["status"] == "fail"]
-    if fail_on_check and failed:
-        click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
-        sys.exit(EXIT_CHECK_FAILED)
+    exit_if_checks_failed(audit["checks"], fail_on_check=fail_on_check)
 
 
 @bank.command("export")

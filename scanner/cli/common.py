@@ -83,11 +83,16 @@ def finish(report: dict, out: str, *, fail_on_check: bool, strict: bool = False)
     """Print the summary, then exit: check failures (with --fail-on-check) first, then rejections."""
     print_summary(report)
     click.echo(f"\nwrote {OutputFolder(out).uri('report.json')}, report.md and report.html")
-    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    exit_if_checks_failed(report["checks"], fail_on_check=fail_on_check)
+    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict=strict)
+
+
+def exit_if_checks_failed(checks: list[dict], *, fail_on_check: bool) -> None:
+    """With ``--fail-on-check``, name the failed checks and exit 3."""
+    failed = [c["id"] for c in checks if c["status"] == "fail"]
     if fail_on_check and failed:
         click.echo(click.style(f"checks failed: {', '.join(failed)}", fg="red", bold=True), err=True)
         sys.exit(EXIT_CHECK_FAILED)
-    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict=strict)
 
 
 def exit_if_incomplete(rejected: int, errors: int, *, strict: bool) -> None:
