@@ -165,3 +165,22 @@ def test_force_with_the_same_scan_keeps_other_inputs_and_plans(tmp_path, corpus,
 def test_sample_sheet_names_follow_the_export_formats():
     assert SHEET_FORMATS == FORMATS
     assert SAMPLE_SHEETS == ("human_sample", "per_source_sample")
+
+
+def test_the_same_files_spelled_another_way_are_the_same_units(tmp_path, corpus, lexicon_file, monkeypatch):
+    """A folder scanned as a relative path, then as an absolute path, through a symbolic link and as '.',
+    is one set of units: nothing is counted twice (the units are named after the files' real paths)."""
+    out = tmp_path / "out"
+    monkeypatch.chdir(corpus.parent)
+    scan([Path(corpus.name)], out, lexicon_file, "--no-langid")
+    first = report_of(out)
+    link = tmp_path / "link"
+    link.symlink_to(corpus, target_is_directory=True)
+    for spelling in (corpus, Path(f"./{corpus.name}/"), link):
+        scan([spelling], out, lexicon_file, "--no-langid")
+        again = report_of(out)
+        assert again["totals"] == first["totals"] and again["duplicate_ids"] == first["duplicate_ids"]
+        assert len(list((out / "shards").glob("*.json"))) == 2
+    monkeypatch.chdir(corpus)
+    scan([Path(".")], out, lexicon_file, "--no-langid")
+    assert report_of(out)["totals"]["documents"] == first["totals"]["documents"] == 240

@@ -248,3 +248,27 @@ def test_lexicon_import_stops_at_a_bad_line_or_skips_and_lists_bad_lines(tmp_pat
     assert "wrote 2 terms" in skipped.output and "skipped 2 bad lines" in skipped.output
     assert f"{words}:2" in skipped.output and f"{words}:5" in skipped.output
     assert sorted(t.text for t in scanner.load_lexicon(out).terms) == ["代开发票", "赌博网站"]
+
+
+def test_the_cleaning_job_drops_unsafe_or_flagged_and_refuses_another_scans_folder(tmp_path):
+    from pipelines.clean_job import clean
+
+    rows = [{"id": "1", "text": "冰毒 和 大麻 都是毒品"}, {"id": "2", "text": "新闻里提到冰毒"}, {"id": "3", "text": "今天天气很好"}]
+    write_jsonl(tmp_path / "a.jsonl", rows)
+    lexicon = tmp_path / "lex.tsv"
+    lexicon.write_text("term\tcategory\tseverity\n冰毒\tA1.8\tmedium\n大麻\tA1.8\tmedium\n", encoding="utf-8")
+
+    def kept(out):
+        (data,) = (out / "data").glob("*.jsonl")
+        return [json.loads(line)["id"] for line in data.read_text(encoding="utf-8").splitlines()]
+
+    report = clean([str(tmp_path / "a.jsonl")], tmp_path / "unsafe", [lexicon])
+    assert kept(tmp_path / "unsafe") == ["2", "3"] and report["totals"]["unsafe_documents"] == 1  # two medium terms close together
+    report = clean([str(tmp_path / "a.jsonl")], tmp_path / "flagged", [lexicon], drop="flagged")
+    assert kept(tmp_path / "flagged") == ["3"] and report["totals"]["flagged_documents"] == 2
+    other = tmp_path / "other.tsv"
+    other.write_text("term\tcategory\n天气\tA1.8\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in (tmp_path / "unsafe").rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match="was made with another lexicon"):
+        clean([str(tmp_path / "a.jsonl")], tmp_path / "unsafe", [other])
+    assert {p: p.read_bytes() for p in (tmp_path / "unsafe").rglob("*") if p.is_file()} == before

@@ -15,7 +15,7 @@ Layout (``docs/outputs.md`` describes each file for users)::
                                             files of its input folders it does not scan
     OUT/report.json, report.md, report.html the merged report
 
-A unit's name is ``Shard.name``: ``<file>-<hash of its label>[-rg<start>-<end>]``. Writers (``scanner.run``)
+A unit's name is ``Shard.name``: ``<file>-<hash of its real path or URI>[-rg<start>-<end>]``. Writers (``scanner.run``)
 and readers (``scanner.report``) both go through ``OutputFolder`` and never import each other. Every file
 is written atomically (``scanner.io.storage.Folder``), so a reader never sees half a file.
 """

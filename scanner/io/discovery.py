@@ -54,7 +54,8 @@ class Shard:
 
     ``path`` is the real local path or the URI; ``label`` the name as the user spelled it. ``name`` is a
     file-system-safe, collision-free stem for the unit's outputs: only ``[A-Za-z0-9._-]``, no ``..``,
-    never empty, plus a hash of the label, so it cannot leave OUT. ``mtime_ns`` is ``None`` where the
+    never empty, plus a hash of ``path``, so it cannot leave OUT, and one file spelled another way
+    (``./data/a.jsonl``, an absolute path, a symbolic link) is the same unit, never counted twice. ``mtime_ns`` is ``None`` where the
     filesystem keeps no modification time. ``first_row`` numbers the unit's first row within the file;
     ``text_bytes`` estimates the unit's text (from Parquet metadata) for scheduling and progress;
     ``expected_rows`` is the unit's row count: exact for Parquet (metadata), estimated for JSONL from
@@ -77,7 +78,7 @@ class Shard:
         """The stem every unit of one input file shares."""
         safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(self.label)))
         base = safe.strip("._")[:80] or "shard"
-        return f"{base}-{hashlib.sha1(self.label.encode()).hexdigest()[:10]}"
+        return f"{base}-{hashlib.sha1(self.path.encode()).hexdigest()[:10]}"
 
     @property
     def name(self) -> str:
