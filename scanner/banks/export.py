@@ -123,12 +123,14 @@ def _workbook(sheets: list[tuple[str, tuple[str, ...] | None, list[list[Any]], t
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
             sheet.freeze_panes = "A2"
-        for row in rows:
-            sheet.append([_cell(v) for v in row])
-            for cell in sheet[sheet.max_row]:
-                if isinstance(cell.value, str):
+        for number, row in enumerate(rows, start=2 if header else 1):
+            values = [_cell(v) for v in row]
+            sheet.append(values)
+            for column, value in enumerate(values, start=1):
+                if isinstance(value, str):  # by position: sheet[sheet.max_row] rescans every cell (quadratic)
+                    cell = sheet.cell(row=number, column=column)
                     cell.data_type = "s"
-                    if len(cell.value) > 40:
+                    if len(value) > 40:
                         cell.alignment = Alignment(wrap_text=True, vertical="top")
         for i, width in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = width
