@@ -42,7 +42,7 @@ def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("classifier")
     write_jsonl(root / "train.jsonl", [{"text": r["text"], "label": r["label"]} for r in _documents(400, 1)])
     result = CliRunner().invoke(cli, ["classifier", "train", str(root / "train.jsonl"), "-o", str(root / "m.ftz"), "--licence", "CC0-1.0", "--threads", "1"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and "warning" not in result.output, result.output  # labels it can learn: no weak-model warning
     return root / "m.ftz"
 
 
@@ -98,17 +98,31 @@ def test_preprocessing_reads_traditional_as_simplified_and_only_a_prefix():
 
 
 def test_a_model_for_some_languages_scores_only_their_documents(tmp_path, model):
-    own = tmp_path / "zh.ftz"
-    own.write_bytes(model.read_bytes())
     card = json.loads((model.parent / "m.ftz.json").read_text())
-    (tmp_path / "zh.ftz.json").write_text(json.dumps({**card, "languages": ["zh"]}), encoding="utf-8")
+    assert card["languages"] == ["zh"] and "training documents' languages" in card["languages_reason"]  # inferred: Chinese labels
+    anyone = tmp_path / "any.ftz"
+    anyone.write_bytes(model.read_bytes())
+    (tmp_path / "any.ftz.json").write_text(json.dumps({**card, "languages": []}), encoding="utf-8")
     texts = ["今天天气很好，我们去公园散步，市场反应平稳。", "The weather is fine today and we walk in the park.", "", "1234 5678"]
-    table = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(own))).annotate(pa.table({"text": texts}))
+    table = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(model))).annotate(pa.table({"text": texts}))
     assert table["language"].to_pylist()[:2] == ["zh", "en"]
     scores = table["classifier_score"].to_pylist()
     assert scores[0] is not None and scores[1] is None and scores[2] is None and scores[3] is not None  # und: no language known
-    anyone = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(model))).annotate(pa.table({"text": texts}))
-    assert anyone["classifier_score"].to_pylist()[1] is not None
+    everything = scanner.Scanner(scanner.load_lexicons(), scanner.ScanOptions(classifier=str(anyone))).annotate(pa.table({"text": texts}))
+    assert everything["classifier_score"].to_pylist()[1] is not None
+
+
+def test_training_languages_are_inferred_given_or_any_and_a_weak_model_is_warned_about(tmp_path):
+    rng = random.Random(5)  # labels at random: nothing to learn
+    rows = [{"text": "，".join(rng.choice(GOOD) for _ in range(3)), "label": rng.randint(0, 1)} for _ in range(150)]
+    rows += [{"text": f"The weather is fine today, walk number {i}", "label": i % 2} for i in range(5)]  # 3 %: not a language of the model
+    write_jsonl(tmp_path / "l.jsonl", rows)
+    runner = CliRunner()
+    for args, languages in (([], ["zh"]), (["--language", "en", "--language", "zh"], ["en", "zh"]), (["--language", "any"], [])):
+        result = runner.invoke(cli, ["classifier", "train", str(tmp_path / "l.jsonl"), "-o", str(tmp_path / "m.ftz"), "--threads", "1", *args])
+        assert result.exit_code == 0, result.output
+        assert json.loads((tmp_path / "m.ftz.json").read_text())["languages"] == languages
+        assert "warning: held-back F1" in result.output
 
 
 def test_the_bundled_model_is_small_has_its_card_and_tells_abuse_from_news():
@@ -168,7 +182,8 @@ def test_a_scan_scores_every_document_and_the_policy_and_check_use_it(tmp_path, 
     assert sum(s["classified_documents"] for s in report["by_source"].values()) == 300
     check = next(c for c in report["checks"] if c["id"] == "technical-spot-check")
     unsafe = sum(1 for r in annotations if r["unsafe"])
-    assert check["techniques"] == ["keywords", "classifier"] and check["screened_documents"] == 300
+    assert check["techniques"] == ["keywords", "classifier"] and check["screened_documents"] == check["classified_documents"] == 300
+    assert check["classified_pass_rate"] == pytest.approx(1 - unsafe / 300)
     assert check["value"] == pytest.approx(1 - unsafe / 300)
     assert report["options"]["classifier_sha256"] == Classifier.load(model).sha256
 
@@ -184,7 +199,9 @@ def test_the_technical_sample_is_order_free_and_about_a_tenth(tmp_path, model):
     assert classified(first) == classified(second) and 10 <= len(classified(first)) <= 60
     report = json.loads((first / "report.json").read_text())
     check = next(c for c in report["checks"] if c["id"] == "technical-spot-check")
-    assert check["screened_documents"] == len(classified(first)) and check["scanned_share"] == pytest.approx(len(classified(first)) / 300)
+    # keywords screen every document; the classifier's sample is reported beside them
+    assert check["screened_documents"] == 300 and check["scanned_share"] == 1.0 and check["techniques"] == ["keywords", "classifier"]
+    assert check["classified_documents"] == len(classified(first)) and check["classified_share"] == pytest.approx(len(classified(first)) / 300)
 
 
 def test_the_policy_thresholds_for_the_classifier(tmp_path, model):

@@ -16,6 +16,17 @@ from scanner.evidence.sampling import per_source_samples
 from scanner.report.build import build_report
 from scanner.report.samples import merged_candidates, sample_spec
 
+WEAK_MARGIN = 0.1
+"""Training warns when the held-back F1 is less than this above the F1 of calling every document unsafe
+(2p / (1 + p) for an unsafe share p): the verdicts (random, too few, or of mixed meanings) taught the
+model little. (With half the documents unsafe that baseline is 0.667, so a plain F1 floor misses it.)"""
+
+
+def all_unsafe_f1(documents: int, unsafe: int) -> float:
+    """The F1 of a model that calls every one of ``documents`` unsafe."""
+    share = unsafe / documents if documents else 0.0
+    return 2 * share / (1 + share)
+
 
 @click.group()
 def classifier() -> None:
@@ -44,7 +55,7 @@ def _verdict_texts(out: str) -> tuple[list[LabelledText], LabelFile]:
 @click.option("--from", "from_out", default=None, help="Also train on the human verdicts imported into this scan's OUT.")
 @click.option("--licence", "licences", multiple=True, help="Licence of each LABELS file, in order (recorded in the card).")
 @click.option("--categories", is_flag=True, help="Train unsafe documents under their risk code, so the model names the risk.")
-@click.option("--language", "languages", multiple=True, help="A language the model is for (zh, en ...; repeatable): scans score only documents of these. Default: any.")
+@click.option("--language", "languages", multiple=True, help="A language the model is for (zh, en ...; repeatable; 'any' for every language): scans score only documents of these. Default: the languages of at least 5 % of the training texts.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @config_errors_exit_2
 def classifier_train(labels, output, from_out, licences, categories, languages, threads) -> None:
@@ -61,11 +72,16 @@ def classifier_train(labels, output, from_out, licences, categories, languages, 
         found, file = _verdict_texts(from_out)
         texts += found
         files.append(file)
-    card = train(texts, output, files, categories=categories, threads=threads, languages=languages)
+    chosen = None if not languages else ([] if "any" in languages else list(languages))
+    card = train(texts, output, files, categories=categories, threads=threads, languages=chosen)
     held = card["held_back"] or {}
     click.echo(f"trained on {card['training']['documents']} documents ({card['training']['unsafe']} unsafe); threshold {card['threshold']:.3f}")
     if held:
         click.echo(f"held back {held['documents']}: precision {held['precision'] or 0:.3f}, recall {held['recall'] or 0:.3f}, F1 {held['f1'] or 0:.3f}")
+        baseline = all_unsafe_f1(held["documents"], held["unsafe"])
+        if (held["f1"] or 0) < baseline + WEAK_MARGIN:
+            click.echo(click.style(f"warning: held-back F1 {held['f1'] or 0:.3f} is hardly above {baseline:.3f}, that of calling every document unsafe: the model barely tells the labels apart; check the labels (and their number) before scanning with it", fg="yellow"), err=True)
+    click.echo(f"for languages: {', '.join(card['languages']) or 'any'} ({card['languages_reason']})")
     click.echo(f"wrote {output} ({card['model_bytes']} bytes) and {output}.json")
 
 

@@ -102,28 +102,38 @@ def traceability_check(by_source: dict[str, dict[str, Any]], profile: Profile) -
 
 
 def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """The technical spot check as the standard describes it: the techniques that ran (keywords on every
-    readable document; a classifier on all of them or on an order-free sample), the share of the corpus
-    they screened, and the pass rate (not unsafe) with its 95 % Wilson interval. The screened share is the
-    documents screened by every technique among the rows read, times the share of input bytes in files
-    read without error (a file with an unreadable part counts as unscreened: its rows are unknown); with
-    a classifier the pass rate is over the documents it scored, which the keywords screened too."""
+    """The technical spot check as the standard describes it ("keywords, classifier models and other
+    techniques"): the techniques that ran, the share of the corpus screened, and the pass rate (not unsafe,
+    the policy's verdict from every signal a document has) with its 95 % Wilson interval. Keywords screen
+    every readable document, so the screened share is the documents among the rows read, times the share
+    of input bytes in files read without error (a file with an unreadable part counts as unscreened: its
+    rows are unknown). A classifier adds its own figures: the documents it scored (all, an order-free
+    sample, only those of its languages), their share and their pass rate."""
     failed_files = {e["shard"] for e in errors}
     input_bytes = sum(i["bytes"] for i in inputs)
     unread_bytes = sum(i["bytes"] for i in inputs if i["path"] in failed_files)
     read_share = 1 - unread_bytes / input_bytes if input_bytes else (0.0 if failed_files else 1.0)
-    classified = totals.get("classified_documents", 0)
-    screened, unsafe = (classified, totals.get("classified_unsafe_documents", 0)) if classified else (totals["documents"], totals["unsafe_documents"])
-    scanned_share = share(screened, totals["documents"] + totals["rejected_documents"]) * read_share
+    screened, unsafe = totals["documents"], totals["unsafe_documents"]
+    scanned_share = share(screened, screened + totals["rejected_documents"]) * read_share
     pass_rate = 1 - share(unsafe, screened) if screened else 1.0
     failed = scanned_share < profile.technical_sample_min_share or pass_rate < profile.technical_sample_min_pass_rate
+    classified = totals.get("classified_documents", 0)
+    classifier = (
+        {
+            "classified_documents": classified,
+            "classified_share": share(classified, screened),
+            "classified_pass_rate": 1 - share(totals.get("classified_unsafe_documents", 0), classified),
+        }
+        if classified
+        else {}
+    )
     return _check(
         "technical-spot-check",
         profile,
         evidence="Keyword screening of every readable document under the unsafe policy"
-        + (", and a classifier on the documents counted here" if classified else "")
+        + (f", and a classifier on {classified} of them (classified_*)" if classified else "")
         + "; pass = not unsafe (flagged, any keyword hit, is reported beside it). "
-        "Screened share: documents screened by every technique among the rows read, times the share of input bytes in files read without error.",
+        "Screened share: documents screened by keywords among the rows read, times the share of input bytes in files read without error.",
         value=pass_rate,
         threshold=profile.technical_sample_min_pass_rate,
         techniques=["keywords", *(["classifier"] if classified else [])],
@@ -131,6 +141,7 @@ def technical_check(totals: dict[str, Any], profile: Profile, inputs: list[dict[
         interval_95=list(wilson_interval(screened - unsafe, screened)) if screened else None,
         scanned_share=scanned_share,
         scanned_share_threshold=profile.technical_sample_min_share,
+        **classifier,
         status=_status(failed=failed, assessed=totals["documents"] > 0),
         offending=[] if not failed else ["corpus"],
     )
