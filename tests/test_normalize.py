@@ -224,13 +224,16 @@ def test_mostly_traditional_documents_go_to_the_spelled_twin(monkeypatch):
     traditional = ["今天發生了暴亂，大家都在家裡，" * 20, "祝你發財，幹活" * 30]
     mixed = [simplified[0], traditional[0], None, simplified[1], traditional[1], "暴亂 and 暴乱"]
     scanned = []
-    monkeypatch.setattr(Matcher, "_find_in_column", lambda self, array, find=Matcher._find_in_column: scanned.append((self._t2s_windows, len(array))) or find(self, array))
+    monkeypatch.setattr(Matcher, "_find_in_column", lambda self, array, skip=None, find=Matcher._find_in_column: scanned.append(
+        (self._t2s_windows, len(array) - (0 if skip is None else int(skip.sum())))) or find(self, array, skip))
     for docs, twin, paths in ((simplified, False, [(True, 4)]), (traditional, True, [(False, 2)]), (mixed, True, [(True, 3), (False, 3)])):
         matcher = Matcher(lexicon, DEFAULT_STEPS)
         scanned.clear()
-        hits = matcher.find(pa.array(docs))
+        column = pa.array(docs)
+        hits = matcher.find(column)
+        assert column.to_pylist() == docs  # documents blanked for one automaton are blanked in its copy only
         assert (matcher._spelled_twin is not None) is twin
-        assert scanned == paths  # (windows?, documents) per automaton pass
+        assert scanned == paths  # (windows?, documents not skipped) per automaton pass
         per_row = [sorted((lexicon.terms[t].text, s, e) for r, t, s, e in zip(hits.row, hits.term, hits.start, hits.end) if r == row) for row in range(len(docs))]
         assert per_row == [sorted((t, s, e) for t, s, e, _ in naive_normalized_hits(lexicon, d, DEFAULT_STEPS)) for d in docs]
 
@@ -240,6 +243,8 @@ def test_mostly_traditional_documents_go_to_the_spelled_twin(monkeypatch):
 def test_documents_routed_by_script_equal_the_reference(terms, docs, share, layout):
     """Columns whose documents split between the windows and the spelled twin give the reference's hits."""
     lexicon = make_lexicon(*[(t, "A1.6") for t in terms])
+    column = LAYOUTS[layout](docs)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", share)
-        assert found(lexicon, LAYOUTS[layout](docs), DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in docs]
+        assert found(lexicon, column, DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in docs]
+    assert column.to_pylist()[-len(docs):] == docs

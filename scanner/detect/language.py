@@ -213,19 +213,22 @@ def _build_script_table() -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Characters:
-    """The characters of a string column (no nulls) in buffer order: code point, class bits, row, and
-    whether the character before it is in the same row."""
+    """The characters of a string column in buffer order: code point, class bits, row, and whether the
+    character before it is in the same row (null rows hold none)."""
 
     code: np.ndarray
     bits: np.ndarray
     row: np.ndarray
     continues: np.ndarray
     chars: np.ndarray  # per row
-    byte_start: np.ndarray  # per character, in the column's data buffer
+    byte_start: np.ndarray  # per character, in ``data``
     byte_end: np.ndarray
+    data: pa.Buffer  # the column's data buffer (of its null-free copy, if it had nulls)
 
     @classmethod
     def of(cls, texts: pa.Array) -> _Characters:
+        if texts.null_count:  # Arrow lets a null slot hold bytes; filled, it holds none
+            texts = pc.fill_null(texts, "")
         offsets, data = offsets_and_data(texts)
         raw = np.frombuffer(data, dtype=np.uint8)
         starts = np.flatnonzero((raw[offsets[0] : offsets[-1]] & 0xC0) != 0x80) + offsets[0]
@@ -236,7 +239,7 @@ class _Characters:
         continues[np.cumsum(chars)[:-1][chars[1:] > 0] if len(chars) else []] = False
         if len(continues):
             continues[0] = False
-        return cls(code, _script_table()[code], row, continues, chars, starts, starts + length)
+        return cls(code, _script_table().take(code), row, continues, chars, starts, starts + length, data)
 
     def per_row(self, rows: int, bits: list[int], run_bits: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
         """(the union of the class bits of each row's characters, per row and class of ``bits`` the
@@ -256,7 +259,7 @@ class _Characters:
         return union, counts
 
 
-def _rule_features(cleaned: pa.Array) -> dict[str, np.ndarray]:
+def _rule_features(cleaned: pa.Array, characters: _Characters | None = None) -> dict[str, np.ndarray]:
     """What the script rules read from each cleaned prefix, as the regular expressions defined them:
     ``has_han``, ``has_ascii`` (an ASCII letter), ``other`` (a character of ``_NOT_HAN_OR_ASCII``), and
     the counts ``han``, ``letters``, ``kana``, ``kana_not_no``, ``kana_runs``, ``hangul`` where the rules
@@ -264,7 +267,8 @@ def _rule_features(cleaned: pa.Array) -> dict[str, np.ndarray]:
     every class; Han alone: 1 and 1, as only ratios matter; else 0), and ``cantonese`` (a Cantonese
     character)."""
     n = len(cleaned)
-    union, counts = _Characters.of(cleaned).per_row(n, [_HAN, _LETTER, _ASCII_LETTER, _KANA_BIT, _KANA_NOT_NO_BIT, _HANGUL], (_KANA_RUN_BIT,))
+    characters = _Characters.of(cleaned) if characters is None else characters
+    union, counts = characters.per_row(n, [_HAN, _LETTER, _ASCII_LETTER, _KANA_BIT, _KANA_NOT_NO_BIT, _HANGUL], (_KANA_RUN_BIT,))
     han, letters, ascii_letters, kana, kana_not_no, hangul, kana_runs = counts.T
     has_han, has_ascii, other = (union & _HAN) != 0, (union & _ASCII_LETTER) != 0, (union & _OTHER_SCRIPT) != 0
     han_ascii = has_han & has_ascii & ~other
@@ -305,14 +309,15 @@ def english_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ``_script_table``; only the distinct words of the batch are looked up, in Python sets. (Splitting with
     the regex kernel and two ``is_in`` kernels, which build a hash table of the 49,000 words per call, cost
     ~3x more.)"""
-    n = len(texts)
-    lowered = pc.utf8_lower(texts)
-    if lowered.null_count:
-        lowered = pc.fill_null(lowered, "")
-    characters = _Characters.of(lowered)
+    return _english_counts(_Characters.of(texts), len(texts))
+
+
+def _english_counts(characters: _Characters, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``english_words`` from decoded characters. A word runs from the first letter to the last one of a
+    run of letters and apostrophes; lower-casing (Arrow's, one code point for one, letters stay letters)
+    comes after cutting the words out, which gives the same words as cutting them from lowered text."""
     letter = (characters.bits & _LETTER) != 0
     in_word = letter | ((characters.bits & _APOSTROPHE) != 0)
-    # A word runs from its first letter to its last one within a run of letters and apostrophes.
     run = np.cumsum(in_word & ~np.r_[False, in_word[:-1] & characters.continues[1:]]) * in_word  # run number, 0 outside
     letters_at = np.flatnonzero(letter)
     words_of = run[letters_at]
@@ -322,12 +327,11 @@ def english_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     start, end = characters.byte_start[first_letter], characters.byte_end[last_letter]
     sizes = end - start
     word_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    _, data = offsets_and_data(lowered)
     gather = np.repeat(start - word_offsets[:-1], sizes) + np.arange(int(word_offsets[-1]))
-    words = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(word_offsets), pa.py_buffer(np.frombuffer(data, dtype=np.uint8)[gather]))
-    encoded = pc.dictionary_encode(words)
+    words = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(word_offsets), pa.py_buffer(np.frombuffer(characters.data, dtype=np.uint8)[gather]))
+    encoded = pc.dictionary_encode(pc.utf8_lower(words))
     kinds = np.array(list(map(_en_word_kinds().get, encoded.dictionary.to_pylist(), itertools.repeat(0))), dtype=np.int64)[np.asarray(encoded.indices, dtype=np.int64)]
-    return tuple(np.bincount(word_row, weights=flags, minlength=n).astype(np.int64) for flags in (np.ones(len(kinds), dtype=bool), kinds > 0, kinds > 1))
+    return tuple(np.bincount(word_row, weights=flags, minlength=rows).astype(np.int64) for flags in (np.ones(len(kinds), dtype=bool), kinds > 0, kinds > 1))
 
 
 @cache
@@ -453,7 +457,8 @@ class LanguageIdentifier:
         Letters are counted only where the decision needs it: Han with no other letter is zh
         outright, text without Han, kana or hangul goes to the model outright."""
         n = len(cleaned)
-        f = _rule_features(cleaned)
+        characters = _Characters.of(cleaned)  # decoded once, for the rules and the English words
+        f = _rule_features(cleaned, characters)
         has_han, has_ascii = f["has_han"], f["has_ascii"]
         han, letters, kana, kana_not_no, kana_runs, hangul = (f[k] for k in ("han", "letters", "kana", "kana_not_no", "kana_runs", "hangul"))
         has_letter = letters > 0
@@ -472,21 +477,20 @@ class LanguageIdentifier:
         rest = np.flatnonzero((has_letter | (has_ascii & ~has_han)) & ~korean & ~japanese & ~chinese)
         if len(rest):
             scripts = has_han.astype(np.int64) | (kana > 0) * 2 | (hangul > 0) * 4
-            codes[rest] = self._by_model(cleaned.take(pa.array(rest)), scripts[rest])
+            english = np.zeros(n, dtype=bool)
+            if (scripts[rest] == 0).any():
+                words, known, preferred = _english_counts(characters, n)
+                english = (scripts == 0) & (preferred > 0) & ((preferred >= EN_SHARE * words) | (known == words))
+            codes[rest] = self._by_model(cleaned.take(pa.array(rest)), scripts[rest], english[rest])
         return codes
 
-    def _by_model(self, texts: pa.Array, scripts: np.ndarray) -> np.ndarray:
+    def _by_model(self, texts: pa.Array, scripts: np.ndarray, english: np.ndarray) -> np.ndarray:
         """The model's label for cleaned ``texts`` (line breaks become spaces first, ``_model_input``),
-        unless the text has no CJK letter (``scripts`` 0) and enough English words, which makes it ``en``
-        whatever the model says: that is tested first, so English text, the bulk of what reaches here,
-        skips the model (~7 us per text against fastText's ~34 us). Words are the same with or without
-        ``_model_input`` (it only turns separators into spaces and trims them)."""
+        unless the text has no CJK letter (``scripts`` 0) and enough English words (``english``), which
+        makes it ``en`` whatever the model says: that is tested first (``_by_rules``), so English text,
+        the bulk of what reaches here, skips the model (~7 us per text against fastText's ~34 us). Words
+        are the same with or without ``_model_input`` (it only turns separators into spaces and trims them)."""
         codes = np.full(len(texts), UNDETERMINED, dtype=object)
-        latin = np.flatnonzero(scripts == 0)
-        english = np.zeros(len(texts), dtype=bool)
-        if len(latin):
-            words, known, preferred = english_words(texts.take(pa.array(latin)))
-            english[latin] = (preferred > 0) & ((preferred >= EN_SHARE * words) | (known == words))
         codes[english] = "en"
         asked = np.flatnonzero(~english)
         if not len(asked):

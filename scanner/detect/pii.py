@@ -59,9 +59,9 @@ _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9._%+-]*[A-Za-z0-9]\Z")
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"[0-9]+[Xx]?")
 # Chains of digit runs joined by single separators (``_numbers``) of at least ``_MIN_NUMBER_CHARS``
-# characters: the lookahead fails at every position of a shorter chain (its window holds the character
-# that ends the chain), so a match never starts inside a run.
-_CHAIN = re.compile(r"(?=[0-9Xx\- ]{11})(?:[0-9]+[- ](?=[0-9]))*[0-9]+[Xx]?")
+# characters: the lookahead (with the first digit, 11 characters) fails at every position of a shorter
+# chain (its window holds the character that ends the chain), so a match never starts inside a run.
+_CHAIN = re.compile(r"[0-9](?=[0-9Xx\- ]{10})[0-9]*(?:[- ][0-9]+)*[Xx]?")  # a digit first: re skips to digits quickly
 _SEPARATORS = "- "
 _MAX_GROUPS = 6  # 4-4-4-4-3 cards with a +86-style prefix group to spare
 # Full-width digits, letters and signs (U+FF01-FF5E) read as their ASCII forms: one character each
@@ -73,6 +73,7 @@ _FULLWIDTH_AS_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff20\uff0d\uff0b\uff0e\uff05\uff3f]")
 _SEPARATOR_BYTES, _ALNUM_BYTES, _DOMAIN_START_BYTES = byte_mask(_SEPARATORS), byte_mask(ASCII_ALNUM), byte_mask(ASCII_ALNUM + "-")
 _MIN_NUMBER_CHARS = 11  # the shortest number any kind takes (a mobile number); also in _CHAIN
+_ASCII_ALNUM_CHARS = frozenset(ASCII_ALNUM)
 
 
 _PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})
@@ -142,6 +143,9 @@ def _emails(probe: str) -> list[tuple[int, int, str]]:
     spans = []
     at = probe.find("@")
     while at != -1:
+        if not (at and probe[at - 1] in _ASCII_ALNUM_CHARS):  # the local part ends in one (an @mention: no address)
+            at = probe.find("@", at + 1)
+            continue
         local = _EMAIL_LOCAL.search(probe, max(0, at - 64), at)
         domain = _EMAIL_DOMAIN.match(probe, at + 1)
         if local and domain:

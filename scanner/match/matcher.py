@@ -350,16 +350,19 @@ class Matcher:
 
     def _routed(self, array: pa.Array, spelled: np.ndarray) -> Hits:
         """Documents where ``spelled`` to the spelled twin, the others to this matcher's windows: each
-        document is scanned once, by the automaton that suits its script."""
-        parts, rows = [], []
-        for chosen, matcher in ((np.flatnonzero(~spelled), self), (np.flatnonzero(spelled), self._spelled())):
-            hits = matcher._find_in_column(array.take(pa.array(chosen))) if matcher is self else matcher._find_in_array(array.take(pa.array(chosen)))
-            parts.append(hits)
-            rows.append(chosen[hits.row])
-        return Hits(len(array), np.concatenate(rows), *(np.concatenate([getattr(h, f) for h in parts]) for f in ("term", "start", "end", "steps")))
+        document is scanned by the automaton that suits its script. The twin gets a copy of its few
+        documents; this matcher scans the whole column with theirs blanked in its lowered copy (a run of
+        NUL costs the automaton ~1.7 ns per byte against ~10 for text, less than copying the others out:
+        ``take`` of 80 % of a 16 MB batch took ~16 ms)."""
+        plain = self._find_in_column(array, skip=spelled)
+        chosen = np.flatnonzero(spelled)
+        twin = self._spelled()._find_in_array(array.take(pa.array(chosen)))
+        return Hits(len(array), np.concatenate([plain.row, chosen[twin.row]]),
+                    *(np.concatenate([getattr(plain, f), getattr(twin, f)]) for f in ("term", "start", "end", "steps")))
 
-    def _find_in_column(self, array: pa.Array) -> Hits:
-        """Every hit in a non-empty column, by this matcher's own automaton (no routing)."""
+    def _find_in_column(self, array: pa.Array, skip: np.ndarray | None = None) -> Hits:
+        """Every hit in a non-empty column, by this matcher's own automaton (no routing); none in the
+        documents where ``skip``."""
         rows = len(array)
         if array.null_count == rows:
             return empty_hits(rows)
@@ -377,7 +380,7 @@ class Matcher:
             start, end = start - offsets[row], end - offsets[row]
             steps = self._steps_of_spans(data, row, entry, start, end, offsets)
         else:
-            found = self._scan(array)
+            found = self._scan(array, skip)
             row, entry, start, end = found.row, found.entry, found.start, found.end
             steps = self._steps_of_entries(entry)
             if self._rest:
@@ -397,11 +400,20 @@ class Matcher:
                 self._spelled_twin = Matcher(self.lexicon, self.steps, self.engine, t2s_spellings=True)
         return self._spelled_twin
 
-    def _scan(self, array: pa.Array) -> _Found:
-        """One automaton pass over ``array`` (original or normalised): contract rules applied."""
+    def _scan(self, array: pa.Array, skip: np.ndarray | None = None) -> _Found:
+        """One automaton pass over ``array`` (original or normalised): contract rules applied. The
+        documents where ``skip`` are blanked (NUL bytes, in no pattern) in the scanned copy: no hit
+        and no rare character comes from them."""
         lowered = pc.ascii_lower(array) if self._needs_lower_view else array
         offsets, data = offsets_and_data(lowered)
         base, stop = int(offsets[0]), int(offsets[-1])
+        if skip is not None and skip.any():
+            scanned = np.frombuffer(data, dtype=np.uint8)
+            if lowered is array or data.address == offsets_and_data(array)[1].address or not scanned.flags.writeable:  # never the caller's buffer
+                scanned = scanned.copy()
+                data = pa.py_buffer(scanned)
+            for first, last in zip(offsets[:-1][skip].tolist(), offsets[1:][skip].tolist()):
+                scanned[first:last] = 0
         found = self._automaton.find(memoryview(data).cast("B")[base:stop]) if stop > base else []
         if not found:
             return _Found(*([np.zeros(0, dtype=np.int64)] * 8))
