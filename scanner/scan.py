@@ -76,13 +76,13 @@ def describe_run(lexicon: Lexicon, options: ScanOptions, detectors: list[Detecto
     (with their digest). Units can only be merged into one report where these are the same."""
     if detectors is None:
         detectors = [detector(options, lexicon) for detector in DETECTORS]
-    language = next(d for d in detectors if d.name == "language")
+    described = {d.name: d.describe() for d in detectors if d.name in ("language", "classifier")}
     return {
         "tool": {"name": "scanner", "version": __version__},
         "lexicon": lexicon.describe(),
-        "langid": language.describe(),
+        "langid": described["language"],
         "options": {"digest": options.digest(), **asdict(options)},
-    }
+    } | ({"classifier": described["classifier"]} if described.get("classifier") else {})  # only with a model: identities of other scans stay
 
 
 class Scanner:

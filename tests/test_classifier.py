@@ -186,6 +186,9 @@ def test_a_scan_scores_every_document_and_the_policy_and_check_use_it(tmp_path, 
     assert check["classified_pass_rate"] == pytest.approx(1 - unsafe / 300)
     assert check["value"] == pytest.approx(1 - unsafe / 300)
     assert report["options"]["classifier_sha256"] == Classifier.load(model).sha256
+    card = json.loads((model.parent / "m.ftz.json").read_text())  # the policy sets no threshold: the model's decides, and the report says so
+    assert report["options"]["policy"]["classifier_unsafe_at"] is None
+    assert report["classifier"] == {"model": "m.ftz", "sha256": Classifier.load(model).sha256, "threshold": card["threshold"], "model_threshold": card["threshold"], "threshold_from": "model"}
 
 
 def test_the_technical_sample_is_order_free_and_about_a_tenth(tmp_path, model):
@@ -214,6 +217,9 @@ def test_the_policy_thresholds_for_the_classifier(tmp_path, model):
     plain = scanner.Scanner(lexicon, scanner.ScanOptions(langid=False, classifier=str(model)))
     reasons = plain.annotate(pa.table({"text": texts}))["unsafe_reason"].to_pylist()
     assert reasons[0] == "classifier" and reasons[1] == ""
+    described = scanner.scan.describe_run(lexicon, strict.options)["classifier"]
+    assert described["threshold"] == 1.0 and described["threshold_from"] == "policy" and described["model_threshold"] == Classifier.load(model).threshold
+    assert "classifier" not in scanner.scan.describe_run(lexicon, scanner.ScanOptions(langid=False))  # no model: provenance as before
     policy_file = tmp_path / "p.toml"
     policy_file.write_text('version = "1"\n[classifier]\nunsafe_at = 0.9\nwith_medium_at = 0.4\n', encoding="utf-8")
     assert (load_policy(policy_file).classifier_unsafe_at, load_policy(policy_file).classifier_with_medium_at) == (0.9, 0.4)

@@ -217,7 +217,8 @@ class ClassifierDetector(Detector):
     def describe(self) -> dict[str, Any] | None:
         if self.classifier is None:
             return None
-        return {"model": self.classifier.path.name, "sha256": self.classifier.sha256, "threshold": self.classifier.threshold}
+        return {"model": self.classifier.path.name, "sha256": self.classifier.sha256, "threshold": self.threshold, "model_threshold": self.classifier.threshold,
+                "threshold_from": "policy" if self.options.policy.classifier_unsafe_at is not None else "model"}  # fmt: skip
 
     def _chosen(self, batch: Batch) -> np.ndarray:
         """Documents to score: all, or those whose keyed id hash falls in the classified share; of a model

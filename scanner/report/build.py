@@ -134,6 +134,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
         "profile": profile.name,
         "lexicon": {k: lexicon[k] for k in ("name", "version", "fingerprint", "terms", "terms_by_category", "files")},
         "langid": langid,
+        "classifier": merged.run.get("classifier"),
         "options": {k: v for k, v in options.items() if k != "registry"},
         "registry": {"path": registry.path, "fingerprint": registry.fingerprint if registry else None, "sources": len(registry.entries)},
         "inputs": stats.inputs,

@@ -48,6 +48,8 @@ def merge_units(units: Iterable[UnitFile]) -> Merged:
             msg = f"shard statistics in this folder were made with more than one {what}; scan into a fresh --out"
             raise ConfigError(msg)
         run[key] = next(iter(runs[key].values()))
+    # The classifier's block (its effective threshold) follows from the options, which are one by now.
+    run["classifier"] = document["run"].get("classifier") if names else None
     return Merged(stats, run, provenance, [shards[path] for path in sorted(shards)], locations, names)
 
 
