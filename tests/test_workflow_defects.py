@@ -250,6 +250,19 @@ def test_lexicon_import_stops_at_a_bad_line_or_skips_and_lists_bad_lines(tmp_pat
     assert sorted(t.text for t in scanner.load_lexicon(out).terms) == ["代开发票", "赌博网站"]
 
 
+def test_lexicon_import_skips_comments_and_with_skip_bad_lines_undecodable_lines(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_bytes("# a list of gambling terms\n赌博网站\n#\n#赌球\n".encode() + b"\xff\xfe bad\n" + "代开发票\n".encode())
+    out = tmp_path / "lexicon.tsv"
+    runner = CliRunner()
+    stopped = runner.invoke(cli, ["lexicon", "import", str(words), "--category", "A1.8", "-o", str(out)])
+    assert stopped.exit_code == 2 and f"{words}:5: not valid UTF-8" in stopped.output and not out.exists()
+    skipped = runner.invoke(cli, ["lexicon", "import", str(words), "--category", "A1.8", "-o", str(out), "--skip-bad-lines"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped 1 bad line:" in skipped.output and f"{words}:5: not valid UTF-8" in skipped.output
+    assert sorted(t.text for t in scanner.load_lexicon(out).terms) == ["#赌球", "代开发票", "赌博网站"]  # '# ...' is a comment, '#tag' a term
+
+
 def test_the_cleaning_job_drops_unsafe_or_flagged_and_refuses_another_scans_folder(tmp_path):
     from pipelines.clean_job import clean
 

@@ -86,7 +86,7 @@ def lexicon_import(wordlists, categories, language, output, skip_bad_lines) -> N
     written, skipped = convert_wordlists(list(wordlists), list(categories), language, output, skip_bad_lines=skip_bad_lines)
     click.echo(f"wrote {written} terms to {output}")
     if skipped:
-        click.echo(f"skipped {len(skipped)} bad lines:", err=True)
+        click.echo(f"skipped {len(skipped)} bad line{'s' if len(skipped) != 1 else ''}:", err=True)
         for message in skipped[:20]:
             click.echo(f"  {message}", err=True)
         if len(skipped) > 20:

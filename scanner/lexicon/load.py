@@ -277,13 +277,39 @@ def _read_table(path: Path, default_categories: set[str] | None = None, default_
     return entries
 
 
+def _is_comment(line: str) -> bool:
+    """``#`` alone or followed by a space starts a comment line of a word list; ``#tag`` is a term (hashtags are)."""
+    stripped = line.strip()
+    return stripped == "#" or stripped.startswith(("# ", "#\t"))
+
+
+def _list_lines(path: Path, skipped: list[str] | None) -> list[tuple[int, str]]:
+    """(line number, text) of a word list. Undecodable bytes stop the read with ``file:line``, or, given
+    ``skipped``, only their line is left out (and named there)."""
+    if skipped is None:
+        return list(enumerate(_read_text(path).split("\n"), start=1))
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        msg = f"{path}: cannot read lexicon file: {e.strerror or e}"
+        raise LexiconError(msg) from e
+    lines = []
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            lines.append((number, raw.decode("utf-8")))
+        except UnicodeDecodeError as e:
+            skipped.append(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start + 1} of the line)")
+    return lines
+
+
 def _read_list(path: Path, categories: set[str], language: str, severity: str = "high", skipped: list[str] | None = None) -> list[_Entry]:
-    """Entries of a one-term-per-line list; blank lines are skipped. A bad line is a LexiconError, or,
-    given a ``skipped`` list, its error message goes there and the line is left out."""
+    """Entries of a one-term-per-line list; blank lines and comment lines (``# ...``) are skipped. A bad
+    line is a LexiconError, or, given a ``skipped`` list, its error message goes there and the line is
+    left out."""
     entries = []
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+    for number, line in _list_lines(path, skipped):
         line = line.rstrip("\r")
-        if not line.strip():
+        if not line.strip() or _is_comment(line):
             continue
         where = f"{path}:{number}"
         try:

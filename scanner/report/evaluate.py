@@ -136,7 +136,7 @@ def evaluate(labels: Iterable[Label], signals: dict[str, dict[str, Any]], top: i
     if missing:
         msg = (
             f"{missing[0].where}: doc_id {missing[0].doc_id!r} is neither in the samples of this output folder nor in its "
-            f"annotations (scan with --annotate to evaluate documents outside the samples; {len(missing)} such labels)"
+            f"annotations (scan with --annotate to evaluate documents outside the samples; {len(missing)} such label{'s' if len(missing) != 1 else ''})"
         )
         raise ConfigError(msg)
     rows = [signals[label.doc_id] for label in labels]
