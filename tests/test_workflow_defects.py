@@ -4,6 +4,8 @@ record, truncated console lists, library gaps, smaller report and message defect
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +15,7 @@ from conftest import write_jsonl
 
 import scanner
 from scanner.cli import cli
+from scanner.cli.common import EXIT_BROKEN_PIPE
 from scanner.detect.source import load_registry
 from scanner.errors import ConfigError, LexiconError
 from scanner.io.readers import Columns
@@ -285,3 +288,14 @@ def test_the_cleaning_job_drops_unsafe_or_flagged_and_refuses_another_scans_fold
     with pytest.raises(ConfigError, match="was made with another lexicon"):
         clean([str(tmp_path / "a.jsonl")], tmp_path / "unsafe", [other])
     assert {p: p.read_bytes() for p in (tmp_path / "unsafe").rglob("*") if p.is_file()} == before
+
+
+def test_a_reader_that_quits_early_ends_the_command_quietly_with_its_work_kept(tmp_path, sample_dir):
+    """`scanner scan ... | head`: the summary goes to a closed pipe; the outputs are there, no traceback, exit 141."""
+    command = [sys.executable, "-m", "scanner", "scan", str(sample_dir), "--out", str(tmp_path / "out"), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == EXIT_BROKEN_PIPE, stderr.decode()
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["totals"]["documents"] > 0

@@ -6,6 +6,7 @@ Each command group lives in a module of its own; this module assembles them and 
 from __future__ import annotations
 
 import importlib.abc
+import os
 import sys
 
 import click
@@ -13,7 +14,7 @@ import click
 from scanner.cli.answers import answers
 from scanner.cli.bank import bank
 from scanner.cli.classifier import classifier
-from scanner.cli.common import EXIT_CHECK_FAILED, EXIT_REJECTED, EXIT_STRICT
+from scanner.cli.common import EXIT_BROKEN_PIPE, EXIT_CHECK_FAILED, EXIT_REJECTED, EXIT_STRICT
 from scanner.cli.evaluate import evaluate_command
 from scanner.cli.lexicon import lexicon
 from scanner.cli.report import report
@@ -26,7 +27,19 @@ from scanner.version import __version__
 __all__ = ["EXIT_CHECK_FAILED", "EXIT_REJECTED", "EXIT_STRICT", "cli", "hide_pandas_from_pyarrow", "main"]
 
 
-@click.group()
+class _QuietOnClosedStdout(click.Group):
+    """Stdout read by `head` or `less` that quit: the work is done and the rest of the text unwanted, so
+    exit 141 (click's own handling exits 1, which is `report --verify`'s "differences")."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not raise again
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
+
+@click.group(cls=_QuietOnClosedStdout)
 @click.version_option(__version__, prog_name="scanner")
 def cli() -> None:
     """Scan training corpora against blocked-keyword lexicons and report corpus-safety evidence."""

@@ -20,6 +20,7 @@ EXIT_CHECK_FAILED = 3
 EXIT_STRICT = 4  # --strict: a row was rejected or a shard failed
 EXIT_REJECTED = 5  # finished, but rows were rejected or shards failed
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command its reader quit on (`scanner scan ... | head`)
 
 
 def config_errors_exit_2(func):
