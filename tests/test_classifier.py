@@ -84,6 +84,9 @@ def test_evaluation_agrees_with_an_independent_count(model, tmp_path):
     assert m["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
     assert [row["threshold"] for row in evaluation["sweep"]][:3] == [0.05, 0.1, 0.15]
     assert evaluation["by_category"]["A4.3"]["recall"] == pytest.approx(tp / int(truth.sum()))
+    printed = CliRunner().invoke(cli, ["classifier", "evaluate", str(model), str(tmp_path / "test.jsonl")]).output.splitlines()[1]
+    low, high = m["recall_interval_95"]
+    assert f"recall {m['recall']:.3f} ({low:.3f}-{high:.3f})" in printed  # three decimals, as the figures
 
 
 def test_preprocessing_splits_han_and_keeps_latin_words():

@@ -68,6 +68,10 @@ def test_a_misspelt_scan_config_key_exits_2_naming_the_closest(tmp_path, sample_
     code, output = _scan(tmp_path, "-c", str(config))
     assert code == 2 and "scan.toml: unknown key 'worker' (did you mean 'workers'?)" in output
     assert not (tmp_path / "out").exists()
+    config.write_text(f'inputs = ["{sample_dir}"]\nout = "{tmp_path / "out"}"\nworkers = "four"\n', encoding="utf-8")
+    code, output = _scan(tmp_path, "-c", str(config))
+    assert code == 2 and "scan.toml: workers = 'four':" in output  # a wrong type names the file and the key too
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_scan_config_file_takes_every_option_and_flags_override_it(tmp_path, sample_dir):

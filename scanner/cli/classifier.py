@@ -28,6 +28,11 @@ def all_unsafe_f1(documents: int, unsafe: int) -> float:
     return 2 * share / (1 + share)
 
 
+def _interval(bounds: list[float] | None) -> str:
+    """A 95 % interval as printed: ``(0.712-0.764)``, or ``(no interval)`` without cases."""
+    return f"({bounds[0]:.3f}-{bounds[1]:.3f})" if bounds else "(no interval)"
+
+
 @click.group()
 def classifier() -> None:
     """Train a fastText classifier on labelled texts or a scan's human verdicts, and evaluate it."""
@@ -100,7 +105,7 @@ def classifier_evaluate(model, labels, threshold, as_json) -> None:
         return
     m = result["at_threshold"]
     click.echo(f"{m['documents']} documents ({m['unsafe']} unsafe), threshold {result['threshold']:.3f}")
-    click.echo(f"precision {m['precision'] or 0:.3f} {m['precision_interval_95']}, recall {m['recall'] or 0:.3f} {m['recall_interval_95']}, F1 {m['f1'] or 0:.3f}")
+    click.echo(f"precision {m['precision'] or 0:.3f} {_interval(m['precision_interval_95'])}, recall {m['recall'] or 0:.3f} {_interval(m['recall_interval_95'])}, F1 {m['f1'] or 0:.3f}")
     click.echo("threshold  precision  recall  F1")
     for row in result["sweep"]:
         click.echo(f"{row['threshold']:>9.2f}  {row['precision'] or 0:>9.3f}  {row['recall'] or 0:>6.3f}  {row['f1'] or 0:.3f}")

@@ -13,6 +13,7 @@ from scanner.errors import ConfigError
 from scanner.evidence.outfolder import OutputFolder
 from scanner.io.config import parse_toml, refuse_unknown_keys
 from scanner.lexicon.taxonomy import DEFAULT_PROFILE, PROFILES
+from scanner.report.build import NOT_SCANNED_YET
 from scanner.report.i18n import LANGUAGES
 
 EXIT_DIFFERENCES = 1  # report --verify: report.json differs from its recomputation
@@ -85,7 +86,8 @@ def finish(report: dict, out: str, *, fail_on_check: bool, strict: bool = False)
     print_summary(report)
     click.echo(f"\nwrote {OutputFolder(out).uri('report.json')}, report.md and report.html")
     exit_if_checks_failed(report["checks"], fail_on_check=fail_on_check)
-    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]), strict=strict)
+    unscanned = sum(NOT_SCANNED_YET in e["reason"] for e in report["errors"])
+    exit_if_incomplete(report["totals"]["rejected_documents"], len(report["errors"]) - unscanned, strict=strict, unscanned=unscanned)
 
 
 def exit_if_checks_failed(checks: list[dict], *, fail_on_check: bool) -> None:
@@ -96,10 +98,11 @@ def exit_if_checks_failed(checks: list[dict], *, fail_on_check: bool) -> None:
         sys.exit(EXIT_CHECK_FAILED)
 
 
-def exit_if_incomplete(rejected: int, errors: int, *, strict: bool) -> None:
-    """Exit 4 (``--strict``) or 5 when rows were rejected or shards failed."""
-    if rejected or errors:
-        click.echo(click.style(f"incomplete: {rejected} rows rejected, {errors} shards failed", fg="red" if strict else "yellow", bold=strict), err=True)
+def exit_if_incomplete(rejected: int, errors: int, *, strict: bool, unscanned: int = 0) -> None:
+    """Exit 4 (``--strict``) or 5 when rows were rejected, shards failed or planned units are not scanned yet."""
+    if rejected or errors or unscanned:
+        waiting = f", {unscanned} planned units not scanned yet (run the scan again)" if unscanned else ""
+        click.echo(click.style(f"incomplete: {rejected} rows rejected, {errors} shards failed{waiting}", fg="red" if strict else "yellow", bold=strict), err=True)
         sys.exit(EXIT_STRICT if strict else EXIT_REJECTED)
 
 
@@ -118,17 +121,29 @@ def _config_keys(command: click.Command) -> dict[str, tuple[str, bool]]:
     return keys
 
 
-def read_command_config(path: Path, command: click.Command) -> dict[str, Any]:
+def _checked_type(path: Path, key: str, param: click.Parameter, value: Any, ctx: click.Context) -> None:
+    """A value of the wrong type for its option is a ``ConfigError`` naming the file and key (click's
+    own message, raised later from ``default_map``, names only the option)."""
+    try:
+        param.type_cast_value(ctx, value)
+    except click.BadParameter as e:
+        msg = f"{path}: {key} = {value!r}: {e.message}"
+        raise ConfigError(msg) from None
+
+
+def read_command_config(path: Path, ctx: click.Context) -> dict[str, Any]:
     """A TOML file of a command's options, keyed by their long names (``out = "OUT"``, ``workers = 4``,
     ``lexicon = ["a.tsv"]``), as click's ``default_map``: options given on the command line override it.
     Relative paths are read from the working directory, as on the command line.
-    An unknown key is a ``ConfigError`` naming the file, the key and the closest known key."""
+    An unknown key or a value of the wrong type is a ``ConfigError`` naming the file and the key (and
+    the closest known key)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         msg = f"{path}: cannot read the config file ({e})"
         raise ConfigError(msg) from e
     document = parse_toml(text, str(path))
+    command = ctx.command
     keys = _config_keys(command)
     many = {param.name for param in command.params if getattr(param, "multiple", False) or param.nargs == -1}
     refuse_unknown_keys((k.replace("_", "-") for k in document), [k for k in keys if k != "config"], str(path))
@@ -141,6 +156,7 @@ def read_command_config(path: Path, command: click.Command) -> dict[str, Any]:
                 raise ConfigError(msg)
             value = not value
         values[name] = [value] if name in many and isinstance(value, str) else value
+        _checked_type(path, key, next(p for p in command.params if p.name == name), values[name], ctx)
     return values
 
 
@@ -150,7 +166,7 @@ def config_option(command_name: str):
     def load(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
         if value is not None:
             try:
-                ctx.default_map = {**(ctx.default_map or {}), **read_command_config(value, ctx.command)}
+                ctx.default_map = {**(ctx.default_map or {}), **read_command_config(value, ctx)}
             except ConfigError as e:
                 raise click.UsageError(str(e)) from e
 

@@ -89,6 +89,10 @@ def _shares_by(by_source: dict[str, dict[str, Any]], key: str) -> dict[str, dict
     return {k: {**v, "share_of_chars": share(v["chars"], total)} for k, v in sorted(groups.items())}
 
 
+NOT_SCANNED_YET = "planned, not scanned yet"
+"""The reason of an error entry for a planned unit without a stats file (not a failure: it may yet run)."""
+
+
 def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: int = 1) -> tuple[dict[str, Any], pa.Table]:
     """The merged report of an output folder (a path or a URI), and the human sample it implies;
     ``threads`` read files ahead (see ``scanner.io.storage.read_ahead``)."""
@@ -97,7 +101,7 @@ def build_report(out: str | Path, profile_name: str = DEFAULT_PROFILE, threads: 
     merged = merge_units(folder.iter_units(threads))
     stats, provenance, shards = merged.stats, merged.provenance, merged.shards
     unfinished, skipped = folder.planned(merged.units)
-    errors = stats.errors + [{"shard": u["label"], "reason": f"{name}: planned, not scanned yet (the scan was interrupted or is still running; run it again)"} for name, u in unfinished.items()]
+    errors = stats.errors + [{"shard": u["label"], "reason": f"{name}: {NOT_SCANNED_YET} (the scan was interrupted or is still running; run it again)"} for name, u in unfinished.items()]
     tool, lexicon, langid, options = (merged.run[key] for key in ("tool", "lexicon", "langid", "options"))
     registry = _registry_of(options)
     spec = sample_spec(options)
