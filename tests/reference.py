@@ -82,7 +82,7 @@ def naive_unsafe(lexicon: Lexicon, policy, text: str | None) -> str:
     """The ``unsafe_reason`` of ``text`` ("" when safe) by the policy's rules applied literally, raw text
     (no normalisation): hits inside an allow occurrence are dropped; the first high hit (by start, then
     term order) decides; else the first high rule in rule order; else medium terms (one not counted when
-    it lies inside another medium hit) plus medium rules, within the window chain."""
+    it overlaps an earlier medium hit) plus medium rules, within the window chain."""
     if not text:
         return ""
     allow = [span for a in lexicon.allow for span in _occurrences(text, a)]
@@ -109,8 +109,9 @@ def naive_unsafe(lexicon: Lexicon, policy, text: str | None) -> str:
     medium = sorted((s, -e, t.text) for t in lexicon.terms if t.severity == "medium" for s, e in term_hits[t.text])
     counted, reach = [], -1
     for s, negative_end, term in medium:
-        if -negative_end <= reach:
-            continue  # inside (or equal to) an earlier medium hit
+        if s < reach:
+            reach = max(reach, -negative_end)
+            continue  # overlaps an earlier medium hit: the same piece of text
         counted.append((s, -negative_end, term))
         reach = -negative_end
     rules = sum(1 for r in fired if r.severity == "medium")

@@ -30,6 +30,7 @@ TABLE = """term\tcategory\tseverity
 裸体\tA1.6\tmedium
 法轮\tA1.1\tmedium
 法轮功\tA1.1\tmedium
+情色\tA1.6\tmedium
 警察\tA1.8\tlow
 女人&&强奸~10\tA2.5;A1.6\thigh
 中国&&独立\tA1.3\tmedium
@@ -56,6 +57,8 @@ CASES = [
     ("色情和裸体", "medium:2"),
     ("色情" + "。" * 30 + "裸体", ""),  # two medium terms 30 characters apart: beyond the 20-character window
     ("法轮功很坏", ""),  # 法轮 lies inside 法轮功: one medium term, counted once
+    ("色情色", ""),  # 情色 overlaps 色情: one piece of text, one medium term
+    ("色情情色", "medium:2"),  # side by side: two
     ("女人被强奸了", "cooccur:女人&&强奸~10"),  # rule parts need not be terms
     ("女人" + "啊" * 20 + "强奸", ""),  # 20 characters apart, window 10
     ("中国要独立", ""),  # a medium rule alone is one medium signal
@@ -131,12 +134,12 @@ def test_bad_policy_rows_name_the_line(tmp_path, row, message):
 
 
 def test_allow_contexts_and_rules_are_not_terms_and_survive_combining(lexicon, tmp_path):
-    assert len(lexicon.terms) == 7 and lexicon.allow == ("地铁口交易", "性能") and len(lexicon.rules) == 2
+    assert len(lexicon.terms) == 8 and lexicon.allow == ("地铁口交易", "性能") and len(lexicon.rules) == 2
     other = tmp_path / "other.csv"
     other.write_text("term,category\n赌博,A1.8\n", encoding="utf-8")
     merged = combine([lexicon, scanner.load_lexicon(other)])
-    assert merged.allow == lexicon.allow and merged.rules == lexicon.rules and len(merged.terms) == 8
-    assert merged.terms_by_category()["A1.6"] == 4  # terms only: 性, 口交, 色情, 裸体
+    assert merged.allow == lexicon.allow and merged.rules == lexicon.rules and len(merged.terms) == 9
+    assert merged.terms_by_category()["A1.6"] == 5  # terms only: 性, 口交, 色情, 情色, 裸体
 
 
 @pytest.mark.parametrize(

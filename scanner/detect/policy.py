@@ -8,7 +8,7 @@ A keyword hit is a signal, not a verdict (docs/evidence.md). Per document, in th
   ``A&&B~K`` at most K characters apart: the gap from the end of one hit to the start of the other);
 - ``medium:<n>``: at least ``medium_min_terms`` distinct medium terms (a medium rule that fired counts as
   one), each hit within ``medium_window`` characters of the next one (none: anywhere in the document); a
-  medium hit lying inside another hit (法轮 in 法轮功) is not counted again;
+  medium hit overlapping an earlier one (法轮 in 法轮功, 淫秽 after 色淫 in 色淫秽) is not counted again;
 - low terms never decide;
 - ``classifier``: the classifier scored the document at or above ``classifier_unsafe_at`` (by default the
   model's own threshold, from its card); ``medium+classifier``: a medium hit and a score at or above
@@ -231,7 +231,7 @@ class PolicyDetector(Detector):
         rules_per_doc: dict[int, list[int]] = {}
         for rule, doc in medium_rules:
             rules_per_doc.setdefault(doc, []).append(rule)
-        medium &= ~_nested(hits, medium)
+        medium &= ~_overlapping(hits, medium)
         row, term = hits.row[medium], hits.term[medium]
         distinct = np.unique(row * max(len(self.lexicon.terms), 1) + term)
         per_doc = np.bincount(distinct // max(len(self.lexicon.terms), 1), minlength=batch.rows)
@@ -319,19 +319,19 @@ def _joined(hits: Hits, parts: Hits) -> Hits:
     return Hits(hits.rows, *(np.concatenate([getattr(hits, f), getattr(parts, f)]) for f in ("row", "term", "start", "end", "steps")))
 
 
-def _nested(hits: Any, medium: np.ndarray) -> np.ndarray:
-    """Medium hits lying inside another medium hit of their document (法轮 in 法轮功; or the same span
-    matched by two terms): they are not counted again."""
-    nested = np.zeros(len(hits), dtype=bool)
+def _overlapping(hits: Any, medium: np.ndarray) -> np.ndarray:
+    """Medium hits that overlap an earlier medium hit of their document (法轮 in 法轮功, the same span
+    matched by two terms, or 淫秽 after 色淫 in 色淫秽): a run of overlapping hits is one piece of text,
+    so it counts as one medium term, its first (by start, the longest first)."""
+    overlapping = np.zeros(len(hits), dtype=bool)
     at = np.flatnonzero(medium)
     if len(at) < 2:
-        return nested
+        return overlapping
     order = at[np.lexsort((-hits.end[at], hits.start[at], hits.row[at]))]
-    row, end = hits.row[order], hits.end[order]
-    key = row * (1 << 40) + end
-    before = np.maximum.accumulate(np.r_[-1, key[:-1]])  # the largest end before each hit, any row
-    nested[order] = before >= key  # an earlier hit of the same row (keys of earlier rows are smaller) reaches past it
-    return nested
+    row = hits.row[order] * (1 << 40)  # keys of earlier rows stay below any of this row
+    before = np.maximum.accumulate(np.r_[-1, (row + hits.end[order])[:-1]])  # the largest end before each hit
+    overlapping[order] = before > row + hits.start[order]  # an earlier hit of the same row reaches into it
+    return overlapping
 
 
 def _char_positions(batch: Batch, doc: int, byte_offsets: list[int]) -> list[int]:
