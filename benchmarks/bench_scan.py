@@ -1,4 +1,4 @@
-"""How far is ``scanner scan`` from the hardware? Five measurements of one corpus and lexicon, in one run.
+"""How far is ``scanner scan`` from the hardware? Measurements of one corpus and lexicon, in one run.
 
 For the zh benchmark corpus (``prepare.py``; built here if missing) and a lexicon (default 10k terms):
 
@@ -10,6 +10,9 @@ For the zh benchmark corpus (``prepare.py``; built here if missing) and a lexico
                           one automaton call per batch, rows via ``searchsorted`` (start-up included).
 ``scanner scan``          ``scanner scan --workers 1`` as a subprocess, with defaults (language ID on).
 ``scanner --no-langid``   the same without language ID.
+``scanner --classify``    the same with the bundled classifier (``--classifier default``), ``--classify sample``
+                          and ``--classify all``: what the classifier adds to a scan (issue 17), timed against
+                          ``scanner scan`` of the same round, since fastText's cost only shows in a whole scan.
 ``Matcher.find``          the library matcher alone over the in-memory batches (one thread).
 ========================  =================================================================================
 
@@ -70,7 +73,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import prepare  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-MEASUREMENTS = ["raw", "parquet read", "minimal pipeline", "scanner scan", "scanner --no-langid", "Matcher.find"]
+MEASUREMENTS = ["raw", "parquet read", "minimal pipeline", "scanner scan", "scanner --no-langid", "scanner --classify sample",
+                "scanner --classify all", "Matcher.find"]
+# The bundled classifier's cost (issue 17): --classify sample at most 15 % of a scan's time; --classify all
+# classifies at >= 15 MB/s per core (text bytes over the time it adds to a 1-worker scan).
+CLASSIFY_SAMPLE_MAX = 1.15
+CLASSIFY_ALL_MIN_MB_S = 15.0
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -553,6 +561,30 @@ def stage_shares(results: dict) -> dict:
             for name, value in seconds.items() if name != "matching without t2s"}
 
 
+def classifier_costs(results: dict, text_bytes: int) -> dict:
+    """What the bundled classifier adds to a 1-worker scan (issue 17), against ``scanner scan`` of the same run:
+    ``--classify sample``'s time (and CPU time) over the scan's, and the rate at which ``--classify all``
+    classifies, text bytes over the seconds it adds (one worker: one core; by wall and by CPU time), beside
+    that whole scan's MB/s. A rate is None when the difference is not positive (noise)."""
+    base = results.get("scanner scan")
+    if base is None:
+        return {}
+    out: dict[str, Any] = {}
+    if "scanner --classify sample" in results:
+        r = results["scanner --classify sample"]
+        out.update(sample_time_ratio=round(r["seconds_median"] / base["seconds_median"], 3),
+                   sample_cpu_ratio=round(r["cpu_seconds_median"] / base["cpu_seconds_median"], 3),
+                   sample_classified_documents=r.get("classified_documents"))
+    if "scanner --classify all" in results:
+        r = results["scanner --classify all"]
+        added, added_cpu = r["seconds_median"] - base["seconds_median"], r["cpu_seconds_median"] - base["cpu_seconds_median"]
+        out.update(all_added_seconds=round(added, 3), all_added_cpu_seconds=round(added_cpu, 3),
+                   all_classify_mb_per_s=round(text_bytes / 1e6 / added, 1) if added > 0 else None,
+                   all_classify_mb_per_s_cpu=round(text_bytes / 1e6 / added_cpu, 1) if added_cpu > 0 else None,
+                   all_scan_mb_per_s=r["mb_per_s"], all_classified_documents=r.get("classified_documents"))
+    return out
+
+
 def case_ratios(results: dict) -> tuple[dict, dict]:
     def ratio(a: str, b: str, key: str = "seconds_median") -> float | None:
         if a in results and b in results:
@@ -564,6 +596,8 @@ def case_ratios(results: dict) -> tuple[dict, dict]:
         "scanner/minimal": ratio("scanner scan", "minimal pipeline"),
         "scanner --no-langid/minimal": ratio("scanner --no-langid", "minimal pipeline"),
         "scanner --no-langid/raw": ratio("scanner --no-langid", "raw"),
+        "scanner --classify sample/scanner": ratio("scanner --classify sample", "scanner scan"),
+        "scanner --classify all/scanner": ratio("scanner --classify all", "scanner scan"),
         "minimal/raw": ratio("minimal pipeline", "raw"),
         "Matcher.find/raw": ratio("Matcher.find", "raw"),
         "parquet read/raw": ratio("parquet read", "raw"),
@@ -572,6 +606,8 @@ def case_ratios(results: dict) -> tuple[dict, dict]:
         "scanner/raw": ("scanner scan", "raw"),
         "scanner/minimal": ("scanner scan", "minimal pipeline"),
         "scanner --no-langid/minimal": ("scanner --no-langid", "minimal pipeline"),
+        "scanner --classify sample/scanner": ("scanner --classify sample", "scanner scan"),
+        "scanner --classify all/scanner": ("scanner --classify all", "scanner scan"),
         "Matcher.find/raw": ("Matcher.find", "raw"),
     }.items()}
     return ratios, cpu_ratios
@@ -594,13 +630,14 @@ def summarize(samples: dict[str, list[dict]], case: Case) -> dict:
         }
         if "peak_rss_mb" in runs[0]:
             results[name]["peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in runs), 1)
-        for key in ("flagged_documents", "documents", "hits", "matches", "slice_documents", "slice_text_bytes"):
+        for key in ("flagged_documents", "documents", "hits", "matches", "slice_documents", "slice_text_bytes", "classified_documents",
+                    "classifier_unsafe_documents"):
             if key in runs[-1]:
                 results[name][key] = runs[-1][key]
     return results
 
 
-def print_case(case: Case, results: dict, ratios: dict, cpu_ratios: dict, flags: dict, shares: dict) -> None:
+def print_case(case: Case, results: dict, ratios: dict, cpu_ratios: dict, flags: dict, shares: dict, costs: dict) -> None:
     print(f"\n=== case {case.name}: {case.corpus.name}, {case.lexicon_file.name} ===")
     print(f"{'measurement':<30}{'median s':>10}{'MAD s':>8}{'MB/s':>9}{'docs/s':>10}{'CPU s':>8}{'peak RSS MB':>13}")
     for name, r in results.items():
@@ -609,11 +646,20 @@ def print_case(case: Case, results: dict, ratios: dict, cpu_ratios: dict, flags:
     print("ratios of median wall times (x slower):")
     for name, value in ratios.items():
         if value is not None:
-            print(f"  {name:<30}{value:>6.2f}")
+            print(f"  {name:<36}{value:>6.2f}")
     print("ratios of median CPU times (user+sys; less sensitive to a busy neighbour):")
     for name, value in cpu_ratios.items():
         if value is not None:
-            print(f"  {name:<30}{value:>6.2f}")
+            print(f"  {name:<36}{value:>6.2f}")
+    if "sample_time_ratio" in costs:
+        print(f"classifier --classify sample: {costs['sample_time_ratio']:.3f}x the scan's time ({costs['sample_cpu_ratio']:.3f}x CPU),"
+              f" {costs['sample_classified_documents']} of {case.rows} documents classified")
+    if "all_added_seconds" in costs:
+        rate = "n/a" if costs["all_classify_mb_per_s"] is None else f"{costs['all_classify_mb_per_s']:.1f}"
+        rate_cpu = "n/a" if costs["all_classify_mb_per_s_cpu"] is None else f"{costs['all_classify_mb_per_s_cpu']:.1f}"
+        print(f"classifier --classify all: +{costs['all_added_seconds']:.2f} s (+{costs['all_added_cpu_seconds']:.2f} CPU s) ="
+              f" {rate} MB/s per core ({rate_cpu} by CPU time); whole scan {costs['all_scan_mb_per_s']:.1f} MB/s;"
+              f" {costs['all_classified_documents']} of {case.rows} documents classified")
     if shares:
         print("stages, in-process over the scanner's batches, as shares of `scanner scan` (median wall; CPU):")
         for name, share in shares.items():
@@ -642,7 +688,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-rows", type=int, default=8192, help="rows per record batch for raw/minimal/Matcher (the scanner reads 8192)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["langid", "no-langid", "minimal", "matcher", "peers", "hyperscan", "stages"],
+                        choices=["langid", "no-langid", "minimal", "matcher", "peers", "hyperscan", "stages", "classify"],
                         help="leave a measurement out (repeatable)")
     parser.add_argument("--peer-mb", type=float, default=20,
                         help="10^6 text bytes of whole documents for the per-document peers (default: 20)")
@@ -688,8 +734,8 @@ def main() -> None:
         print(f"hyperscan database: built or loaded in {time.perf_counter() - started:.3f} s (cache: {os.environ['SCANNER_CACHE_DIR']})")
 
     exe = scanner_executable()
-    skipped = {"langid": "scanner scan", "no-langid": "scanner --no-langid", "minimal": "minimal pipeline", "matcher": "Matcher.find",
-               "hyperscan": "scanner --engine hyperscan"}
+    skipped = {"langid": ("scanner scan",), "no-langid": ("scanner --no-langid",), "minimal": ("minimal pipeline",), "matcher": ("Matcher.find",),
+               "hyperscan": ("scanner --engine hyperscan",), "classify": ("scanner --classify sample", "scanner --classify all")}
     plans: dict[str, dict] = {}
     peers: dict = {}
     for name, case in cases.items():
@@ -715,6 +761,12 @@ def main() -> None:
             "scanner scan": lambda rep, c=case, o=out: scanner_run(exe, c.corpus, c.lexicon_file, o / "out-langid", [], o / f"scanner-{rep}"),
             "scanner --no-langid": lambda rep, c=case, o=out: scanner_run(exe, c.corpus, c.lexicon_file, o / "out-nolangid", ["--no-langid"],
                                                                           o / f"scanner-nolangid-{rep}"),
+            "scanner --classify sample": lambda rep, c=case, o=out: scanner_run(
+                exe, c.corpus, c.lexicon_file, o / "out-classify-sample", ["--classifier", "default", "--classify", "sample"],
+                o / f"scanner-classify-sample-{rep}"),
+            "scanner --classify all": lambda rep, c=case, o=out: scanner_run(
+                exe, c.corpus, c.lexicon_file, o / "out-classify-all", ["--classifier", "default", "--classify", "all"],
+                o / f"scanner-classify-all-{rep}"),
             "Matcher.find": lambda rep, f=matcher_find: in_process(f),
         }
         out.mkdir(parents=True, exist_ok=True)
@@ -723,7 +775,8 @@ def main() -> None:
                 exe, c.corpus, c.lexicon_file, o / "out-hyperscan", ["--engine", "hyperscan"], o / f"scanner-hyperscan-{rep}"
             )
         for key in set(args.skip) - {"peers", "stages"}:
-            plan.pop(skipped[key], None)
+            for measurement in skipped[key]:
+                plan.pop(measurement, None)
         if "stages" not in args.skip:
             plan.update(stage_plan(case))
         if name == "zh" and "peers" not in args.skip:
@@ -748,7 +801,8 @@ def main() -> None:
         flags["minimal_pipeline_flagged_documents"] = results.get("minimal pipeline", {}).get("flagged_documents")
         flags["scanner_flagged_documents"] = results.get("scanner scan", results.get("scanner --no-langid", {})).get("flagged_documents")
         shares = stage_shares(results)
-        print_case(case, results, ratios, cpu_ratios, flags, shares)
+        costs = classifier_costs(results, case.text_bytes)
+        print_case(case, results, ratios, cpu_ratios, flags, shares, costs)
         blocks[name] = {
             "corpus": {"file": case.corpus.name, "documents": case.rows, "text_bytes": case.text_bytes, "file_bytes": case.corpus.stat().st_size,
                        "row_groups": pq.ParquetFile(case.corpus).num_row_groups},
@@ -759,6 +813,7 @@ def main() -> None:
             "ratios": ratios,
             "cpu_ratios": cpu_ratios,
             "stage_shares": shares,
+            "classifier": costs,
             "flags": flags,
         }
     print(f"(bench process peak RSS {resource_self_mb():.0f} MB: holds the text in memory for raw, Matcher.find and the stages)")
@@ -769,6 +824,11 @@ def main() -> None:
         cells = [f"{label} {r['minimal pipeline']['seconds_median'] / r[m]['seconds_median']:.2f}x" for label, m in
                  (("defaults", "scanner scan"), ("--no-langid", "scanner --no-langid")) if m in r and "minimal pipeline" in r]
         stages = ", ".join(f"{k} {100 * v['share_of_scan']:.1f} %" for k, v in block["stage_shares"].items())
+        costs = block["classifier"]
+        if "sample_time_ratio" in costs:
+            cells.append(f"--classify sample {costs['sample_time_ratio']:.2f}x the scan's time")
+        if costs.get("all_classify_mb_per_s") is not None:
+            cells.append(f"--classify all {costs['all_classify_mb_per_s']:.1f} MB/s classified ({costs['all_scan_mb_per_s']:.1f} MB/s whole)")
         print(f"  {name:<4} {', '.join(cells)}" + (f"; stages of the default scan: {stages}" if stages else ""))
 
     speedups, peer_flags = {}, {}
@@ -779,7 +839,8 @@ def main() -> None:
         print_peers(zh, peer_flags, speedups)
     compile_100k = compile_seconds(prepare.lexicon_path(args.work, "100k"), args.work)
     targets = target_report(blocks, compile_100k, speedups)
-    print("\ntargets (issue 5 on zh; the real mix, items 2-3; peak-RSS growth 200 MB -> 2 GB is measured by bench_scale.py rss):")
+    print("\ntargets (issue 5 on zh; the real mix, items 2-3; issue 17, the classifier, on both; peak-RSS growth 200 MB -> 2 GB is measured"
+          " by bench_scale.py rss):")
     for name, t in targets.items():
         print(f"  {name:<66}{t['value']!s:>10}  target {t['target']:<8} {'met' if t['met'] else 'NOT MET' if t['met'] is False else 'not measured'}")
 
@@ -823,7 +884,7 @@ def compile_seconds(lexicon_file: Path, work: Path) -> float | None:
 
 def target_report(blocks: dict, compile_100k: float | None, speedups: dict) -> dict[str, dict]:
     """Each target with its measured value and whether it is met (None: not measured): issue 5's on the zh case,
-    the real mix's (items 2-3) on both."""
+    the real mix's (items 2-3) and the classifier's (issue 17) on both."""
 
     def throughput(case: str, a: str, b: str) -> float | None:  # a's MB/s over b's (same corpus): b's time over a's
         results = blocks.get(case, {}).get("results", {})
@@ -854,6 +915,12 @@ def target_report(blocks: dict, compile_100k: float | None, speedups: dict) -> d
         share = blocks.get("mix", {}).get("stage_shares", {}).get(stage)
         if share is not None or stage != "code detection with the byte pass":
             targets[f"mix: {stage}, share of the default scan"] = entry(None if share is None else share["share_of_scan"], "<= 0.05", lambda v: v <= 0.05)
+    for case in ("zh", "mix"):  # issue 17: the bundled classifier's cost
+        costs = blocks.get(case, {}).get("classifier", {})
+        targets[f"{case}: scanner --classify sample / scanner scan, time"] = entry(
+            costs.get("sample_time_ratio"), f"<= {CLASSIFY_SAMPLE_MAX}", lambda v: v <= CLASSIFY_SAMPLE_MAX)
+        targets[f"{case}: --classify all, classification MB/s per core"] = entry(
+            costs.get("all_classify_mb_per_s"), f">= {CLASSIFY_ALL_MIN_MB_S:g}", lambda v: v >= CLASSIFY_ALL_MIN_MB_S)
     return targets
 
 
@@ -894,6 +961,8 @@ def scanner_run(exe: str, corpus: Path, lexicon: Path, out: Path, extra: list[st
     result = run_process([exe, "scan", str(corpus), "--out", str(out), "--lexicon", str(lexicon), "--workers", "1", *extra], log_stem)
     totals = json.loads((out / "report.json").read_text(encoding="utf-8"))["totals"]
     result.update(flagged_documents=totals["flagged_documents"], documents=totals["documents"], hits=totals["hits"])
+    if "classified_documents" in totals:
+        result.update(classified_documents=totals["classified_documents"], classifier_unsafe_documents=totals.get("classifier_unsafe_documents"))
     return result
 
 
