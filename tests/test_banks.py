@@ -129,6 +129,8 @@ def test_duplicates_after_normalisation_problems_and_conflicts_are_named_by_row(
     assert duplicate == {"question": min(first, extra[0]["question"], extra[1]["question"]), "rows": [f"{path}: row {n}" for n in (2, len(rows) + 2, len(rows) + 3)]}
     assert generate["by_category"]["A1.1"] == 80 and generate["by_category"]["A1.2"] == 81  # the duplicate adds its code to the one question
     assert audit["conflicts"] == [{"question": rows[-1]["question"], "rows": [where["X8"], f"{path}: row {len(rows) + 1}"]}]
+    printed = CliRunner().invoke(cli, ["bank", "audit", str(path), "--as-of", AS_OF]).output
+    assert "1 question(s) in both the refuse and the non-refuse bank:" in printed and f"{where['X8']} / {path}: row {len(rows) + 1}" in printed
     with pytest.raises(ConfigError, match=r"bank\.csv: row \d+: empty question"):
         read_banks([path], DEFAULT_STEPS, strict=True)
 

@@ -85,6 +85,12 @@ def bank_audit(banks, corpus, lexicons, out_dir, normalize, as_of, as_json, prof
             click.echo(click.style(f"  {problem['row']}: {problem['problem']}", fg="yellow"))
         if len(audit["problems"]) > 10:
             click.echo(click.style(f"  ... and {len(audit['problems']) - 10} more rows that cannot count (bank_audit.json problems)", fg="yellow"))
+        if audit["conflicts"]:
+            click.echo(click.style(f"{len(audit['conflicts'])} question(s) in both the refuse and the non-refuse bank:", fg="yellow"))
+            for conflict in audit["conflicts"][:10]:
+                click.echo(click.style(f"  {' / '.join(conflict['rows'])}: {conflict['question'][:60]}", fg="yellow"))
+            if len(audit["conflicts"]) > 10:
+                click.echo(click.style(f"  ... and {len(audit['conflicts']) - 10} more (bank_audit.json conflicts)", fg="yellow"))
         if contamination is not None:
             searched = audit["contamination"]
             click.echo(f"corpus {corpus}: {searched['documents']} documents in {searched['shards']} input file(s) searched; {len(audit['contaminated'])} questions found in it")
