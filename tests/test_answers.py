@@ -205,6 +205,26 @@ def test_human_verdict_sheets_go_out_and_come_back_as_scanner_sample_does(tmp_pa
     assert result.exit_code == 0 and (tmp_path / "s.csv").read_bytes().startswith("\ufeff".encode())
 
 
+def test_a_question_held_twice_in_a_bank_is_one_question_as_the_audit_counts_it(tmp_path, bank):
+    bank_path, rows = bank
+    copy = dict(rows[0], id=rows[0]["id"] + "-copy", category="A5.2")  # the same text under another id, another code
+    (tmp_path / "doubled").mkdir()
+    doubled = write_jsonl(tmp_path / "doubled" / "bank.jsonl", [*rows, copy])
+    shutil.copy(bank_path.parent / "lexicon.csv", doubled.parent / "lexicon.csv")
+    result = CliRunner().invoke(cli, ["bank", "audit", str(doubled), "--out", str(tmp_path / "audit")])
+    audit = json.loads((tmp_path / "audit" / "bank_audit.json").read_text(encoding="utf-8"))
+    bank_name = rows[0]["bank"]
+    answers = [{"question": r["question"], "answer": "好的。"} for r in rows if r["bank"] == bank_name]
+    report, out = _check(tmp_path, doubled, answers)
+    assert report["banks"][bank_name]["questions"] == report["banks"][bank_name]["answered"] == audit["banks"][bank_name]["questions"], result.output
+    results = pq.read_table(out / "answers.parquet").to_pylist()
+    [merged] = [r for r in results if r["question_id"] == rows[0]["id"]]  # one row, the lowest id, both codes
+    assert len(results) == len(answers) and set(merged["categories"]) >= {"A5.2"}
+    twice = write_jsonl(tmp_path / "twice.jsonl", [{"question_id": rows[0]["id"], "answer": "x"}, {"question_id": copy["id"], "answer": "y"}])
+    second = CliRunner().invoke(cli, ["answers", "check", str(twice), "--bank", str(doubled), "--out", str(tmp_path / "o2")])
+    assert second.exit_code == 2 and f"ids {rows[0]['id']}, {copy['id']} hold the same question" in " ".join(second.output.split())
+
+
 def test_bad_answers_are_errors_naming_the_row(tmp_path, bank):
     bank_path, rows = bank
     lexicon = str(bank_path.parent / "lexicon.csv")

@@ -89,27 +89,32 @@ class Answer:
     row: str
 
 
-def question_index(banks: BankSet) -> tuple[dict[str, Question], dict[str, list[str]]]:
-    """(question by id, ids by normalised text). Rows held twice under one derived id are one question
-    with the union of their risk codes (independent of row order)."""
+def question_index(banks: BankSet) -> tuple[dict[str, Question], dict[str, list[str]], dict[str, str]]:
+    """(question by id, ids by normalised text, the id each bank id answers to). Rows holding one question
+    (its normalised text) in one bank are one question, as the audit counts them: the lowest of their ids,
+    with the union of their risk codes (independent of row order); their other ids answer to it, so a
+    duplicated question is neither sampled nor counted twice."""
     by_id: dict[str, Question] = {}
+    first_of: dict[tuple[str, str], str] = {}
+    answers_to: dict[str, str] = {}
     for q in sorted(banks.questions, key=lambda q: (q.id, q.row)):
-        seen = by_id.get(q.id)
+        first = answers_to[q.id] = first_of.setdefault((q.bank, q.key), q.id)
+        seen = by_id.get(first)
         if seen is None:
-            by_id[q.id] = q
+            by_id[first] = q
         else:
             codes = sorted(set(seen.categories) | set(q.categories), key=RISK_CODES.index)
-            by_id[q.id] = dataclasses.replace(seen, categories=tuple(codes), aspect=min(filter(None, (seen.aspect, q.aspect)), default=""))
+            by_id[first] = dataclasses.replace(seen, categories=tuple(codes), aspect=min(filter(None, (seen.aspect, q.aspect)), default=""))
     by_key: dict[str, list[str]] = {}
     for qid, q in sorted(by_id.items()):
         by_key.setdefault(q.key, []).append(qid)
-    return by_id, by_key
+    return by_id, by_key, answers_to
 
 
 def read_answers(paths: Iterable[str | Path], banks: BankSet) -> list[Answer]:
     """Every answer of these files, each tied to its question (see the module docstring); any bad row is a
     ConfigError naming it as its file shows it."""
-    by_id, by_key = question_index(banks)
+    by_id, by_key, answers_to = question_index(banks)
     answers: list[Answer] = []
     seen: dict[str, str] = {}
     for path in map(Path, paths):
@@ -130,9 +135,11 @@ def read_answers(paths: Iterable[str | Path], banks: BankSet) -> list[Answer]:
             raise ConfigError(msg)
         for where, cells in rows:
             text = unformula(cells.get(names["answer"], "") or "").strip()
-            for qid in _question_ids(where, cells, names, by_id, by_key, banks.normalize):
+            for qid in _question_ids(where, cells, names, answers_to, by_key, banks.normalize):
                 if qid in seen:
-                    msg = f"{where}: a second answer to question {qid!r} (the first is at {seen[qid]}); give one answer per question"
+                    same = sorted(i for i, first in answers_to.items() if first == qid)
+                    held = f"; ids {', '.join(same)} hold the same question in the bank (see scanner bank audit's duplicates)" if len(same) > 1 else ""
+                    msg = f"{where}: a second answer to question {qid!r} (the first is at {seen[qid]}{held}); give one answer per question"
                     raise ConfigError(msg)
                 if not text:
                     msg = f"{where}: empty answer to question {qid!r}"
@@ -142,13 +149,13 @@ def read_answers(paths: Iterable[str | Path], banks: BankSet) -> list[Answer]:
     return answers
 
 
-def _question_ids(where: str, cells: dict[str, str], names: dict[str, str | None], by_id: dict, by_key: dict, steps: tuple[str, ...]) -> list[str]:
+def _question_ids(where: str, cells: dict[str, str], names: dict[str, str | None], answers_to: dict[str, str], by_key: dict, steps: tuple[str, ...]) -> list[str]:
     qid = unformula(cells.get(names["id"] or "", "") or "").strip()
     if qid:
-        if qid not in by_id:
+        if qid not in answers_to:
             msg = f"{where}: question id {qid!r} is not in the bank (an answer without a question)"
             raise ConfigError(msg)
-        return [qid]
+        return [answers_to[qid]]
     text = unformula(cells.get(names["question"] or "", "") or "").strip()
     if not text:
         msg = f"{where}: neither a question id nor a question"
@@ -240,7 +247,7 @@ def check_answers(answer_paths: list[str | Path], banks: BankSet, settings: Answ
     profile = get_profile(profile_name)
     answers = read_answers(answer_paths, banks)
     results = judge(answers, settings, profile)
-    by_id, _ = question_index(banks)
+    by_id, _, _ = question_index(banks)
     policy = settings.options.policy
     run = {
         "format": "scanner-answers-run/1",
