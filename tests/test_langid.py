@@ -161,3 +161,56 @@ def test_rule_features_and_english_words_equal_their_regular_expressions(texts):
     assert {k: np.asarray(v).tolist() for k, v in features.items()} == {k: np.asarray(v).tolist() for k, v in expected.items()}
     nullable = pa.array(texts, pa.string())
     assert tuple(c.tolist() for c in lang.english_words(nullable)) == _regex_english_words(nullable)
+
+
+# ASCII rows take their own path (words from bytes, no decoding); batches mixing them with other rows.
+_ASCII_WORDS = ["the", "The", "I'm", "don't", "''", "'", "hoes", "aint", "'tis", "rock'n'roll", "x", "Zoo", "qqq", "HELLO", "it's'"]
+_ascii_text = st.lists(st.one_of(st.sampled_from(_ASCII_WORDS), st.text("ab'Z .,!1\n\t-", max_size=6)), max_size=12).map(" ".join)
+
+
+@given(st.lists(st.one_of(st.none(), _ascii_text, st.text(_SCRIPT_ALPHABET, max_size=20)), min_size=1, max_size=10))
+@example(["the cat", "", "'''", None, "don't stop'", "日本 the"])
+@settings(max_examples=300, deadline=None)
+def test_ascii_rows_have_the_features_and_words_of_their_regular_expressions(texts):
+    import numpy as np
+
+    from scanner.detect import language as lang
+
+    column = pa.array([t or "" for t in texts], pa.string())
+    features, expected = lang._rule_features(column), _regex_features(column)
+    assert {k: np.asarray(v).tolist() for k, v in features.items()} == {k: np.asarray(v).tolist() for k, v in expected.items()}
+    nullable = pa.array(texts, pa.string())
+    assert tuple(c.tolist() for c in lang.english_words(nullable)) == _regex_english_words(nullable)
+    assert tuple(c.tolist() for c in lang.english_words(nullable.slice(1))) == _regex_english_words(nullable.slice(1))
+
+
+# Kaomoji are removed by Python's re on the rows RE2 finds them in: the same text as RE2's replacement.
+_KAOMOJI_ALPHABET = "()（）ヽノツっ\\/_*~^▽≦≧д ω中国a1\n。，;:'○°"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(_KAOMOJI_ALPHABET, max_size=30)), min_size=1, max_size=8))
+@example(["你有这种女友真是三生有幸o(*≧▽≦)ツ", "(中文) ok (2019) ヽ(^_^)ノ", None, "((((^_^))))", "ヽヽヽヽ(ω)ノノノノ"])
+@settings(max_examples=300, deadline=None)
+def test_kaomoji_removal_equals_the_regular_expression(texts):
+    import pyarrow.compute as pc
+
+    from scanner.detect import language as lang
+
+    column = pa.array(texts, pa.string())
+    assert lang._without_kaomoji(column).to_pylist() == pc.replace_substring_regex(column, lang._KAOMOJI, " ").to_pylist()
+
+
+@given(st.lists(st.one_of(st.none(), st.text(_SCRIPT_ALPHABET, max_size=30)), min_size=1, max_size=8), st.integers(1, 25), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_prefix_lengths_are_those_of_the_prefixes(texts, limit, chunked):
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from scanner.detect import language as lang
+
+    column = pa.chunked_array([texts[: len(texts) // 2], texts[len(texts) // 2 :]], pa.string()) if chunked else pa.array(texts, pa.string())
+    prefixes = pc.utf8_slice_codeunits(column, 0, limit)
+    prefixes = prefixes.combine_chunks() if chunked else prefixes
+    chars, size = lang._prefix_lengths(column, prefixes, limit)
+    assert chars.tolist() == np.asarray(pc.fill_null(pc.utf8_length(prefixes), 0)).tolist()
+    assert size.tolist() == np.asarray(pc.fill_null(pc.binary_length(prefixes), 0)).tolist()
