@@ -8,9 +8,15 @@ columns with numpy and to terms through lexicon expansion instead.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+
 from scanner.lexicon.load import Lexicon
 from scanner.lexicon.terms import Term, ascii_lower, is_ascii_alnum
-from scanner.match.normalize import needed_steps, normalize, term_steps
+from scanner.match.normalize import needed_steps, normalize, t2s_table, term_steps
 
 
 def naive_hits(lexicon: Lexicon, text: str | None) -> list[tuple[str, int]]:
@@ -127,3 +133,53 @@ def naive_unsafe(lexicon: Lexicon, policy, text: str | None) -> str:
             best = max(best, len(group))
         count = best + rules
     return f"medium:{count}" if count >= policy.medium_min_terms and (medium or rules) else ""
+
+
+# The classifier's text preparation as it was written first (``scanner.detect.classifier`` at 6af75c0,
+# PREPROCESS_VERSION 2), one document at a time with ``unicodedata``, ``str.lower``, ``str.translate``
+# and ``re``: what ``preprocess_many`` and ``Classifier.predict`` must reproduce exactly.
+
+_NAIVE_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_NAIVE_URL = re.compile(r"(?:https?://|www\.)\S+")
+_NAIVE_MENTION = re.compile(r"@\w+")
+_NAIVE_TOKENS = re.compile(rf"[{_NAIVE_HAN}]|[^\W{_NAIVE_HAN}]+|[^\w\s]")
+
+
+@lru_cache(maxsize=1)
+def _naive_t2s() -> dict[int, str]:
+    return {ord(traditional): simplified for traditional, simplified in t2s_table().items()}
+
+
+def naive_preprocess(text: str | None, prefix: int | None = 500) -> str:
+    """One line of space-separated fastText tokens: the first ``prefix`` characters, NFKC, lower case,
+    Traditional -> Simplified, URLs and @mentions as placeholders, Han characters and symbols alone."""
+    if not text:
+        return ""
+    if prefix:
+        text = text[:prefix]
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower().translate(_naive_t2s())
+    text = _NAIVE_URL.sub(" __url__ ", text)
+    text = _NAIVE_MENTION.sub(" __user__ ", text)
+    return " ".join(_NAIVE_TOKENS.findall(text))
+
+
+def naive_classifier_predict(classifier, texts: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    """``Classifier.predict`` as it was first written: (P(unsafe) = 1 - P(safe), most likely label) per
+    text, from a dict of fastText's labels per row; null or empty text scores 0 and is ``safe``."""
+    scores = np.zeros(len(texts), dtype=np.float64)
+    labels = ["safe"] * len(texts)
+    model = classifier._model
+    k = len(model.get_labels())
+    for first in range(0, len(texts), 4096):
+        chunk = [naive_preprocess(t) for t in texts[first : first + 4096]]
+        wanted = [i for i, line in enumerate(chunk) if line]
+        if not wanted:
+            continue
+        names, probabilities = model.predict([chunk[i] for i in wanted], k=k)
+        for i, row_names, row_probabilities in zip(wanted, names, probabilities):
+            by_label = {name.removeprefix("__label__"): float(p) for name, p in zip(row_names, row_probabilities)}
+            scores[first + i] = min(1.0, max(0.0, 1.0 - by_label.get("safe", 0.0)))
+            labels[first + i] = max(by_label, key=by_label.get)
+    return scores, labels

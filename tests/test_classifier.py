@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,13 +15,18 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import write_jsonl
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from reference import naive_classifier_predict, naive_preprocess
+from shared_corpora import CORPORA
 
 import scanner
 from scanner.cli import cli
 from scanner.curate.classifier import LabelledText, _held_back, read_labelled_texts
-from scanner.detect.classifier import PREFIX_CHARS, PREPROCESS_VERSION, Classifier, preprocess
+from scanner.detect.classifier import PREFIX_CHARS, PREPROCESS_VERSION, Classifier, preprocess, preprocess_many
 from scanner.detect.policy import Policy, load_policy
 from scanner.errors import ConfigError
+from scanner.match.normalize import t2s_table
 
 BAD = ["傻逼", "垃圾东西", "滚蛋", "去死吧", "白痴"]
 GOOD = ["今天天气很好", "我们去公园散步", "市场反应平稳", "新的政策发布了", "谢谢你的帮助", "电影很好看"]
@@ -98,6 +104,58 @@ def test_preprocessing_splits_han_and_keeps_latin_words():
 def test_preprocessing_reads_traditional_as_simplified_and_only_a_prefix():
     assert preprocess("暴亂與發展") == preprocess("暴乱与发展") == "暴 乱 与 发 展"
     assert preprocess("好" * 800) == " ".join("好" * PREFIX_CHARS)
+
+
+_TRADITIONAL = sorted(t2s_table())[::7]
+_PIECES = [
+    "https://Example.com/路径?q=1", "http://x.cn", "www.", "WWW.Site.CN/a", "@Bob_1", "@用户", "＠ｘ", "ｈｔｔｐｓ：／／ａ", "…", "‥", "℃", "㎡",
+    "ﷺ", "ΑΣ", "Σ", "ς", "İ", "ß", "ﬁ", "가", "\u1100\u1161\u11a8", "\u11a8", "e\u0301", "\u0301", "か\u3099", "ﾟ", "\u0b47\u0b3e", "😀", "👍🏽",
+    "\u200d", "\ufe0f", "\x1c", "\x00", "\n", "\t", " ", "\u3000", "　", "_", "１２３", "ＡＢＣ", "Ⅻ", "¼", "\U00020000", "\U0002f800", "\U000e0001",
+    "\ud800", "www…", "http:／／", "…www.x",
+]  # fmt: skip
+_TEXT = st.lists(
+    st.one_of(st.text(max_size=12), st.sampled_from(_PIECES), st.sampled_from(_TRADITIONAL), st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF),
+              st.text(st.characters(codec="utf-8"), max_size=6), st.text(st.sampled_from("abcXYZ 你好暴亂發展，。！？、.:/@_-"), max_size=12)),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=8), st.sampled_from([PREFIX_CHARS, None, 1, 7, 40]))
+@example([None, "", " ", "\x1c", "ΑΣ Σ", "www…x", "가\u11a8", "a\u0301" * 300], PREFIX_CHARS)
+def test_batch_preparation_is_the_naive_one_for_any_text(texts, prefix):
+    """``preprocess_many`` (numpy tables over a whole batch) gives exactly the token strings of the
+    implementation it replaced (tests/reference.py), for any text: the model and every trained card
+    depend on them (PREPROCESS_VERSION 2)."""
+    expected = [naive_preprocess(t, prefix) for t in texts]
+    assert preprocess_many(texts, prefix) == expected
+    assert [preprocess(t, prefix) if t else "" for t in texts] == expected
+
+
+def _real_texts() -> list[str]:
+    """The bundled sample corpus, the short posts and, where present, the shared corpora; each also in
+    Traditional characters (OpenCC s2t) and in full-width forms."""
+    import opencc
+
+    root = Path(__file__).resolve().parents[1]
+    texts = [json.loads(line)["text"] for path in sorted((root / "examples" / "sample").glob("*.jsonl")) for line in path.read_text(encoding="utf-8").splitlines()]
+    texts += [line.split("\t")[0] for line in (root / "tests" / "data" / "short_posts.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    for path in sorted(CORPORA.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            texts += [json.loads(line)["text"] for _, line in zip(range(1500), lines)]
+    converter = opencc.OpenCC("s2t")
+    wide = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
+    return texts + [converter.convert(t) for t in texts[::5]] + [t.translate(wide) for t in texts[::7]]
+
+
+def test_batch_preparation_and_scores_are_the_naive_ones_on_real_text():
+    texts = _real_texts()
+    assert len(texts) > 700
+    assert preprocess_many(texts) == [naive_preprocess(t) for t in texts]
+    bundled = Classifier.load("default")
+    scores, labels = bundled.predict(texts)
+    naive_scores, naive_labels = naive_classifier_predict(bundled, texts)
+    assert np.array_equal(scores, naive_scores) and labels == naive_labels
 
 
 def test_a_model_for_some_languages_scores_only_their_documents(tmp_path, model):
