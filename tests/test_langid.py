@@ -127,6 +127,8 @@ def _regex_features(cleaned: pa.Array) -> dict:
 
 
 def _regex_english_words(texts: pa.Array):
+    import re
+
     import numpy as np
     import pyarrow.compute as pc
 
@@ -139,6 +141,15 @@ def _regex_english_words(texts: pa.Array):
     known_set, preferred_set = lang._en_words()
     known = np.asarray(pc.is_in(flat, value_set=known_set)) & real
     preferred = np.asarray(pc.is_in(flat, value_set=preferred_set)) & real
+    # Social-media spellings: an unknown word with a letter 3+ times, or a dropped g, read as the English word.
+    kinds = lang._en_word_kinds()
+    for i, word in enumerate(flat.to_pylist()):
+        if word and not known[i]:
+            spellings = [re.sub(r"([a-z])\1{2,}", r"\1", word), re.sub(r"([a-z])\1{2,}", r"\1\1", word)]
+            if len(word) >= 5 and word.endswith("in"):
+                spellings.append(word + "g")
+            kind = max(kinds.get(spelling, 0) for spelling in spellings)
+            known[i], preferred[i] = kind > 0, kind > 1
     return tuple(np.bincount(parents, weights=flags, minlength=len(texts)).astype(np.int64).tolist() for flags in (real, known, preferred))
 
 
@@ -164,7 +175,8 @@ def test_rule_features_and_english_words_equal_their_regular_expressions(texts):
 
 
 # ASCII rows take their own path (words from bytes, no decoding); batches mixing them with other rows.
-_ASCII_WORDS = ["the", "The", "I'm", "don't", "''", "'", "hoes", "aint", "'tis", "rock'n'roll", "x", "Zoo", "qqq", "HELLO", "it's'"]
+_ASCII_WORDS = ["the", "The", "I'm", "don't", "''", "'", "hoes", "aint", "'tis", "rock'n'roll", "x", "Zoo", "qqq", "HELLO", "it's'",
+                "lmaooo", "Chillllll", "hatin'", "tweakin", "doin", "yesss", "Auburnnn", "aaa"]
 _ascii_text = st.lists(st.one_of(st.sampled_from(_ASCII_WORDS), st.text("ab'Z .,!1\n\t-", max_size=6)), max_size=12).map(" ".join)
 
 

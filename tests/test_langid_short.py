@@ -49,7 +49,7 @@ def test_chinese_posts_meet_the_target(table):
     assert share >= TARGET, wrong
 
 
-@pytest.mark.xfail(strict=True, reason="measured 93.5 %: 1-3 word slang ('u a hoe', 'LRG ass nigguh') that is Dutch/Luxembourgish by word frequency; see docs/design.md")
+@pytest.mark.xfail(strict=True, reason="measured 94.4 % (234 of 248): 1-3 word slang ('u a hoe', 'LRG ass nigguh') that is Dutch/Luxembourgish by word frequency; no general rule tried separates 'hoe' from Dutch 'Hoe is het?'")
 def test_english_posts_meet_the_target(table):
     share, wrong = accuracy(table, "davidson_tweets-")
     assert share >= TARGET, wrong
@@ -57,7 +57,7 @@ def test_english_posts_meet_the_target(table):
 
 def test_english_posts_do_not_fall_below_what_was_measured(table):
     share, wrong = accuracy(table, "davidson_tweets-")
-    assert share >= 0.93, wrong  # 232 of 248; the current code: 64 %
+    assert share >= 0.94, wrong  # 234 of 248 (232 before social-media spellings); the first code: 64 %
 
 
 @pytest.mark.parametrize("prefix", ["ja-", "ko-"])
@@ -97,6 +97,17 @@ CASES = {
     "English tweet": ("RT @mayasolovely: As a woman you shouldn't complain about cleaning up your house. &amp; as a man", "en"),
     "English slang the model calls fr": ("These hoes aint yours", "en"),
     "English, all words English": ("I hate hoes", "en"),
+    "English, a letter written 3+ times": ("chillllll bro", "en"),
+    "English, a dropped g": ("Tweakin bro", "en"),
+    "English, both": ("lmaooo frontin hoes", "en"),
+    "Dutch with hoe stays Dutch": ("Hoe is het?", "nl"),
+    "Dutch, all words known to English": ("Ik ben moe", "nl"),
+    "Dutch, elongated": ("Neeee dat meen je niet", "nl"),
+    "Dutch with a final -in": ("Ik begin morgen", "nl"),
+    "German stays German": ("Wie heißt du?", "de"),
+    "German with a final -in": ("Ich bin in Berlin", "de"),
+    "French stays French": ("Il est à la maison", "fr"),
+    "French with a final -in": ("Le jardin est beau", "fr"),
     "Spanish stays Spanish": ("Me encanta el fútbol", "es"),
     "Dutch stays Dutch": ("Hoe gaat het met je?", "nl"),
     "Russian": ("Спасибо большое за помощь", "ru"),
