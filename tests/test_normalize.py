@@ -248,3 +248,25 @@ def test_documents_routed_by_script_equal_the_reference(terms, docs, share, layo
         patch.setattr(scanner.match.matcher, "T2S_WINDOWS_MAX_SHARE", share)
         assert found(lexicon, column, DEFAULT_STEPS) == [naive_normalized_hits(lexicon, d, DEFAULT_STEPS) for d in docs]
     assert column.to_pylist()[-len(docs):] == docs
+
+
+@given(docs=st.lists(st.one_of(st.none(), st.text("中国國亂乱發发a é𠀀，\n", max_size=40)), min_size=1, max_size=8), layout=st.sampled_from(sorted(LAYOUTS)))
+@settings(max_examples=150, deadline=None)
+def test_traditional_shares_equal_their_definition(docs, layout):
+    """The router's vectorised sampling (``traditional_shares``) against its plain-Python definition: per
+    slice of ``T2S_SAMPLE_BYTES`` bytes at ``len * k // T2S_SAMPLES``, the characters starting in it and
+    the three-byte characters wholly in it that ``t2s`` changes."""
+    from scanner.match.normalize import t2s_table
+    from scanner.match.windows import T2S_SAMPLE_BYTES, T2S_SAMPLES, traditional_shares
+
+    def share(doc: str | None) -> float:
+        data, chars, traditional = (doc or "").encode(), 0, 0
+        for k in range(T2S_SAMPLES):
+            piece = data[len(data) * k // T2S_SAMPLES :][:T2S_SAMPLE_BYTES]
+            chars += sum((b & 0xC0) != 0x80 for b in piece)
+            traditional += sum(piece[j] & 0xF0 == 0xE0 and piece[j : j + 3].decode() in t2s_table() for j in range(len(piece) - 2))
+        return traditional / max(chars, 1)
+
+    column = LAYOUTS[layout](docs)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    assert np.concatenate([traditional_shares(c) for c in chunks]).tolist() == pytest.approx([share(d) for d in docs])

@@ -168,29 +168,28 @@ def _traditional_bmp() -> np.ndarray:
 def traditional_shares(array: pa.Array) -> np.ndarray:
     """Per document: the share of Traditional characters (``t2s`` changes them) among the characters of
     ``T2S_SAMPLES`` slices of ``T2S_SAMPLE_BYTES`` bytes, at the document's start and spread over it
-    (0 for null and empty documents). Only three-byte characters count as Traditional (all but a few
-    rare ones that ``t2s`` changes). Cost: ~3 numpy passes over 64 bytes per document (~1 ms per
-    5,000 documents), whatever their length."""
+    (0 for null and empty documents). Only three-byte characters that lie wholly in a slice count as
+    Traditional (all but a few rare ones that ``t2s`` changes). Cost: one gather of the slices and a few
+    numpy passes over them (~0.3 ms per 1,000 documents), whatever their length."""
     offsets, data = offsets_and_data(array)
     raw = np.frombuffer(data, dtype=np.uint8)
     start, size = offsets[:-1], np.diff(offsets)
     if not len(raw) or not len(start):
         return np.zeros(len(start), dtype=np.float64)
+    traditional_code = _traditional_bmp()
     span = np.arange(T2S_SAMPLE_BYTES, dtype=np.int64)
     chars = np.zeros(len(start), dtype=np.int64)
     traditional = np.zeros(len(start), dtype=np.int64)
     for k in range(T2S_SAMPLES):
-        first = start + size * k // T2S_SAMPLES
-        position = first[:, None] + span  # documents x sample bytes, positions in the buffer
-        inside = position < (start + size)[:, None]
-        np.minimum(position, len(raw) - 1, out=position)
-        lead = raw[position]
-        chars += np.count_nonzero(inside & ((lead & 0xC0) != 0x80), axis=1)
-        # Three-byte characters whose last byte lies in the document: their code points.
-        three = inside & ((lead & 0xF0) == 0xE0) & (position + 2 < (start + size)[:, None])
-        at = position[three]
-        code = (raw[at].astype(np.int32) & 0x0F) << 12 | (raw[at + 1].astype(np.int32) & 0x3F) << 6 | (raw[at + 2].astype(np.int32) & 0x3F)
-        traditional += np.bincount(np.flatnonzero(three) // T2S_SAMPLE_BYTES, weights=_traditional_bmp()[code], minlength=len(start)).astype(np.int64)
+        skip = size * k // T2S_SAMPLES
+        sample = raw.take((start + skip)[:, None] + span, mode="clip")  # documents x sample bytes
+        inside = span < (size - skip)[:, None]
+        chars += np.count_nonzero(inside & ((sample & 0xC0) != 0x80), axis=1)
+        # Three-byte characters wholly inside the slice and the document: their code points.
+        lead = sample[:, :-2]
+        three = inside[:, 2:] & ((lead & 0xF0) == 0xE0)
+        code = (lead.astype(np.uint16) & 0x0F) << 12 | (sample[:, 1:-1].astype(np.uint16) & 0x3F) << 6 | (sample[:, 2:] & 0x3F)
+        traditional += np.count_nonzero(three & traditional_code[code], axis=1)
     return traditional / np.maximum(chars, 1)
 
 
