@@ -31,6 +31,7 @@ def merge_units(units: Iterable[UnitFile]) -> Merged:
     """One pass, so only one unit's document is held at a time. Units made with different provenance
     (another lexicon, options, tool version) are a ConfigError: no report can merge them."""
     stats, runs, provenance, shards, locations, names = ShardStats(), {}, [], {}, {}, set()
+    classifier = None  # its block (the threshold in force) follows from the options, which must be one
     for unit in units:
         document = unit.document
         names.add(unit.name)
@@ -38,6 +39,7 @@ def merge_units(units: Iterable[UnitFile]) -> Merged:
         stats.absorb(unit_stats)  # absorb copies what it keeps
         for key, _ in MERGED_PROVENANCE:
             runs.setdefault(key, {}).setdefault(json.dumps(document["run"][key], sort_keys=True), document["run"][key])
+        classifier = document["run"].get("classifier")
         provenance.append(document.get("provenance", {}))
         _add_row_accounting(shards, document["shard"]["path"], unit_stats)
         if (document.get("unit") or {}).get("path"):
@@ -48,8 +50,7 @@ def merge_units(units: Iterable[UnitFile]) -> Merged:
             msg = f"shard statistics in this folder were made with more than one {what}; scan into a fresh --out"
             raise ConfigError(msg)
         run[key] = next(iter(runs[key].values()))
-    # The classifier's block (its effective threshold) follows from the options, which are one by now.
-    run["classifier"] = document["run"].get("classifier") if names else None
+    run["classifier"] = classifier
     return Merged(stats, run, provenance, [shards[path] for path in sorted(shards)], locations, names)
 
 
