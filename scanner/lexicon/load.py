@@ -220,13 +220,17 @@ def _clean_term(raw: str, where: str) -> str:
     return term
 
 
-def _read_text(path: Path) -> str:
-    """Read a UTF-8 file (BOM allowed); decoding errors name the line."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         msg = f"{path}: cannot read lexicon file: {e.strerror or e}"
         raise LexiconError(msg) from e
+
+
+def _read_text(path: Path) -> str:
+    """Read a UTF-8 file (BOM allowed); decoding errors name the line."""
+    data = _read_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -288,13 +292,8 @@ def _list_lines(path: Path, skipped: list[str] | None) -> list[tuple[int, str]]:
     ``skipped``, only their line is left out (and named there)."""
     if skipped is None:
         return list(enumerate(_read_text(path).split("\n"), start=1))
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        msg = f"{path}: cannot read lexicon file: {e.strerror or e}"
-        raise LexiconError(msg) from e
     lines = []
-    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+    for number, raw in enumerate(_read_bytes(path).removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
         try:
             lines.append((number, raw.decode("utf-8")))
         except UnicodeDecodeError as e:
