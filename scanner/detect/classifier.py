@@ -300,19 +300,14 @@ class Classifier:
             if not wanted:
                 continue
             names, probabilities = model.predict([chunk[i] for i in wanted], k=k)
+            # With k = every label, fastText returns all of them per row, the most likely first.
             rows = np.array(wanted, dtype=np.int64) + first
-            table = np.array(probabilities, dtype=np.float64) if all(len(p) == k for p in probabilities) else None
-            if table is not None and bool(np.all(table[:, :-1] >= table[:, 1:])):  # most likely first, as fastText returns them
-                at = np.array([row.index(safe) if safe in row else -1 for row in names], dtype=np.int64)
-                p_safe = np.where(at >= 0, table[np.arange(len(wanted)), at], 0.0)
-                scores[rows] = np.clip(1.0 - p_safe, 0.0, 1.0)
-                for row, row_names in zip(rows.tolist(), names):
-                    labels[row] = row_names[0].removeprefix(LABEL_PREFIX)
-                continue
-            for i, row_names, row_probabilities in zip(wanted, names, probabilities):
-                by_label = {name.removeprefix(LABEL_PREFIX): float(p) for name, p in zip(row_names, row_probabilities)}
-                scores[first + i] = min(1.0, max(0.0, 1.0 - by_label.get(SAFE, 0.0)))
-                labels[first + i] = max(by_label, key=by_label.get)
+            table = np.array(probabilities, dtype=np.float64)
+            at = np.array([row.index(safe) if safe in row else -1 for row in names], dtype=np.int64)
+            p_safe = np.where(at >= 0, table[np.arange(len(wanted)), at], 0.0)
+            scores[rows] = np.clip(1.0 - p_safe, 0.0, 1.0)
+            for row, row_names in zip(rows.tolist(), names):
+                labels[row] = row_names[0].removeprefix(LABEL_PREFIX)
         return scores, labels
 
 
