@@ -47,7 +47,6 @@ Codes are the model's own (``zh``, ``en``, ``yue`` ...), plus ``zh-Hans``/``zh-H
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -442,10 +441,20 @@ def _ascii_english_counts(texts: pa.Array) -> np.ndarray:
     tokens = pc.ascii_split_whitespace(lowered)
     words = pc.ascii_trim(pc.list_flatten(tokens), "'")
     row = np.asarray(pc.list_parent_indices(tokens), dtype=np.int64)
-    real = np.asarray(pc.greater(pc.binary_length(words), 0))
+    real = np.asarray(pc.greater(pc.binary_length(words), 0))  # a run of apostrophes alone is no word
+    return _counts_per_row(row[real], _word_kinds(words.filter(pa.array(real))), len(texts))
+
+
+def _word_kinds(words: pa.Array) -> np.ndarray:
+    """The kind of each lower-cased word: 0 unknown, 1 English, 2 English-preferred (``_en_word_kinds``, with
+    social-media spellings read as the words they spell, ``_informal_kinds``)."""
     values, kinds_of = _en_word_index()
-    kinds = _informal_kinds(words, kinds_of[np.asarray(pc.fill_null(pc.index_in(words, value_set=values), -1), dtype=np.int64)]) * real
-    return np.stack([np.bincount(row, weights=flags, minlength=len(texts)).astype(np.int64) for flags in (real, kinds > 0, kinds > 1)])
+    return _informal_kinds(words, kinds_of[np.asarray(pc.fill_null(pc.index_in(words, value_set=values), -1), dtype=np.int64)])
+
+
+def _counts_per_row(row: np.ndarray, kinds: np.ndarray, rows: int) -> np.ndarray:
+    """(words, English words, English-preferred words) per row, from each word's row and kind."""
+    return np.stack([np.bincount(row, weights=flags, minlength=rows).astype(np.int64) for flags in (np.ones(len(kinds), dtype=bool), kinds > 0, kinds > 1)])
 
 
 @cache
@@ -473,9 +482,8 @@ def _english_counts(characters: _Characters, rows: int) -> np.ndarray:
     word_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     gather = np.repeat(start - word_offsets[:-1], sizes) + np.arange(int(word_offsets[-1]))
     words = pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(word_offsets), pa.py_buffer(np.frombuffer(characters.data, dtype=np.uint8)[gather]))
-    encoded = pc.dictionary_encode(pc.utf8_lower(words))
-    kinds = _informal_kinds(encoded.dictionary, np.array(list(map(_en_word_kinds().get, encoded.dictionary.to_pylist(), itertools.repeat(0))), dtype=np.int64))[np.asarray(encoded.indices, dtype=np.int64)]
-    return np.stack([np.bincount(word_row, weights=flags, minlength=rows).astype(np.int64) for flags in (np.ones(len(kinds), dtype=bool), kinds > 0, kinds > 1)])
+    encoded = pc.dictionary_encode(pc.utf8_lower(words))  # each distinct word looked up once
+    return _counts_per_row(word_row, _word_kinds(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)], rows)
 
 
 # Social-media spellings of English words (issue 18): a letter written 3+ times ("lmaooo", "chillllll", "Auburnnn")
